@@ -1,0 +1,51 @@
+"""Backend ABC: where workers live. The engine only talks to these two interfaces."""
+
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+from cerebro.engine.tasks import VisitResult, VisitTask
+
+
+class WorkerPool(abc.ABC):
+    """Running workers, one per partition, each holding its shard."""
+
+    @property
+    @abc.abstractmethod
+    def num_workers(self) -> int:
+        """Number of workers (== partitions)."""
+
+    @abc.abstractmethod
+    def submit(self, worker: int, task: VisitTask) -> None:
+        """Sends one visit to an idle worker."""
+
+    @abc.abstractmethod
+    def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult]]:
+        """Blocks until at least one worker answers (or ``timeout``); returns the answers.
+
+        A worker that died answers ``VisitResult(ok=False, error="worker lost: ...")``.
+        """
+
+    @abc.abstractmethod
+    def shutdown(self) -> None:
+        """Stops all workers and frees their slots. Idempotent."""
+
+
+class Backend(abc.ABC):
+    """Creates prepared datasets and worker pools."""
+
+    @property
+    @abc.abstractmethod
+    def num_workers(self) -> int:
+        """Number of workers this backend runs."""
+
+    @abc.abstractmethod
+    def prepare_data(self, store, df, validation=0.25, num_partitions=None,
+                     feature_columns: Sequence[str] | None = None,
+                     label_columns: Sequence[str] | None = None, seed: int = 0):
+        """Writes ``df`` as train/val shards into ``store``; returns a ``DatasetInfo``."""
+
+    @abc.abstractmethod
+    def start_workers(self, store, dataset, columns: Sequence[str]) -> WorkerPool:
+        """Starts one worker per partition; each loads its shard of ``columns`` once."""

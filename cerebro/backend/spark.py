@@ -1,0 +1,222 @@
+"""``SparkBackend``: workers are long-lived Spark barrier tasks, one per partition."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from multiprocessing.connection import wait as wait_connections
+from typing import Optional, Sequence
+
+from cerebro._logging import get_logger
+from cerebro.backend import channel
+from cerebro.backend.base import Backend, WorkerPool
+from cerebro.backend.worker import WorkerConfig, barrier_task
+from cerebro.engine.tasks import VisitResult, VisitTask
+
+log = get_logger("backend")
+
+
+def _slots(sc) -> int:
+    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
+    return max(1, int(sc.defaultParallelism) // task_cpus)
+
+
+def _keras_backend() -> str:
+    import sys
+
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    return os.environ.get("KERAS_BACKEND", "torch")
+
+
+class SparkBackend(Backend):
+    """Runs model hopping on a Spark cluster (local mode, standalone, YARN, k8s).
+
+    Args:
+        spark_context: The ``SparkContext``; default: the active session's.
+        num_workers: Workers (== data partitions); default: the context's default
+            parallelism divided by ``spark.task.cpus``.
+        start_timeout: Seconds to wait for all workers to connect and load their shards.
+        verbose: 0 is quiet, 1 logs progress.
+        model_cache_mb: Memory budget per worker for models kept built (LRU).
+        keras_backend: Keras backend on the workers; default: the driver's.
+    """
+
+    def __init__(self, spark_context=None, num_workers: Optional[int] = None,
+                 start_timeout: float = 600, verbose: int = 1,
+                 model_cache_mb: int = 1024, keras_backend: Optional[str] = None):
+        if spark_context is None:
+            from pyspark.sql import SparkSession
+
+            spark_context = SparkSession.builder.getOrCreate().sparkContext
+        self.sc = spark_context
+        slots = self._wait_for_slots(num_workers)
+        if num_workers is None:
+            num_workers = slots
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+        if num_workers > slots:
+            raise ValueError(
+                f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
+                f"at once (master {self.sc.master!r}, default parallelism "
+                f"{self.sc.defaultParallelism}, spark.task.cpus="
+                f"{self.sc.getConf().get('spark.task.cpus', '1')}); use at most {slots} workers"
+            )
+        self._num_workers = num_workers
+        self.start_timeout = float(start_timeout)
+        self.verbose = verbose
+        self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
+        self.keras_backend = keras_backend or _keras_backend()
+
+    def _wait_for_slots(self, wanted: Optional[int], patience: float = 10.0) -> int:
+        """Executors of a real cluster register over a few seconds; wait for them briefly."""
+        deadline = time.monotonic() + (0 if self.sc.master.startswith("local") else patience)
+        slots = _slots(self.sc)
+        while wanted is not None and slots < wanted and time.monotonic() < deadline:
+            time.sleep(0.5)
+            slots = _slots(self.sc)
+        return slots
+
+    @property
+    def num_workers(self) -> int:
+        return self._num_workers
+
+    def prepare_data(self, store, df, validation=0.25, num_partitions=None,
+                     feature_columns: Sequence[str] | None = None,
+                     label_columns: Sequence[str] | None = None, seed: int = 0):
+        """Validates ``df`` and writes it into ``store`` as one train and val shard per worker.
+
+        Args:
+            store: A ``cerebro.storage.Store``.
+            df: A Spark DataFrame.
+            validation: Fraction in (0, 1), or a bool/int column name marking val rows.
+            num_partitions: Must equal ``num_workers`` (the default): one shard per worker.
+            feature_columns: Feature columns; default ``["features"]``.
+            label_columns: Label columns; default ``["label"]``.
+            seed: Seed of the random split.
+        """
+        from cerebro.data.prepare import prepare_data
+
+        if num_partitions is not None and num_partitions != self.num_workers:
+            raise ValueError(
+                f"num_partitions={num_partitions} but model hopping needs one partition per "
+                f"worker ({self.num_workers}); leave num_partitions unset"
+            )
+        return prepare_data(store, df, feature_columns or ["features"], label_columns or ["label"],
+                            self.num_workers, validation=validation, seed=seed)
+
+    def _driver_host(self) -> str:
+        if self.sc.master.startswith("local"):
+            return "127.0.0.1"
+        return self.sc.getConf().get("spark.driver.host", "127.0.0.1")
+
+    def start_workers(self, store, dataset, columns: Sequence[str]) -> "SparkWorkerPool":
+        return SparkWorkerPool(self, store, dataset, tuple(columns))
+
+
+class SparkWorkerPool(WorkerPool):
+    """The live barrier job plus one authenticated connection per worker."""
+
+    def __init__(self, backend: SparkBackend, store, dataset, columns: tuple[str, ...]):
+        self.backend = backend
+        self._n = backend.num_workers
+        self.server = channel.ControlServer(backend._driver_host(), channel.new_secret())
+        self._job_group = f"cerebro-{uuid.uuid4().hex[:8]}"
+        cfg = WorkerConfig(
+            address=self.server.address, secret=self.server.secret, store=store,
+            dataset=dataset, columns=columns,
+            threads=int(backend.sc.getConf().get("spark.task.cpus", "1")),
+            keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
+            log_level=get_logger("").getEffectiveLevel(),
+        )
+        self._job_error: Optional[BaseException] = None
+        self._job = threading.Thread(target=self._run_job, args=(cfg,), name="cerebro-spark-job",
+                                     daemon=True)
+        self.conns: dict[int, object] = {}
+        self.busy: set[int] = set()
+        self.started_at = time.monotonic()
+        self.ready_info: dict[int, dict] = {}
+        self._closed = False
+        self._job.start()
+        try:
+            self._await_workers(backend.start_timeout)
+        except BaseException:
+            self.shutdown()
+            raise
+        self.start_s = time.monotonic() - self.started_at
+
+    def _run_job(self, cfg: WorkerConfig) -> None:
+        sc = self.backend.sc
+        try:
+            sc.setJobGroup(self._job_group, "cerebro model-hopping workers", True)
+            rdd = sc.parallelize(range(self._n), self._n)
+            rdd.barrier().mapPartitions(barrier_task(cfg)).collect()
+        except BaseException as e:  # noqa: BLE001 - surfaced by _await_workers / wait
+            self._job_error = e
+
+    def _await_workers(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.conns) < self._n:
+            if self._job_error is not None:
+                raise RuntimeError(f"the Spark worker job failed to start: {self._job_error}")
+            try:
+                p, conn, _hello = self.server.next_worker(timeout=0.5)
+            except Exception:  # queue.Empty
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"only {len(self.conns)} of {self._n} workers connected within "
+                        f"{timeout:.0f} s; is the cluster busy?") from None
+                continue
+            self.conns[p] = conn
+        for p, conn in self.conns.items():
+            remaining = max(0.1, deadline - time.monotonic())
+            if not conn.poll(remaining):
+                raise TimeoutError(f"worker {p} did not load its shard within {timeout:.0f} s")
+            self.ready_info[p] = channel.recv(conn)
+        log.info("%d workers ready in %.1f s", self._n, time.monotonic() - self.started_at)
+
+    @property
+    def num_workers(self) -> int:
+        return self._n
+
+    def submit(self, worker: int, task: VisitTask) -> None:
+        if worker in self.busy:
+            raise RuntimeError(f"worker {worker} is busy")
+        channel.send(self.conns[worker], task)
+        self.busy.add(worker)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult]]:
+        by_conn = {self.conns[w]: w for w in self.busy}
+        if not by_conn:
+            return []
+        out = []
+        for conn in wait_connections(list(by_conn), timeout):
+            w = by_conn[conn]
+            self.busy.discard(w)
+            try:
+                out.append((w, channel.recv(conn)))
+            except (EOFError, OSError) as e:
+                out.append((w, VisitResult(ok=False, error=f"worker lost: {type(e).__name__}")))
+        return out
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for conn in self.conns.values():
+            try:
+                channel.send(conn, "shutdown")
+            except (OSError, ValueError):
+                pass
+        self._job.join(timeout=30)
+        if self._job.is_alive():
+            self.backend.sc.cancelJobGroup(self._job_group)
+            self._job.join(timeout=30)
+        for conn in self.conns.values():
+            try:
+                conn.close()
+            except OSError:
+                pass
+        self.server.close()

@@ -1,0 +1,85 @@
+"""What ``prepare_data`` wrote: columns, shards and row counts, as a plain JSON record."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+SCALAR = "scalar"
+ARRAY = "array"
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnInfo:
+    """One prepared column.
+
+    Attributes:
+        name: Column name in the prepared Parquet files.
+        kind: ``"scalar"`` (one number per row) or ``"array"`` (fixed-length vector).
+        length: Number of values per row (1 for scalars).
+        source_type: The Spark type the user's DataFrame had (for messages).
+    """
+
+    name: str
+    kind: str
+    length: int
+    source_type: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitInfo:
+    """One split (train or val): the store key of each shard and its row count.
+
+    ``shards[p]`` lists the Parquet files (store keys) of partition ``p``; worker ``p``
+    reads exactly those and nothing else.
+    """
+
+    shards: tuple[tuple[str, ...], ...]
+    rows: tuple[int, ...]
+
+    @property
+    def total_rows(self) -> int:
+        return int(sum(self.rows))
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """The prepared dataset: columns, the number of partitions and the two splits."""
+
+    columns: dict[str, ColumnInfo]
+    num_partitions: int
+    train: SplitInfo
+    val: SplitInfo
+    feature_columns: tuple[str, ...] = ()
+    label_columns: tuple[str, ...] = ()
+
+    def column(self, name: str) -> ColumnInfo:
+        if name not in self.columns:
+            raise ValueError(
+                f"column {name!r} is not in the prepared data; it has {sorted(self.columns)}"
+            )
+        return self.columns[name]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": {k: dataclasses.asdict(v) for k, v in self.columns.items()},
+            "num_partitions": self.num_partitions,
+            "train": {"shards": [list(s) for s in self.train.shards], "rows": list(self.train.rows)},
+            "val": {"shards": [list(s) for s in self.val.shards], "rows": list(self.val.rows)},
+            "feature_columns": list(self.feature_columns),
+            "label_columns": list(self.label_columns),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "DatasetInfo":
+        def split(s: dict[str, Any]) -> SplitInfo:
+            return SplitInfo(tuple(tuple(x) for x in s["shards"]), tuple(int(r) for r in s["rows"]))
+
+        return cls(
+            columns={k: ColumnInfo(**v) for k, v in d["columns"].items()},
+            num_partitions=int(d["num_partitions"]),
+            train=split(d["train"]),
+            val=split(d["val"]),
+            feature_columns=tuple(d.get("feature_columns", ())),
+            label_columns=tuple(d.get("label_columns", ())),
+        )

@@ -1,0 +1,250 @@
+"""The model hopper: carries out the MOP scheduler's decisions on a worker pool.
+
+This is where a model hops. The loop is event driven (no polling sleeps): it blocks until a
+worker answers, feeds the answer to the scheduler, reports finished epochs to a controller
+(a search, or the NAS bridge), and refills idle workers at once.
+
+State moves through the store after every training sub-epoch (``runs/<id>/state-N.npz``,
+written atomically by the worker). A small run log (``runs/<id>/log.json``) records the
+history, the visit order of every epoch and the latest state, after every sub-epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from typing import Optional, Protocol
+
+from cerebro._logging import get_logger
+from cerebro.engine.tasks import ModelIO, VisitResult, VisitTask
+from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
+
+log = get_logger("engine")
+
+RUNNING, DONE, STOPPED, FAILED = "RUNNING", "DONE", "STOPPED", "FAILED"
+
+
+def visit_seed(seed: int, model_id: str, epoch: int, partition: int) -> int:
+    """A seed fixed by (search seed, model, epoch, partition): independent of timing."""
+    h = hashlib.blake2b(f"{seed}|{model_id}|{epoch}|{partition}".encode(), digest_size=8)
+    return int.from_bytes(h.digest(), "little") % (2**31 - 1)
+
+
+@dataclasses.dataclass
+class ModelRun:
+    """The driver's record of one model: where its state is and what it has done."""
+
+    model_id: str
+    spec_key: str
+    io: ModelIO
+    batch_size: int
+    state_key: Optional[str] = None
+    seq: int = 0
+    epochs_done: int = 0
+    status: str = RUNNING
+    error: str = ""
+    history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
+    fail_injection: Optional[str] = None
+    reported: bool = False
+    _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+
+    def accumulate(self, kind: str, result: VisitResult) -> None:
+        acc = self._acc.setdefault(kind, {})
+        for k, v in result.metrics.items():
+            s = acc.setdefault(k, [0.0, 0.0])
+            s[0] += v * result.samples
+            s[1] += result.samples
+
+    def close_epoch(self) -> dict[str, float]:
+        """Sample-weighted means of this epoch's visits, as ``train_*`` and ``val_*``."""
+        out = {}
+        for kind, prefix in (("train", "train_"), ("eval", "val_")):
+            for k, (s, n) in self._acc.get(kind, {}).items():
+                out[prefix + k] = s / n if n else float("nan")
+        self._acc = {}
+        for k, v in out.items():
+            self.history.setdefault(k, []).append(v)
+        self.epochs_done += 1
+        return out
+
+    def log_record(self) -> dict:
+        return {"model_id": self.model_id, "status": self.status, "error": self.error,
+                "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
+                "history": self.history,
+                "visit_log": {str(k): v for k, v in self.visit_log.items()}}
+
+
+class Controller(Protocol):
+    """What drives a search: decides which models to add and reacts to their progress."""
+
+    def refill(self, hopper: "ModelHopper") -> None:
+        """Called whenever capacity may be free: add models with ``hopper.add_model``."""
+
+    def on_epoch_end(self, hopper: "ModelHopper", model_id: str, epoch: int,
+                     metrics: dict[str, float]) -> None:
+        """An epoch finished; may call ``hopper.stop_model`` or ``hopper.extend``."""
+
+    def on_model_done(self, hopper: "ModelHopper", model_id: str) -> None:
+        """A model finished every epoch it was given (or was stopped)."""
+
+    def on_model_failed(self, hopper: "ModelHopper", model_id: str, error: str) -> None:
+        """A model's visit raised; the model is out of the search."""
+
+
+@dataclasses.dataclass
+class HopStats:
+    """Where the workers' time went, for utilisation and hop-cost figures."""
+
+    wall_s: float = 0.0
+    compute_s: float = 0.0
+    load_s: float = 0.0
+    save_s: float = 0.0
+    train_compute_s: float = 0.0
+    visits: int = 0
+    builds: int = 0
+    timeline: list[tuple[int, str, str, float, float]] = dataclasses.field(default_factory=list)
+
+    def utilisation(self, workers: int) -> float:
+        return self.compute_s / (workers * self.wall_s) if self.wall_s else 0.0
+
+    @property
+    def hop_overhead(self) -> float:
+        return (self.load_s + self.save_s) / self.train_compute_s if self.train_compute_s else 0.0
+
+
+class ModelHopper:
+    """Runs models on a worker pool by model hopper parallelism."""
+
+    def __init__(self, pool, store, seed: int = 0, strict_order: bool = True):
+        self.pool = pool
+        self.store = store
+        self.seed = seed
+        self.scheduler = Scheduler(pool.num_workers, seed=seed, strict_order=strict_order)
+        self.runs: dict[str, ModelRun] = {}
+        self.stats = HopStats()
+        self._inflight: dict[int, tuple[Visit, float]] = {}
+        self._t0: Optional[float] = None
+
+    # -- what controllers call -------------------------------------------------------------
+    def add_model(self, model_id: str, spec_key: str, io: ModelIO, batch_size: int,
+                  epochs: int, init_state_key: Optional[str] = None, start_epoch: int = 0,
+                  fail_injection: Optional[str] = None) -> ModelRun:
+        """Adds a model whose ``.keras`` spec is at ``spec_key`` for ``epochs`` epochs."""
+        if model_id in self.runs:
+            raise ValueError(f"model id {model_id!r} is already in this search")
+        run = ModelRun(model_id, spec_key, io, int(batch_size), state_key=init_state_key,
+                       epochs_done=start_epoch, fail_injection=fail_injection)
+        self.runs[model_id] = run
+        self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch)
+        return run
+
+    def extend(self, model_id: str, epochs: int) -> None:
+        """Gives a model more epochs (also one that finished or was stopped)."""
+        run = self.runs[model_id]
+        run.status, run.reported = RUNNING, False
+        if model_id in self.scheduler.models():
+            self.scheduler.extend(model_id, epochs)
+        else:
+            self.scheduler.add_model(model_id, epochs, start_epoch=run.epochs_done)
+
+    def stop_model(self, model_id: str) -> None:
+        """Takes a model out at its next sub-epoch boundary; its latest state is kept."""
+        run = self.runs[model_id]
+        if run.status == RUNNING:
+            run.status = STOPPED
+        if model_id in self.scheduler.models():
+            self.scheduler.remove_model(model_id)
+
+    @property
+    def active_models(self) -> list[str]:
+        return [m for m, r in self.runs.items() if r.status == RUNNING]
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self, controller: Controller) -> HopStats:
+        """Runs until no model has work left and the controller adds none."""
+        controller.refill(self)
+        self._t0 = time.monotonic()
+        while True:
+            self._dispatch()
+            if not self._inflight:
+                controller.refill(self)
+                self._dispatch()
+                if not self._inflight:
+                    if self.scheduler.has_work():
+                        raise RuntimeError("scheduler has work but assigned none (all workers down?)")
+                    break
+            for worker, result in self.pool.wait():
+                self._on_result(worker, result, controller)
+        self.stats.wall_s = time.monotonic() - self._t0
+        return self.stats
+
+    def _dispatch(self) -> None:
+        for visit in self.scheduler.assign():
+            run = self.runs[visit.model_id]
+            out_key = None
+            if visit.kind == VisitKind.TRAIN:
+                out_key = self.store.checkpoint_key(run.model_id, f"state-{run.seq + 1:06d}.npz")
+            task = VisitTask(
+                kind="train" if visit.kind == VisitKind.TRAIN else "eval",
+                model_id=run.model_id, epoch=visit.epoch, partition=visit.partition,
+                spec_key=run.spec_key, state_key=run.state_key, out_key=out_key,
+                batch_size=run.batch_size,
+                seed=visit_seed(self.seed, run.model_id, visit.epoch, visit.partition),
+                io=run.io, fail_injection=run.fail_injection,
+            )
+            self.pool.submit(visit.partition, task)
+            self._inflight[visit.partition] = (visit, time.monotonic())
+
+    def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
+        visit, started = self._inflight.pop(worker)
+        run = self.runs[visit.model_id]
+        now = time.monotonic()
+        self.stats.timeline.append((worker, run.model_id, visit.kind.value,
+                                    started - self._t0, now - self._t0))
+        if not result.ok:
+            if result.error.startswith("worker lost"):
+                raise RuntimeError(f"worker {worker} was lost while running {visit}")
+            self.scheduler.fail(visit)
+            self.stop_model(run.model_id)
+            run.status, run.error = FAILED, result.error
+            log.warning("model %s failed on worker %d: %s", run.model_id, worker, result.error)
+            self._write_log(run)
+            run.reported = True
+            controller.on_model_failed(self, run.model_id, result.error)
+            return
+        self.stats.visits += 1
+        self.stats.builds += int(result.built)
+        self.stats.compute_s += result.compute_s
+        self.stats.load_s += result.load_s
+        self.stats.save_s += result.save_s
+        if visit.kind == VisitKind.TRAIN:
+            self.stats.train_compute_s += result.compute_s
+            run.seq += 1
+            run.state_key = self.store.checkpoint_key(run.model_id, f"state-{run.seq:06d}.npz")
+            run.visit_log.setdefault(visit.epoch, []).append(visit.partition)
+            self._drop_old_state(run)
+        run.accumulate("train" if visit.kind == VisitKind.TRAIN else "eval", result)
+        events = self.scheduler.complete(visit)
+        for ev in events:
+            if isinstance(ev, EpochDone):
+                metrics = run.close_epoch()
+                self._write_log(run)
+                controller.on_epoch_end(self, run.model_id, ev.epoch, metrics)
+            elif isinstance(ev, ModelDone) and run.status == RUNNING:
+                run.status = DONE
+        if not events and visit.kind == VisitKind.TRAIN:
+            self._write_log(run)
+        if run.status in (DONE, STOPPED) and not run.reported:
+            run.reported = True
+            self._write_log(run)
+            controller.on_model_done(self, run.model_id)
+
+    def _drop_old_state(self, run: ModelRun) -> None:
+        """Keeps the newest two states of a model (the log may still name the older)."""
+        if run.seq >= 3:
+            self.store.delete(self.store.checkpoint_key(run.model_id, f"state-{run.seq - 2:06d}.npz"))
+
+    def _write_log(self, run: ModelRun) -> None:
+        self.store.write_json(self.store.checkpoint_key(run.model_id, "log.json"), run.log_record())

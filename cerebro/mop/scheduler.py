@@ -1,0 +1,428 @@
+"""Model hopper parallelism (MOP) scheduler: a pure, deterministic state machine.
+
+The data is split into ``P`` partitions and worker ``w`` holds partition ``w``
+(and validation shard ``w``), so "worker" and "partition" are the same integer
+``0..P-1``. Instead of moving data, models hop between workers. A model trains
+in epochs; every epoch has two phases:
+
+* ``TRAIN``: the model visits each of the ``P`` partitions exactly once, one
+  visit (a "sub-epoch") at a time;
+* ``EVAL`` (only when ``evaluate=True``): the model visits each of the ``P``
+  validation shards exactly once, one at a time, in any order.
+
+The scheduler knows nothing about Spark, Keras or timing. A driver calls
+:meth:`Scheduler.assign` to obtain visits for idle workers, runs them, and
+reports back with :meth:`Scheduler.complete` / :meth:`Scheduler.fail`. It
+guarantees that a model is on at most one worker, a worker runs at most one
+visit, every epoch covers every partition exactly once per phase, no idle
+worker is left unused while a runnable visit exists for it, and that the same
+seed and the same sequence of calls always yield the same assignments.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+
+
+class VisitKind(str, enum.Enum):
+    """Phase of a visit: training on a partition or evaluating on a shard."""
+
+    TRAIN = "train"
+    EVAL = "eval"
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One model visiting one worker.
+
+    Attributes:
+        model_id: Id of the visiting model.
+        partition: Partition (== worker index) visited.
+        epoch: 0-based absolute epoch index of the model.
+        kind: Whether this is a training or an evaluation visit.
+    """
+
+    model_id: str
+    partition: int
+    epoch: int
+    kind: VisitKind
+
+
+@dataclass(frozen=True)
+class EpochDone:
+    """Event: ``model_id`` finished epoch ``epoch`` (all its phases)."""
+
+    model_id: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class ModelDone:
+    """Event: ``model_id`` finished all epochs requested so far.
+
+    Attributes:
+        model_id: Id of the model.
+        epochs_done: Absolute number of epochs the model has completed, i.e.
+            the index of the epoch it would train next if extended.
+    """
+
+    model_id: str
+    epochs_done: int
+
+
+Event = EpochDone | ModelDone
+
+
+class SchedulerError(RuntimeError):
+    """Raised when the scheduler is misused (unknown model, stale visit, ...)."""
+
+
+@dataclass
+class _Model:
+    """Mutable bookkeeping for one model (internal)."""
+
+    model_id: str
+    ordinal: int
+    epoch: int
+    end_epoch: int
+    phase: VisitKind = VisitKind.TRAIN
+    done: set[int] = field(default_factory=set)  # completed in current phase
+    worker: int | None = None  # worker currently running it
+    last_train_worker: int | None = None
+    completed: int = 0  # visits completed since added
+    removed: bool = False  # removal requested while a visit was running
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.end_epoch
+
+
+def _check_epochs(model_id: str, epochs: int) -> None:
+    if epochs < 1:
+        raise SchedulerError(f"model {model_id!r}: epochs must be >= 1, got {epochs}")
+
+
+class Scheduler:
+    """Deterministic MOP scheduler.
+
+    Visit order: with ``strict_order=True`` a model's TRAIN order in epoch
+    ``e`` is fixed in advance: ``base`` is ``list(range(P))`` shuffled by
+    ``random.Random(f"{seed}:{e}")`` and the model with ordinal ``k`` visits
+    ``base[(k + j) % P]`` for ``j = 0..P-1``. A TRAIN visit is then runnable on
+    worker ``w`` only if ``w`` is the model's next partition. With
+    ``strict_order=False`` any partition not yet visited this epoch is
+    runnable. EVAL visits are always unordered.
+
+    Assignment policy: :meth:`assign` walks the idle, up workers in ascending
+    index and gives each the best runnable visit, ranked by the key
+    ``(not local_eval, completed_visits, ordinal, model_id)``:
+
+    1. an EVAL visit whose model last trained on this very worker (its
+       state is already there, so no load is needed) wins;
+    2. otherwise the model with the fewest visits completed since it was
+       added (keeps models in lock-step, which keeps the strict rotations
+       spread over the workers);
+    3. ties are broken by ordinal, then by model id.
+
+    Greedy filling is maximal: a worker left idle had no candidate when it was
+    considered, and later assignments only remove candidates.
+
+    Args:
+        num_partitions: Number of partitions/workers ``P`` (>= 1).
+        seed: Seed of the strict TRAIN orders.
+        strict_order: Whether TRAIN visits follow the precomputed order.
+        evaluate: Whether each epoch has an EVAL phase after TRAIN.
+    """
+
+    def __init__(
+        self,
+        num_partitions: int,
+        seed: int = 0,
+        strict_order: bool = True,
+        evaluate: bool = True,
+    ) -> None:
+        if num_partitions < 1:
+            raise SchedulerError(f"num_partitions must be >= 1, got {num_partitions}")
+        self.num_partitions = num_partitions
+        self.seed = seed
+        self.strict_order = strict_order
+        self.evaluate = evaluate
+        self._models: dict[str, _Model] = {}
+        self._ordinals: dict[str, int] = {}  # every id ever added
+        self._train_log: dict[str, dict[int, list[int]]] = {}
+        self._eval_log: dict[str, dict[int, list[int]]] = {}
+        self._running: dict[int, Visit] = {}
+        self._down: set[int] = set()
+        self._added = 0
+        self._base_orders: dict[int, list[int]] = {}
+
+    # ------------------------------------------------------------------ models
+    def add_model(
+        self,
+        model_id: str,
+        epochs: int,
+        start_epoch: int = 0,
+        ordinal: int | None = None,
+    ) -> None:
+        """Registers a model to train ``epochs`` epochs from ``start_epoch``.
+
+        Args:
+            model_id: Unique id. A removed model's id may be added again once
+                its last visit has ended; its logs from ``start_epoch`` on are
+                then discarded.
+            epochs: Number of epochs to run (>= 1); the model ends after epoch
+                ``start_epoch + epochs - 1``.
+            start_epoch: First epoch to train (> 0 when resuming a checkpoint).
+            ordinal: Rotation offset of the strict order; defaults to the
+                number of models added before this one.
+
+        Raises:
+            SchedulerError: On a duplicate id or invalid arguments.
+        """
+        if model_id in self._models:
+            state = "being removed" if self._models[model_id].removed else "active"
+            raise SchedulerError(f"model {model_id!r} is already {state}")
+        _check_epochs(model_id, epochs)
+        if start_epoch < 0:
+            raise SchedulerError(f"model {model_id!r}: start_epoch must be >= 0")
+        k = self._added if ordinal is None else ordinal
+        self._added += 1
+        self._ordinals[model_id] = k
+        self._models[model_id] = _Model(model_id, k, start_epoch, start_epoch + epochs)
+        for log in (self._train_log, self._eval_log):
+            old = log.get(model_id, {})
+            log[model_id] = {e: p for e, p in old.items() if e < start_epoch}
+
+    def extend(self, model_id: str, epochs: int) -> None:
+        """Gives a (done or still running) model ``epochs`` more epochs.
+
+        Raises:
+            SchedulerError: If the model is unknown/removed or ``epochs < 1``.
+        """
+        m = self._active(model_id)
+        _check_epochs(model_id, epochs)
+        m.end_epoch += epochs
+
+    def remove_model(self, model_id: str) -> None:
+        """Removes a model; allowed at any time.
+
+        If the model is running a visit it is dropped when that visit
+        completes, fails or its worker goes down (no events are emitted for
+        it); otherwise it is dropped at once. Its logs are kept.
+
+        Raises:
+            SchedulerError: If the model is unknown or already removed.
+        """
+        m = self._active(model_id)
+        if m.worker is None:
+            del self._models[model_id]
+        else:
+            m.removed = True
+
+    # -------------------------------------------------------------- scheduling
+    def assign(self) -> list[Visit]:
+        """Fills every idle, up worker with a runnable visit, if one exists.
+
+        Returns:
+            The new visits, in ascending worker order; they are now running.
+        """
+        new: list[Visit] = []
+        for w in self.idle_workers:
+            best: tuple[tuple[bool, int, int, str], _Model, VisitKind] | None = None
+            for m in self._models.values():
+                kind = self._runnable_kind(m, w)
+                if kind is None:
+                    continue
+                local = kind is VisitKind.EVAL and m.last_train_worker == w
+                key = (not local, m.completed, m.ordinal, m.model_id)
+                if best is None or key < best[0]:
+                    best = (key, m, kind)
+            if best is not None:
+                _, m, kind = best
+                visit = Visit(m.model_id, w, m.epoch, kind)
+                m.worker = w
+                self._running[w] = visit
+                new.append(visit)
+        return new
+
+    def complete(self, visit: Visit) -> list[Event]:
+        """Records that a running visit finished successfully.
+
+        Returns:
+            ``EpochDone`` if the visit ended an epoch, followed by
+            ``ModelDone`` if that was the last requested epoch. Empty for a
+            model removed while the visit ran (whose visit is then dropped
+            and not logged).
+
+        Raises:
+            SchedulerError: If ``visit`` is not currently running.
+        """
+        m = self._release(visit, "complete")
+        if m.removed:  # its result is discarded, so it is not logged either
+            del self._models[m.model_id]
+            return []
+        log = self._train_log if visit.kind is VisitKind.TRAIN else self._eval_log
+        log[visit.model_id].setdefault(visit.epoch, []).append(visit.partition)
+        m.done.add(visit.partition)
+        m.completed += 1
+        if visit.kind is VisitKind.TRAIN:
+            m.last_train_worker = visit.partition
+        if len(m.done) < self.num_partitions:
+            return []
+        m.done = set()
+        if m.phase is VisitKind.TRAIN and self.evaluate:
+            m.phase = VisitKind.EVAL
+            return []
+        events: list[Event] = [EpochDone(m.model_id, m.epoch)]
+        m.epoch += 1
+        m.phase = VisitKind.TRAIN
+        if m.finished:
+            events.append(ModelDone(m.model_id, m.epoch))
+        return events
+
+    def fail(self, visit: Visit) -> None:
+        """Records that a running visit failed; it becomes pending again.
+
+        Raises:
+            SchedulerError: If ``visit`` is not currently running.
+        """
+        m = self._release(visit, "fail")
+        if m.removed:
+            del self._models[m.model_id]
+
+    def worker_down(self, worker: int) -> Visit | None:
+        """Marks a worker lost; it is not assignable until :meth:`worker_up`.
+
+        Idempotent. The visit it was running (if any) becomes pending again,
+        or is dropped together with its model if that model was removed.
+
+        Returns:
+            The visit that was running on the worker, or None.
+        """
+        self._check_worker(worker)
+        self._down.add(worker)
+        visit = self._running.get(worker)
+        if visit is not None:
+            self.fail(visit)
+        return visit
+
+    def worker_up(self, worker: int) -> None:
+        """Makes a worker assignable again (idempotent)."""
+        self._check_worker(worker)
+        self._down.discard(worker)
+
+    # ---------------------------------------------------------- read-only views
+    @property
+    def running(self) -> dict[int, Visit]:
+        """Worker -> visit running on it (a copy)."""
+        return dict(sorted(self._running.items()))
+
+    @property
+    def idle_workers(self) -> list[int]:
+        """Workers that are up and not running a visit, ascending."""
+        return [
+            w
+            for w in range(self.num_partitions)
+            if w not in self._running and w not in self._down
+        ]
+
+    @property
+    def down_workers(self) -> list[int]:
+        """Workers marked down, ascending."""
+        return sorted(self._down)
+
+    def models(self) -> list[str]:
+        """Ids of the models not removed (including finished ones)."""
+        return [i for i, m in self._models.items() if not m.removed]
+
+    def is_active(self, model_id: str) -> bool:
+        """Whether the model (not removed) still has pending or running visits."""
+        self._known(model_id)
+        m = self._models.get(model_id)
+        return m is not None and not m.removed and not m.finished
+
+    def has_work(self) -> bool:
+        """Whether any visit is running or any model still has pending visits."""
+        return bool(self._running) or any(
+            not m.removed and not m.finished for m in self._models.values()
+        )
+
+    def visit_log(self, model_id: str) -> dict[int, list[int]]:
+        """Epoch -> partitions of the completed TRAIN visits, in order.
+
+        Kept after the model's removal; re-adding the id with ``start_epoch``
+        discards the entries from ``start_epoch`` on.
+        """
+        self._known(model_id)
+        return {e: list(p) for e, p in sorted(self._train_log[model_id].items())}
+
+    def eval_log(self, model_id: str) -> dict[int, list[int]]:
+        """Epoch -> shards of the completed EVAL visits, in order."""
+        self._known(model_id)
+        return {e: list(p) for e, p in sorted(self._eval_log[model_id].items())}
+
+    def progress(self, model_id: str) -> tuple[int, VisitKind, int]:
+        """Returns ``(epoch, phase, completed visits in this phase)``.
+
+        A finished model reports ``(epochs_done, TRAIN, 0)``.
+        """
+        m = self._active(model_id)
+        return m.epoch, m.phase, len(m.done)
+
+    def train_order(self, model_id: str, epoch: int) -> list[int]:
+        """The planned strict TRAIN order of a model in an epoch.
+
+        Defined (and deterministic) even when ``strict_order=False``, where it
+        is merely not enforced.
+        """
+        self._known(model_id)
+        base = self._base_order(epoch)
+        k = self._ordinals[model_id]
+        p = self.num_partitions
+        return [base[(k + j) % p] for j in range(p)]
+
+    # ---------------------------------------------------------------- internal
+    def _base_order(self, epoch: int) -> list[int]:
+        base = self._base_orders.get(epoch)
+        if base is None:
+            base = list(range(self.num_partitions))
+            random.Random(f"{self.seed}:{epoch}").shuffle(base)
+            self._base_orders[epoch] = base
+        return base
+
+    def _runnable_kind(self, m: _Model, worker: int) -> VisitKind | None:
+        if m.removed or m.worker is not None or m.finished or worker in m.done:
+            return None
+        if m.phase is VisitKind.TRAIN and self.strict_order:
+            base = self._base_order(m.epoch)
+            nxt = base[(m.ordinal + len(m.done)) % self.num_partitions]
+            if nxt != worker:
+                return None
+        return m.phase
+
+    def _release(self, visit: Visit, action: str) -> _Model:
+        if self._running.get(visit.partition) != visit:
+            raise SchedulerError(f"cannot {action} {visit}: it is not running")
+        del self._running[visit.partition]
+        m = self._models[visit.model_id]
+        m.worker = None
+        return m
+
+    def _known(self, model_id: str) -> None:
+        if model_id not in self._ordinals:
+            raise SchedulerError(f"unknown model {model_id!r}")
+
+    def _active(self, model_id: str) -> _Model:
+        m = self._models.get(model_id)
+        if m is None or m.removed:
+            self._known(model_id)
+            raise SchedulerError(f"model {model_id!r} was removed")
+        return m
+
+    def _check_worker(self, worker: int) -> None:
+        if not 0 <= worker < self.num_partitions:
+            raise SchedulerError(
+                f"worker {worker} out of range 0..{self.num_partitions - 1}"
+            )

@@ -1,0 +1,12 @@
+"""Storage of datasets, checkpoints and logs shared by the driver and Spark tasks.
+
+Use :meth:`Store.create` to pick the implementation from a path or URI::
+
+    store = Store.create("hdfs://namenode:8020/user/me/cerebro")
+    store.write_json(store.metadata_key(), {"rows": 10})
+"""
+
+from cerebro.storage.base import Store
+from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore
+
+__all__ = ["FilesystemStore", "HDFSStore", "LocalStore", "Store"]

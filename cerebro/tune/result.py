@@ -1,0 +1,129 @@
+"""``ModelSelectionResult``: every model's history, the best model, tables and plots."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+_MAXIMIZED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou", "top_k", "true_positives",
+              "true_negatives")
+
+
+def is_maximized(metric: str) -> bool:
+    """True for accuracy-like metrics (higher is better); False for losses and errors."""
+    m = metric.lower()
+    if any(s in m for s in ("loss", "error", "crossentropy", "hinge", "divergence")):
+        return False
+    return any(s in m for s in _MAXIMIZED)
+
+
+def ranking_key(metric: str):
+    """Sort key: the best value sorts first; NaN/missing sort last."""
+    sign = -1.0 if is_maximized(metric) else 1.0
+
+    def key(value: Optional[float]) -> float:
+        if value is None or not math.isfinite(value):
+            return math.inf
+        return sign * value
+
+    return key
+
+
+class ModelSelectionResult:
+    """The outcome of a model selection (Cerebro's API, plus tables and plots).
+
+    Args:
+        best_model: The best ``SparkModel`` by ``val_<evaluation_metric>`` at its last epoch.
+        metrics: The best model's history.
+        all_models: ``{model_id: SparkModel}``.
+        output_columns: Names of the prediction columns ``transform`` adds.
+        evaluation_metric: The metric that ranked the models.
+        statuses: ``{model_id: "DONE" | "STOPPED" | "FAILED"}``.
+        errors: ``{model_id: error message}`` of failed models.
+        stats: Engine figures (utilisation, hop overhead, ...).
+    """
+
+    def __init__(self, best_model, metrics, all_models, output_columns, evaluation_metric="loss",
+                 statuses=None, errors=None, stats=None):
+        self.best_model = best_model
+        self.metrics = metrics
+        self.all_models = all_models
+        self.output_columns = output_columns
+        self.evaluation_metric = evaluation_metric
+        self.statuses = dict(statuses or {})
+        self.errors = dict(errors or {})
+        self.stats = dict(stats or {})
+
+    def get_best_model(self):
+        return self.best_model
+
+    def get_best_model_history(self) -> dict:
+        return self.metrics
+
+    def get_all_models(self) -> dict:
+        return self.all_models
+
+    def get_all_model_history(self) -> dict:
+        return {k: m.history for k, m in self.all_models.items()}
+
+    def transform(self, df):
+        """Adds the best model's prediction column(s) to ``df`` (distributed)."""
+        return self.best_model.transform(df)
+
+    def to_pandas(self):
+        """One row per model: parameters, status, epochs and final metrics, best first."""
+        import pandas as pd
+
+        rows = []
+        for mid, m in self.all_models.items():
+            row = {"model_id": mid, "status": self.statuses.get(mid, "DONE"),
+                   "epochs": max((len(v) for v in m.history.values()), default=0)}
+            row.update({f"param_{k}": v for k, v in getattr(m, "params", {}).items()})
+            row.update({k: (v[-1] if v else None) for k, v in m.history.items()})
+            if mid in self.errors:
+                row["error"] = self.errors[mid]
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        col = f"val_{self.evaluation_metric}"
+        if col in df.columns:
+            key = ranking_key(col)
+            df = df.iloc[sorted(range(len(df)), key=lambda i: key(df[col].iloc[i]))]
+        return df.reset_index(drop=True)
+
+    def plot_history(self, path: Optional[str] = None, metrics: Optional[list[str]] = None):
+        """Learning curves of every model, one panel per metric.
+
+        Args:
+            path: Save as PNG there (and return the path); else return the figure.
+            metrics: Which history keys; default ``val_<evaluation_metric>`` and ``val_loss``
+                plus their ``train_`` twins.
+        """
+        import matplotlib
+
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        if metrics is None:
+            names = [f"val_{self.evaluation_metric}", f"train_{self.evaluation_metric}",
+                     "val_loss", "train_loss"]
+            metrics = list(dict.fromkeys(n for n in names if any(
+                n in m.history for m in self.all_models.values())))
+        fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(5 * max(1, len(metrics)), 3.8),
+                                 squeeze=False)
+        for ax, name in zip(axes[0], metrics):
+            for mid, m in self.all_models.items():
+                ys = m.history.get(name)
+                if ys:
+                    style = "-" if mid == getattr(self.best_model, "model_id", None) else "--"
+                    ax.plot(range(1, len(ys) + 1), ys, style, marker="o", label=mid)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        if path is None:
+            return fig
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return path
