@@ -31,6 +31,24 @@ def _keras_backend() -> str:
     return os.environ.get("KERAS_BACKEND", "torch")
 
 
+def _use_driver_python(sc) -> None:
+    """Makes local-mode Python workers run this interpreter (and so see this environment).
+
+    Without ``PYSPARK_PYTHON``, Spark starts workers with whatever ``python3`` is on PATH,
+    which in a virtual environment that is not activated lacks pyarrow, keras and cerebro.
+    """
+    import sys
+
+    if os.environ.get("PYSPARK_PYTHON") or sc.pythonExec == sys.executable:
+        return
+    if sc.master.startswith("local"):
+        log.info("Spark workers will use this driver's Python (%s)", sys.executable)
+        sc.pythonExec = sys.executable
+    else:
+        log.warning("Spark workers use %r, not this driver's Python %s; set PYSPARK_PYTHON if "
+                    "the executors lack cerebro's dependencies", sc.pythonExec, sys.executable)
+
+
 class SparkBackend(Backend):
     """Runs model hopping on a Spark cluster (local mode, standalone, YARN, k8s).
 
@@ -52,6 +70,7 @@ class SparkBackend(Backend):
 
             spark_context = SparkSession.builder.getOrCreate().sparkContext
         self.sc = spark_context
+        _use_driver_python(self.sc)
         slots = self._wait_for_slots(num_workers)
         if num_workers is None:
             num_workers = slots

@@ -103,19 +103,24 @@ def prepare_data(
 
     prep_id = uuid.uuid4().hex[:12]
     keys = {}
-    for split, is_val in (("train", False), ("val", True)):
-        base = store.train_data_key() if split == "train" else store.val_data_key()
-        keys[split] = f"{base}/{prep_id}"
-        part = flagged.filter(F.col(VAL_FLAG) == F.lit(is_val)).select(*exprs)
-        log.info("writing %s shards to %s", split, store.uri(keys[split]))
-        part.repartition(num_partitions).write.mode("overwrite").parquet(store.uri(keys[split]))
+    try:
+        for split, is_val in (("train", False), ("val", True)):
+            base = store.train_data_key() if split == "train" else store.val_data_key()
+            keys[split] = f"{base}/{prep_id}"
+            part = flagged.filter(F.col(VAL_FLAG) == F.lit(is_val)).select(*exprs)
+            log.info("writing %s shards to %s", split, store.uri(keys[split]))
+            part.repartition(num_partitions).write.mode("overwrite").parquet(store.uri(keys[split]))
 
-    train = _shards_of(store, keys["train"], num_partitions)
-    val = _shards_of(store, keys["val"], num_partitions)
-    if train.total_rows == 0:
-        raise ValueError(f"the validation split took all {rows} rows; no training rows are left")
-    if val.total_rows == 0:
-        raise ValueError(f"the validation split of {validation!r} left no validation rows")
+        train = _shards_of(store, keys["train"], num_partitions)
+        val = _shards_of(store, keys["val"], num_partitions)
+        if train.total_rows == 0:
+            raise ValueError(f"the validation split took all {rows} rows; no training rows are left")
+        if val.total_rows == 0:
+            raise ValueError(f"the validation split of {validation!r} left no validation rows")
+    except BaseException:
+        for key in keys.values():  # leave the previous dataset (if any) exactly as it was
+            store.delete(key)
+        raise
     info = DatasetInfo(
         columns=columns,
         num_partitions=num_partitions,

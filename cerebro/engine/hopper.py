@@ -101,6 +101,7 @@ class HopStats:
     compute_s: float = 0.0
     load_s: float = 0.0
     save_s: float = 0.0
+    build_s: float = 0.0
     train_compute_s: float = 0.0
     visits: int = 0
     builds: int = 0
@@ -108,6 +109,19 @@ class HopStats:
 
     def utilisation(self, workers: int) -> float:
         return self.compute_s / (workers * self.wall_s) if self.wall_s else 0.0
+
+    @property
+    def busy_s(self) -> float:
+        """Worker-seconds with a visit in flight, as the driver saw them."""
+        return sum(end - start for _, _, _, start, end in self.timeline)
+
+    def breakdown(self, workers: int) -> dict[str, float]:
+        """Worker-seconds split into compute, load, save, build, other (messaging) and idle."""
+        busy = self.busy_s
+        return {"worker_s": workers * self.wall_s, "compute_s": self.compute_s,
+                "load_s": self.load_s, "save_s": self.save_s, "build_s": self.build_s,
+                "other_s": busy - self.compute_s - self.load_s - self.save_s - self.build_s,
+                "idle_s": workers * self.wall_s - busy}
 
     @property
     def hop_overhead(self) -> float:
@@ -219,6 +233,7 @@ class ModelHopper:
         self.stats.compute_s += result.compute_s
         self.stats.load_s += result.load_s
         self.stats.save_s += result.save_s
+        self.stats.build_s += result.build_s
         if visit.kind == VisitKind.TRAIN:
             self.stats.train_compute_s += result.compute_s
             run.seq += 1

@@ -61,6 +61,7 @@ class VisitResult:
         samples: Rows seen; metrics are weighted by it when aggregated over an epoch.
         load_s / compute_s / save_s: Seconds spent loading state, training or evaluating,
             and saving state.
+        build_s: Seconds spent building the model from its spec (cache miss), else 0.
         built: True if the worker had to build the model (cache miss).
     """
 
@@ -70,6 +71,7 @@ class VisitResult:
     load_s: float = 0.0
     compute_s: float = 0.0
     save_s: float = 0.0
+    build_s: float = 0.0
     built: bool = False
     error: str = ""
     traceback: str = ""

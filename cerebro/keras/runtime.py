@@ -97,18 +97,21 @@ class WorkerRuntime:
         self.store = store
         self.shards = {"train": train, "eval": val}
         self.cache = ModelCache(cache_bytes)
+        self._build_s = 0.0
 
     def _model(self, task: VisitTask):
         entry = self.cache.get(task.model_id)
         built = False
         load_s = 0.0
         if entry is None:
+            t0 = time.perf_counter()
             spec = self.store.read_bytes(task.spec_key)
             model = state_mod.model_from_bytes(spec)
             state_mod.ensure_optimizer_built(model)
             entry = _Entry(model, None, state_mod.state_nbytes(model))
             self.cache.put(task.model_id, entry)
             built = True
+            self._build_s += time.perf_counter() - t0
         if entry.state_key != task.state_key:
             t0 = time.perf_counter()
             if task.state_key is None:
@@ -134,8 +137,11 @@ class WorkerRuntime:
 
     def run(self, task: VisitTask) -> VisitResult:
         """Runs one visit; never raises (errors come back in the result)."""
+        self._build_s = 0.0
         try:
-            return self._run(task)
+            result = self._run(task)
+            result.build_s = self._build_s
+            return result
         except Exception as e:  # noqa: BLE001 - reported to the driver, which decides
             self.cache.drop(task.model_id)
             return VisitResult(ok=False, error=f"{type(e).__name__}: {e}",

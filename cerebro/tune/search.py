@@ -130,6 +130,7 @@ class ModelSelection:
             "hop_overhead": stats.hop_overhead,
             "visits": stats.visits,
             "builds": stats.builds,
+            "time_s": stats.breakdown(pool.num_workers),
         }
         log.info("search done: %d models, utilisation %.1f%%, hop overhead %.2f%% of sub-epoch time",
                  len(hopper.runs), 100 * figures["utilisation"], 100 * figures["hop_overhead"])

@@ -1,0 +1,137 @@
+"""The NAS bridge: KerasTuner trials <-> model-hopper work.
+
+It asks the oracle for a trial whenever a slot frees, builds the trial's model once on the
+driver, hands it to the hopper, reports every epoch's metrics to the oracle (so Hyperband
+and early stopping act at once), and ends the trial when it is done, stopped or failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional
+
+from cerebro._logging import get_logger
+from cerebro.engine.hopper import ModelHopper
+from cerebro.engine.tasks import ModelIO
+
+log = get_logger("nas")
+
+
+@dataclasses.dataclass
+class TrialRun:
+    trial: object
+    model_id: str
+    spec_key: str
+    start_epoch: int
+
+
+def model_id_of(trial_id: str) -> str:
+    return f"trial_{trial_id}"
+
+
+class NasController:
+    """Implements the hopper's ``Controller`` protocol on top of a KerasTuner oracle.
+
+    Args:
+        oracle: A KerasTuner ``Oracle``.
+        build: ``hp -> compiled keras.Model`` (the trial's model).
+        store: The store (model specs go to ``runs/trial_<id>/model.keras``).
+        io: How models read the shards.
+        batch_size: Batch size.
+        epochs: Epochs per trial (Hyperband trials carry their own).
+        parallelism: Trials trained at once.
+        on_event: Optional ``(kind, payload)`` callback for progress displays.
+    """
+
+    def __init__(self, oracle, build: Callable, store, io: ModelIO, batch_size: int,
+                 epochs: int, parallelism: int, on_event: Optional[Callable] = None,
+                 pin_hps: Optional[Callable] = None):
+        from cerebro.keras import state as state_mod
+
+        self.oracle, self.build, self.store, self.io = oracle, build, store, io
+        self.batch_size, self.epochs, self.parallelism = batch_size, epochs, parallelism
+        self.on_event = on_event or (lambda kind, payload: None)
+        self.pin_hps = pin_hps or (lambda hps: hps)
+        self._to_bytes = state_mod.model_to_bytes
+        self.trials: dict[str, TrialRun] = {}  # model_id -> TrialRun
+        self.order: list[str] = []
+        self.exhausted = False
+        self._waiting = False
+        self._tuner_ids = 0
+
+    # -- Controller protocol ---------------------------------------------------------------
+    def refill(self, hopper: ModelHopper) -> None:
+        self._waiting = False
+        while not self.exhausted and len(hopper.active_models) < self.parallelism:
+            self._tuner_ids += 1
+            trial = self.oracle.create_trial(f"cerebro-{self._tuner_ids}")
+            status = str(trial.status)
+            if status == "STOPPED":
+                self.exhausted = True
+                break
+            if status == "IDLE":  # e.g. Hyperband waits for a bracket's round to finish
+                self._waiting = True
+                break
+            self._start(hopper, trial)
+
+    def _start(self, hopper: ModelHopper, trial) -> None:
+        hp = trial.hyperparameters
+        values = hp.values
+        model_id = model_id_of(trial.trial_id)
+        epochs = self.epochs
+        start_epoch = 0
+        init_state = None
+        if "tuner/epochs" in values:  # Hyperband
+            start_epoch = int(values.get("tuner/initial_epoch", 0))
+            epochs = int(values["tuner/epochs"]) - start_epoch
+            parent = values.get("tuner/trial_id")
+            if parent is not None:
+                parent_run = hopper.runs.get(model_id_of(parent))
+                init_state = parent_run.state_key if parent_run else None
+                if init_state is None:
+                    start_epoch = 0  # parent state lost: train from scratch, honestly
+                    epochs = int(values["tuner/epochs"])
+        try:
+            model = self.build(hp)
+            spec_key = self.store.checkpoint_key(model_id, "model.keras")
+            self.store.write_bytes(spec_key, self._to_bytes(model))
+        except Exception as e:  # noqa: BLE001 - a bad trial must not stop the search
+            log.warning("trial %s failed to build: %s", trial.trial_id, e)
+            self._end(trial, "FAILED", f"{type(e).__name__}: {e}")
+            self.on_event("trial_failed", {"trial_id": trial.trial_id, "error": str(e)})
+            return
+        self.trials[model_id] = TrialRun(trial, model_id, spec_key, start_epoch)
+        self.order.append(model_id)
+        hopper.add_model(model_id, spec_key, self.io, self.batch_size, max(1, epochs),
+                         init_state_key=init_state, start_epoch=start_epoch)
+        self.on_event("trial_started", {"trial_id": trial.trial_id, "values": dict(values),
+                                         "model_id": model_id, "epochs": epochs})
+
+    def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int, metrics: dict) -> None:
+        run = self.trials[model_id]
+        kt_metrics = {(k[len("train_"):] if k.startswith("train_") else k): v
+                      for k, v in metrics.items()}
+        trial = self.oracle.update_trial(run.trial.trial_id, kt_metrics, step=epoch)
+        self.on_event("epoch_end", {"trial_id": run.trial.trial_id, "model_id": model_id,
+                                    "epoch": epoch, "metrics": metrics})
+        if str(getattr(trial, "status", "RUNNING")) == "STOPPED":
+            hopper.stop_model(model_id)
+
+    def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
+        run = self.trials[model_id]
+        self._end(run.trial, "COMPLETED")
+        self.on_event("trial_done", {"trial_id": run.trial.trial_id, "model_id": model_id})
+        self.refill(hopper)
+
+    def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str) -> None:
+        run = self.trials[model_id]
+        self._end(run.trial, "FAILED", error)
+        self.on_event("trial_failed", {"trial_id": run.trial.trial_id, "error": error})
+        self.refill(hopper)
+
+    def _end(self, trial, status: str, message: Optional[str] = None) -> None:
+        trial.status = status
+        if message:
+            trial.message = message
+        trial.hyperparameters = self.pin_hps(trial.hyperparameters)
+        self.oracle.end_trial(trial)

@@ -1,0 +1,84 @@
+"""Tuner names -> KerasTuner/AutoKeras oracles. The search algorithms are theirs, not ours."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+TUNERS = ("greedy", "random", "bayesian", "hyperband", "grid")
+
+
+def _greedy_class():
+    import keras_tuner as kt
+    from autokeras.tuners.greedy import GreedyOracle
+
+    class ExploringGreedyOracle(GreedyOracle):
+        """AutoKeras's greedy oracle, plus ``exploration``: the probability that a trial
+        samples every hyperparameter at random instead of mutating the best trial."""
+
+        def __init__(self, exploration: float = 0.0, **kwargs):
+            super().__init__(**kwargs)
+            if not 0.0 <= exploration <= 1.0:
+                raise ValueError(f"exploration must be in [0, 1], got {exploration}")
+            self.exploration = exploration
+            self._explore_rng = np.random.default_rng(kwargs.get("seed"))
+
+        def populate_space(self, trial_id):
+            if (all(self._tried_initial_hps) and self.exploration > 0
+                    and self._explore_rng.random() < self.exploration):
+                values = self._random_values()
+                if values is not None:
+                    return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
+            return super().populate_space(trial_id)
+
+        def get_state(self):
+            state = super().get_state()
+            state["exploration"] = self.exploration
+            return state
+
+        def set_state(self, state):
+            super().set_state(state)
+            self.exploration = state.get("exploration", self.exploration)
+
+    return ExploringGreedyOracle
+
+
+def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: Optional[int],
+                max_epochs: Optional[int], **kwargs):
+    """Returns an oracle for ``tuner`` (a name in ``TUNERS`` or an ``Oracle`` instance).
+
+    Raises:
+        ValueError: an unknown tuner name (the message lists the valid ones), or
+            ``hyperband`` without a number of epochs.
+        TypeError: ``tuner`` is neither a name nor an Oracle, or an unknown keyword.
+    """
+    import keras_tuner as kt
+
+    if isinstance(tuner, kt.Oracle):
+        return tuner
+    if not isinstance(tuner, str):
+        raise TypeError(f"tuner must be one of {list(TUNERS)} or a keras_tuner.Oracle, "
+                        f"got {type(tuner).__name__}")
+    name = tuner.lower()
+    common = dict(objective=objective, max_trials=max_trials, hyperparameters=hyperparameters,
+                  seed=seed, tune_new_entries=True, allow_new_entries=True)
+    try:
+        if name == "greedy":
+            return _greedy_class()(**common, **kwargs)
+        if name == "random":
+            return kt.oracles.RandomSearchOracle(**common, **kwargs)
+        if name == "bayesian":
+            return kt.oracles.BayesianOptimizationOracle(**common, **kwargs)
+        if name == "grid":
+            return kt.oracles.GridSearchOracle(**common, **kwargs)
+        if name == "hyperband":
+            max_epochs = kwargs.pop("max_epochs", max_epochs)
+            if not max_epochs:
+                raise ValueError("the hyperband tuner needs max_epochs (or fit(epochs=...))")
+            common.pop("max_trials")
+            return kt.oracles.HyperbandOracle(**common, max_epochs=int(max_epochs), **kwargs)
+    except TypeError as e:
+        raise TypeError(f"tuner {name!r} does not accept these options {sorted(kwargs)}: {e}") from None
+    raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} or pass a "
+                     "keras_tuner.Oracle")

