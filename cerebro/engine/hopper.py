@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from cerebro._logging import get_logger
 from cerebro.engine.tasks import ModelIO, VisitResult, VisitTask
@@ -131,7 +131,9 @@ class HopStats:
 class ModelHopper:
     """Runs models on a worker pool by model hopper parallelism."""
 
-    def __init__(self, pool, store, seed: int = 0, strict_order: bool = True):
+    def __init__(self, pool, store, seed: int = 0, strict_order: bool = True,
+                 listener: Optional[Callable[[str, dict], None]] = None):
+        self.listener = listener or (lambda kind, payload: None)
         self.pool = pool
         self.store = store
         self.seed = seed
@@ -152,6 +154,7 @@ class ModelHopper:
                        epochs_done=start_epoch, fail_injection=fail_injection)
         self.runs[model_id] = run
         self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch)
+        self.listener("model_added", {"model_id": model_id, "epochs": start_epoch + int(epochs)})
         return run
 
     def extend(self, model_id: str, epochs: int) -> None:
@@ -226,6 +229,7 @@ class ModelHopper:
             log.warning("model %s failed on worker %d: %s", run.model_id, worker, result.error)
             self._write_log(run)
             run.reported = True
+            self.listener("model_failed", {"model_id": run.model_id, "error": result.error})
             controller.on_model_failed(self, run.model_id, result.error)
             return
         self.stats.visits += 1
@@ -241,11 +245,16 @@ class ModelHopper:
             run.visit_log.setdefault(visit.epoch, []).append(visit.partition)
             self._drop_old_state(run)
         run.accumulate("train" if visit.kind == VisitKind.TRAIN else "eval", result)
+        self.listener("visit_done", {"model_id": run.model_id, "kind": visit.kind.value,
+                                     "epoch": visit.epoch, "partition": worker,
+                                     "metrics": result.metrics, "seconds": now - started})
         events = self.scheduler.complete(visit)
         for ev in events:
             if isinstance(ev, EpochDone):
                 metrics = run.close_epoch()
                 self._write_log(run)
+                self.listener("epoch_end", {"model_id": run.model_id, "epoch": ev.epoch,
+                                            "metrics": metrics})
                 controller.on_epoch_end(self, run.model_id, ev.epoch, metrics)
             elif isinstance(ev, ModelDone) and run.status == RUNNING:
                 run.status = DONE
@@ -254,6 +263,7 @@ class ModelHopper:
         if run.status in (DONE, STOPPED) and not run.reported:
             run.reported = True
             self._write_log(run)
+            self.listener("model_done", {"model_id": run.model_id, "status": run.status})
             controller.on_model_done(self, run.model_id)
 
     def _drop_old_state(self, run: ModelRun) -> None:

@@ -107,11 +107,12 @@ class HyperHyperModel:
             raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
         if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+        kwargs = {**self._default_tuner_kwargs, **tuner_kwargs}
+        max_epochs = kwargs.pop("max_epochs", None)  # make_oracle takes it by name
         self._tuner_cfg = dict(tuner=tuner, hyperparameters=hyperparameters, objective=objective,
                                max_trials=max_trials or self.max_trials,
                                overwrite=overwrite or self.overwrite, parallelism=parallelism,
-                               kwargs={**self._default_tuner_kwargs, **tuner_kwargs})
-        max_epochs = tuner_kwargs.get("max_epochs")
+                               kwargs=kwargs)
         if not (isinstance(tuner, str) and tuner.lower() == "hyperband" and not max_epochs):
             self._make_tuner(max_epochs)
 

@@ -77,7 +77,9 @@ def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: O
             if not max_epochs:
                 raise ValueError("the hyperband tuner needs max_epochs (or fit(epochs=...))")
             common.pop("max_trials")
-            return kt.oracles.HyperbandOracle(**common, max_epochs=int(max_epochs), **kwargs)
+            oracle = kt.oracles.HyperbandOracle(**common, max_epochs=int(max_epochs), **kwargs)
+            oracle.max_trials = max_trials  # KerasTuner's Hyperband has no budget; honour ours
+            return oracle
     except TypeError as e:
         raise TypeError(f"tuner {name!r} does not accept these options {sorted(kwargs)}: {e}") from None
     raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} or pass a "

@@ -16,6 +16,7 @@ from cerebro.keras.estimator import SparkModel
 from cerebro.nas import analysis, schema
 from cerebro.nas.bridge import NasController
 from cerebro.nas.builder import build_trial_model, pin_no_download
+from cerebro.progress import ProgressReporter
 from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
@@ -136,13 +137,23 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     controller = NasController(oracle, lambda h: build_trial_model(am.graph, h, sample_inputs),
                                store, io, batch_size, epochs, parallelism,
                                on_event=getattr(am, "_on_event", None), pin_hps=pin_no_download)
+    objective = cfg["objective"]
+    reporter = ProgressReporter(
+        getattr(oracle, "max_trials", None),
+        getattr(objective, "name", objective) if not isinstance(objective, list) else "val_loss",
+        backend.num_workers, verbose=res["verbose"],
+        params=lambda mid: dict(controller.trials[mid].trial.hyperparameters.values)
+        if mid in controller.trials else {})
     t0 = time.monotonic()
-    pool = backend.start_workers(store, info, tuple(dict.fromkeys(feature_cols + label_cols)))
     try:
-        hopper = ModelHopper(pool, store, seed=seed)
-        stats = hopper.run(controller)
+        pool = backend.start_workers(store, info, tuple(dict.fromkeys(feature_cols + label_cols)))
+        try:
+            hopper = ModelHopper(pool, store, seed=seed, listener=reporter)
+            stats = hopper.run(controller)
+        finally:
+            pool.shutdown()
     finally:
-        pool.shutdown()
+        reporter.close()
     figures = {"wall_s": time.monotonic() - t0, "start_s": getattr(pool, "start_s", 0.0),
                "search_s": stats.wall_s, "utilisation": stats.utilisation(pool.num_workers),
                "hop_overhead": stats.hop_overhead, "visits": stats.visits, "builds": stats.builds}

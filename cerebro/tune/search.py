@@ -12,6 +12,7 @@ from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.engine.hopper import FAILED, ModelHopper
 from cerebro.engine.tasks import ModelIO
 from cerebro.keras.estimator import SparkEstimator, SparkModel
+from cerebro.progress import ProgressReporter
 from cerebro.tune.result import ModelSelectionResult, is_maximized, ranking_key
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
@@ -115,13 +116,20 @@ class ModelSelection:
     def _run(self, info, searcher: Searcher, first) -> ModelSelectionResult:
         controller = _SearchController(self, info, searcher, first)
         columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))
+        total = getattr(searcher, "num_models", None) or len(getattr(searcher, "points", [])) or None
+        reporter = ProgressReporter(total, f"val_{self.evaluation_metric}", self.backend.num_workers,
+                                    verbose=self.verbose,
+                                    params=lambda mid: controller.params.get(mid, {}))
         t0 = time.monotonic()
-        pool = self.backend.start_workers(self.store, info, columns)
         try:
-            hopper = ModelHopper(pool, self.store, seed=self.seed)
-            stats = hopper.run(controller)
+            pool = self.backend.start_workers(self.store, info, columns)
+            try:
+                hopper = ModelHopper(pool, self.store, seed=self.seed, listener=reporter)
+                stats = hopper.run(controller)
+            finally:
+                pool.shutdown()
         finally:
-            pool.shutdown()
+            reporter.close()
         figures = {
             "wall_s": time.monotonic() - t0,
             "start_s": getattr(pool, "start_s", 0.0),
@@ -171,9 +179,7 @@ class _SearchController:
             log.info("model %s added: %s", model_id, params)
 
     def on_epoch_end(self, hopper, model_id, epoch, metrics) -> None:
-        if self.sel.verbose:
-            shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
-            log.info("model %s epoch %d: %s", model_id, epoch + 1, shown)
+        pass  # progress is shown by the ProgressReporter listening to the hopper
 
     def _loss(self, hopper, model_id) -> Optional[float]:
         hist = hopper.runs[model_id].history.get(f"val_{self.sel.evaluation_metric}")
