@@ -28,8 +28,12 @@ class WorkerPool(abc.ABC):
         """
 
     @abc.abstractmethod
-    def shutdown(self) -> None:
-        """Stops all workers and frees their slots. Idempotent."""
+    def shutdown(self, graceful: bool = True) -> None:
+        """Stops all workers and frees their slots. Idempotent.
+
+        Args:
+            graceful: Let running visits finish; False stops them at once.
+        """
 
 
 class Backend(abc.ABC):

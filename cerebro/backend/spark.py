@@ -154,6 +154,7 @@ class SparkWorkerPool(WorkerPool):
         self._job = threading.Thread(target=self._run_job, args=(cfg,), name="cerebro-spark-job",
                                      daemon=True)
         self.conns: dict[int, object] = {}
+        self.pids: dict[int, int] = {}  # worker -> Python process id (for diagnostics)
         self.busy: set[int] = set()
         self.started_at = time.monotonic()
         self.ready_info: dict[int, dict] = {}
@@ -189,6 +190,7 @@ class SparkWorkerPool(WorkerPool):
                         f"{timeout:.0f} s; is the cluster busy?") from None
                 continue
             self.conns[p] = conn
+            self.pids[p] = int(_hello.get("pid", 0))
         for p, conn in self.conns.items():
             remaining = max(0.1, deadline - time.monotonic())
             if not conn.poll(remaining):
@@ -220,7 +222,9 @@ class SparkWorkerPool(WorkerPool):
                 out.append((w, VisitResult(ok=False, error=f"worker lost: {type(e).__name__}")))
         return out
 
-    def shutdown(self) -> None:
+    def shutdown(self, graceful: bool = True) -> None:
+        """Stops the workers. ``graceful=False`` cancels the Spark job at once (Ctrl-C, a
+        lost worker), which kills workers in the middle of a visit."""
         if self._closed:
             return
         self._closed = True
@@ -229,6 +233,8 @@ class SparkWorkerPool(WorkerPool):
                 channel.send(conn, "shutdown")
             except (OSError, ValueError):
                 pass
+        if not graceful:
+            self.backend.sc.cancelJobGroup(self._job_group)
         self._job.join(timeout=30)
         if self._job.is_alive():
             self.backend.sc.cancelJobGroup(self._job_group)

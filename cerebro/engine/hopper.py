@@ -25,9 +25,9 @@ log = get_logger("engine")
 RUNNING, DONE, STOPPED, FAILED = "RUNNING", "DONE", "STOPPED", "FAILED"
 
 
-def visit_seed(seed: int, model_id: str, epoch: int, partition: int) -> int:
+def visit_seed(seed: int, model_key: str, epoch: int, partition: int) -> int:
     """A seed fixed by (search seed, model, epoch, partition): independent of timing."""
-    h = hashlib.blake2b(f"{seed}|{model_id}|{epoch}|{partition}".encode(), digest_size=8)
+    h = hashlib.blake2b(f"{seed}|{model_key}|{epoch}|{partition}".encode(), digest_size=8)
     return int.from_bytes(h.digest(), "little") % (2**31 - 1)
 
 
@@ -47,6 +47,7 @@ class ModelRun:
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     fail_injection: Optional[str] = None
+    seed_key: str = ""
     reported: bool = False
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
 
@@ -132,12 +133,39 @@ class ModelHopper:
     """Runs models on a worker pool by model hopper parallelism."""
 
     def __init__(self, pool, store, seed: int = 0, strict_order: bool = True,
-                 listener: Optional[Callable[[str, dict], None]] = None):
+                 listener: Optional[Callable[[str, dict], None]] = None,
+                 num_workers: Optional[int] = None, max_restarts: int = 3,
+                 commands: Optional[Callable[[], list]] = None):
+        """Args:
+            pool: A started ``WorkerPool``, or a zero-argument callable that starts one. With a
+                callable the hopper owns the pool: it starts it in ``run()``, restarts it when
+                workers are lost (at most ``max_restarts`` times) and shuts it down at the end.
+            store: The store models' specs and states live in.
+            seed: Seeds the visit order and every visit's shuffle/dropout.
+            strict_order: Scheduler mode (see ``cerebro.mop.Scheduler``).
+            listener: ``(kind, payload)`` callback for progress and records.
+            num_workers: Needed with a callable ``pool``.
+            max_restarts: Worker-pool restarts allowed before the search gives up.
+            commands: Optional source of human-in-the-loop commands, polled after each batch
+                of worker results (see :meth:`apply_command`); each is a dict with
+                ``action``, ``model_id``, ``params``, ``epochs`` and an optional
+                ``ack(ok, message, model_id=None)`` callback.
+        """
         self.listener = listener or (lambda kind, payload: None)
+        self.commands = commands
+        self._start_pool = None
+        if callable(pool) and not hasattr(pool, "submit"):
+            if num_workers is None:
+                raise ValueError("num_workers is required when pool is a factory")
+            self._start_pool, pool = pool, None
         self.pool = pool
+        self.num_workers = num_workers if pool is None else pool.num_workers
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self._lost_with: dict[str, int] = {}
         self.store = store
         self.seed = seed
-        self.scheduler = Scheduler(pool.num_workers, seed=seed, strict_order=strict_order)
+        self.scheduler = Scheduler(self.num_workers, seed=seed, strict_order=strict_order)
         self.runs: dict[str, ModelRun] = {}
         self.stats = HopStats()
         self._inflight: dict[int, tuple[Visit, float]] = {}
@@ -146,12 +174,17 @@ class ModelHopper:
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, model_id: str, spec_key: str, io: ModelIO, batch_size: int,
                   epochs: int, init_state_key: Optional[str] = None, start_epoch: int = 0,
-                  fail_injection: Optional[str] = None) -> ModelRun:
-        """Adds a model whose ``.keras`` spec is at ``spec_key`` for ``epochs`` epochs."""
+                  fail_injection: Optional[str] = None, seed_key: Optional[str] = None) -> ModelRun:
+        """Adds a model whose ``.keras`` spec is at ``spec_key`` for ``epochs`` epochs.
+
+        ``seed_key`` (default: the model id) seeds the model's visits; give a key that is the
+        same in a rerun of the search (e.g. the model's index) for reproducible training.
+        """
         if model_id in self.runs:
             raise ValueError(f"model id {model_id!r} is already in this search")
         run = ModelRun(model_id, spec_key, io, int(batch_size), state_key=init_state_key,
-                       epochs_done=start_epoch, fail_injection=fail_injection)
+                       epochs_done=start_epoch, fail_injection=fail_injection,
+                       seed_key=seed_key or model_id)
         self.runs[model_id] = run
         self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch)
         self.listener("model_added", {"model_id": model_id, "epochs": start_epoch + int(epochs)})
@@ -174,6 +207,15 @@ class ModelHopper:
         if model_id in self.scheduler.models():
             self.scheduler.remove_model(model_id)
 
+    def figures(self, wall_s: float) -> dict:
+        """The engine's figures for a result: times, utilisation, hop overhead, restarts."""
+        st = self.stats
+        out = {"wall_s": wall_s, "start_s": getattr(self, "start_s", 0.0), "search_s": st.wall_s,
+               "utilisation": st.utilisation(self.num_workers), "hop_overhead": st.hop_overhead,
+               "visits": st.visits, "builds": st.builds, "restarts": self.restarts,
+               "time_s": st.breakdown(self.num_workers)}
+        return out
+
     @property
     def active_models(self) -> list[str]:
         return [m for m, r in self.runs.items() if r.status == RUNNING]
@@ -181,21 +223,60 @@ class ModelHopper:
     # -- the loop --------------------------------------------------------------------------
     def run(self, controller: Controller) -> HopStats:
         """Runs until no model has work left and the controller adds none."""
-        controller.refill(self)
-        self._t0 = time.monotonic()
-        while True:
-            self._dispatch()
-            if not self._inflight:
-                controller.refill(self)
+        if self.pool is None:
+            self.pool = self._start_pool()
+            self.start_s = getattr(self.pool, "start_s", 0.0)
+        try:
+            controller.refill(self)
+            self._t0 = time.monotonic()
+            while True:
                 self._dispatch()
                 if not self._inflight:
-                    if self.scheduler.has_work():
-                        raise RuntimeError("scheduler has work but assigned none (all workers down?)")
-                    break
-            for worker, result in self.pool.wait():
-                self._on_result(worker, result, controller)
+                    controller.refill(self)
+                    self._dispatch()
+                    if not self._inflight:
+                        if self.scheduler.has_work():
+                            raise RuntimeError("scheduler has work but assigned none")
+                        break
+                for worker, result in self.pool.wait():
+                    if worker in self._inflight:  # else: voided by a pool restart
+                        self._on_result(worker, result, controller)
+                if self.commands is not None:
+                    self._apply_commands(controller)
+        except BaseException:
+            # Ctrl-C or a fatal error: stop the workers now rather than after their visit.
+            if self._start_pool is not None and self.pool is not None:
+                self.pool.shutdown(graceful=False)
+            raise
+        if self._start_pool is not None:
+            self.pool.shutdown()
         self.stats.wall_s = time.monotonic() - self._t0
         return self.stats
+
+    def _recover(self, worker: int, visit: Visit, error: str) -> None:
+        """A worker died: void every visit in flight, restart the pool, carry on.
+
+        Nothing is lost but the interrupted sub-epochs: a model's state only advances when a
+        visit's result arrives, so the retried visits start from the last committed state.
+        A model that was in flight at two losses is failed instead (e.g. it gets the worker
+        killed for memory), so one bad trial cannot end the whole search.
+        """
+        self.restarts += 1
+        voided = [visit] + [v for v, _ in self._inflight.values()]
+        self._inflight.clear()
+        log.warning("worker %d lost (%s) while running %s; restarting the workers (%d/%d)",
+                    worker, error, visit.model_id, self.restarts, self.max_restarts)
+        if self._start_pool is None or self.restarts > self.max_restarts:
+            raise RuntimeError(
+                f"worker {worker} was lost ({error}) while running {visit.model_id}; "
+                f"{self.restarts - 1} restart(s) already done, giving up")
+        for v in voided:
+            self.scheduler.fail(v)
+        self.pool.shutdown(graceful=False)
+        self.pool = self._start_pool()
+        self.listener("workers_restarted", {"model_id": visit.model_id, "worker": worker,
+                                            "restarts": self.restarts})
+        self._lost_with[visit.model_id] = self._lost_with.get(visit.model_id, 0) + 1
 
     def _dispatch(self) -> None:
         for visit in self.scheduler.assign():
@@ -208,7 +289,7 @@ class ModelHopper:
                 model_id=run.model_id, epoch=visit.epoch, partition=visit.partition,
                 spec_key=run.spec_key, state_key=run.state_key, out_key=out_key,
                 batch_size=run.batch_size,
-                seed=visit_seed(self.seed, run.model_id, visit.epoch, visit.partition),
+                seed=visit_seed(self.seed, run.seed_key, visit.epoch, visit.partition),
                 io=run.io, fail_injection=run.fail_injection,
             )
             self.pool.submit(visit.partition, task)
@@ -220,17 +301,15 @@ class ModelHopper:
         now = time.monotonic()
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - self._t0, now - self._t0))
+        if not result.ok and result.error.startswith("worker lost"):
+            self._recover(worker, visit, result.error)  # voids the visit, restarts the pool
+            if self._lost_with.get(run.model_id, 0) >= 2:
+                self._fail_model(run, f"the worker process died twice while running "
+                                      f"{run.model_id} (killed for memory?)", controller)
+            return
         if not result.ok:
-            if result.error.startswith("worker lost"):
-                raise RuntimeError(f"worker {worker} was lost while running {visit}")
             self.scheduler.fail(visit)
-            self.stop_model(run.model_id)
-            run.status, run.error = FAILED, result.error
-            log.warning("model %s failed on worker %d: %s", run.model_id, worker, result.error)
-            self._write_log(run)
-            run.reported = True
-            self.listener("model_failed", {"model_id": run.model_id, "error": result.error})
-            controller.on_model_failed(self, run.model_id, result.error)
+            self._fail_model(run, result.error, controller)
             return
         self.stats.visits += 1
         self.stats.builds += int(result.built)
@@ -265,6 +344,78 @@ class ModelHopper:
             self._write_log(run)
             self.listener("model_done", {"model_id": run.model_id, "status": run.status})
             controller.on_model_done(self, run.model_id)
+
+    # -- human-in-the-loop commands ----------------------------------------------------------
+    def _apply_commands(self, controller: Controller) -> None:
+        """Applies the queued commands; a command that cannot apply is rejected, not raised."""
+        for cmd in self.commands() or ():
+            ack = cmd.get("ack") or (lambda ok, message, model_id=None: None)
+            try:
+                model_id, message = self.apply_command(controller, cmd["action"],
+                                                       cmd.get("model_id"), cmd.get("params"),
+                                                       cmd.get("epochs"))
+            except Exception as e:  # noqa: BLE001 - a bad command must not end the search
+                ack(False, f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e))
+                continue
+            ack(True, message, model_id)
+
+    def apply_command(self, controller: Controller, action: str, model_id: Optional[str] = None,
+                      params: Optional[dict] = None,
+                      epochs: Optional[int] = None) -> tuple[str, str]:
+        """Stops, resumes or adds a model; it takes effect at the next sub-epoch boundary.
+
+        ``stop`` takes a running model out (its latest state is kept); ``resume`` gives a
+        stopped or finished model ``epochs`` more epochs; ``add`` hands ``params`` to the
+        controller's ``add_manual(hopper, params) -> model_id``.
+
+        Returns:
+            The model id and a message for the person who asked.
+
+        Raises:
+            ValueError: When the command does not apply (unknown model, wrong state...).
+        """
+        if action == "add":
+            add = getattr(controller, "add_manual", None)
+            if add is None:
+                raise ValueError(f"{type(controller).__name__} cannot add models by hand")
+            new_id = add(self, dict(params or {}))
+            return new_id, f"added {new_id} with {params}"
+        run = self.runs.get(model_id or "")
+        if run is None:
+            raise ValueError(f"no model {model_id!r} in this search")
+        in_flight = any(v.model_id == run.model_id for v, _ in self._inflight.values())
+        if action == "stop":
+            if run.status != RUNNING:
+                raise ValueError(f"{run.model_id} is {run.status}, not running")
+            self.stop_model(run.model_id)
+            if not in_flight:  # no visit result will come to report it, so report it now
+                run.reported = True
+                self._write_log(run)
+                self.listener("model_done", {"model_id": run.model_id, "status": run.status})
+                controller.on_model_done(self, run.model_id)
+            return run.model_id, f"{run.model_id} stopped after {run.epochs_done} epoch(s)"
+        if action == "resume":
+            if run.status not in (STOPPED, DONE) or in_flight:
+                raise ValueError(f"{run.model_id} is {run.status}"
+                                 f"{' and finishing a visit' if in_flight else ''}; "
+                                 "only a stopped or finished model can resume")
+            if not epochs or int(epochs) < 1:
+                raise ValueError(f"{run.model_id} has no epochs left; say how many to add")
+            run._acc = {}  # drop the partial sums of an epoch the stop cut short
+            self.extend(run.model_id, int(epochs))
+            self.listener("model_resumed", {"model_id": run.model_id,
+                                            "epochs": run.epochs_done + int(epochs)})
+            return run.model_id, f"{run.model_id} resumes for {int(epochs)} epoch(s)"
+        raise ValueError(f"unknown action {action!r}")
+
+    def _fail_model(self, run: ModelRun, error: str, controller: Controller) -> None:
+        """Takes a model out for good; the search goes on with the freed capacity."""
+        self.stop_model(run.model_id)
+        run.status, run.error, run.reported = FAILED, error, True
+        log.warning("model %s failed: %s", run.model_id, error.splitlines()[0] if error else "")
+        self._write_log(run)
+        self.listener("model_failed", {"model_id": run.model_id, "error": error})
+        controller.on_model_failed(self, run.model_id, error)
 
     def _drop_old_state(self, run: ModelRun) -> None:
         """Keeps the newest two states of a model (the log may still name the older)."""

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Callable, Optional
 
 from cerebro._logging import get_logger
-from cerebro.engine.hopper import ModelHopper
+from cerebro.engine.hopper import ModelHopper, visit_seed
 from cerebro.engine.tasks import ModelIO
 
 log = get_logger("nas")
@@ -45,10 +45,11 @@ class NasController:
 
     def __init__(self, oracle, build: Callable, store, io: ModelIO, batch_size: int,
                  epochs: int, parallelism: int, on_event: Optional[Callable] = None,
-                 pin_hps: Optional[Callable] = None):
+                 pin_hps: Optional[Callable] = None, seed: int = 0):
         from cerebro.keras import state as state_mod
 
         self.oracle, self.build, self.store, self.io = oracle, build, store, io
+        self.seed = seed
         self.batch_size, self.epochs, self.parallelism = batch_size, epochs, parallelism
         self.on_event = on_event or (lambda kind, payload: None)
         self.pin_hps = pin_hps or (lambda hps: hps)
@@ -92,6 +93,9 @@ class NasController:
                     start_epoch = 0  # parent state lost: train from scratch, honestly
                     epochs = int(values["tuner/epochs"])
         try:
+            import keras
+
+            keras.utils.set_random_seed(visit_seed(self.seed, trial.trial_id, -1, -1))
             model = self.build(hp)
             spec_key = self.store.checkpoint_key(model_id, "model.keras")
             self.store.write_bytes(spec_key, self._to_bytes(model))
@@ -106,6 +110,45 @@ class NasController:
                          init_state_key=init_state, start_epoch=start_epoch)
         self.on_event("trial_started", {"trial_id": trial.trial_id, "values": dict(values),
                                          "model_id": model_id, "epochs": epochs})
+
+    def add_manual(self, hopper: ModelHopper, params: dict) -> str:
+        """Starts a trial with hyperparameters a person chose (the others keep their defaults).
+
+        The trial is registered with the oracle as if it had created it: it counts towards
+        ``max_trials`` and the oracle learns from its score.
+
+        Raises:
+            ValueError: An unknown hyperparameter, a value outside its range, or a model
+                that fails to build.
+        """
+        from keras_tuner.engine.trial import Trial
+
+        oracle = self.oracle
+        hp = oracle.get_space()
+        space = {h.name: h for h in hp.space}
+        for name, value in params.items():
+            h = space.get(name)
+            if h is None:
+                raise ValueError(f"unknown hyperparameter {name!r}; the space has {sorted(space)}")
+            choices = getattr(h, "values", None)
+            low, high = getattr(h, "min_value", None), getattr(h, "max_value", None)
+            if (choices is not None and value not in choices) or (
+                    low is not None and not low <= value <= high):
+                raise ValueError(f"{name}={value!r} is outside its range "
+                                 f"({choices if choices is not None else (low, high)})")
+            hp.values[name] = value
+        trial_id = f"{{:0{len(str(oracle.max_trials))}d}}".format(len(oracle.trials))
+        trial = Trial(hyperparameters=hp, trial_id=trial_id, status="RUNNING")
+        oracle.trials[trial_id] = trial
+        oracle.start_order.append(trial_id)
+        oracle._record_values(trial)
+        oracle.ongoing_trials[f"cerebro-manual-{trial_id}"] = trial
+        oracle._save_trial(trial)
+        self._start(hopper, trial)
+        model_id = model_id_of(trial_id)
+        if model_id not in self.trials:
+            raise ValueError(f"trial {trial_id} failed to build: {getattr(trial, 'message', '')}")
+        return model_id
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int, metrics: dict) -> None:
         run = self.trials[model_id]

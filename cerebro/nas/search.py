@@ -17,6 +17,7 @@ from cerebro.nas import analysis, schema
 from cerebro.nas.bridge import NasController
 from cerebro.nas.builder import build_trial_model, pin_no_download
 from cerebro.progress import ProgressReporter
+from cerebro.records import record_search
 from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
@@ -96,6 +97,23 @@ def _stack_columns(df, groups):
     return df
 
 
+def _numeric_class_labels(df, heads, label_columns):
+    """A view of ``df`` in which string classification labels stand in as ints (nulls kept).
+
+    The column checks accept numeric columns only; string class labels are fine here because
+    they are encoded to a class index (``analysis.add_class_index_columns``) before training.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    types = {f.name: f.dataType for f in df.schema.fields}
+    for head, col in zip(heads, label_columns):
+        if type(head).__name__ == "ClassificationHead" and isinstance(types.get(col), T.StringType):
+            src = F.col(f"`{col}`")
+            df = df.withColumn(col, F.when(src.isNull(), F.lit(None)).otherwise(F.lit(0)).cast("int"))
+    return df
+
+
 def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None):
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``."""
     res = am._resources
@@ -103,7 +121,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     backend, store = res["backend"], res["store"]
     df, val_col = _with_validation_df(df, validation_df)
     groups = schema.input_groups(am.inputs, res["feature_columns"])
-    _, columns = inspect_columns(df, res["feature_columns"], res["label_columns"])
+    _, columns = inspect_columns(_numeric_class_labels(df, am.heads, res["label_columns"]),
+                                 res["feature_columns"], res["label_columns"])
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = []
     for head, col in zip(am.heads, res["label_columns"]):
@@ -136,7 +155,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     parallelism = cfg["parallelism"] or 2 * backend.num_workers
     controller = NasController(oracle, lambda h: build_trial_model(am.graph, h, sample_inputs),
                                store, io, batch_size, epochs, parallelism,
-                               on_event=getattr(am, "_on_event", None), pin_hps=pin_no_download)
+                               on_event=getattr(am, "_on_event", None), pin_hps=pin_no_download,
+                               seed=seed)
     objective = cfg["objective"]
     reporter = ProgressReporter(
         getattr(oracle, "max_trials", None),
@@ -144,19 +164,23 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         backend.num_workers, verbose=res["verbose"],
         params=lambda mid: dict(controller.trials[mid].trial.hyperparameters.values)
         if mid in controller.trials else {})
+    rec = record_search(store, f"{am.project_name}-{type(oracle).__name__}", listeners=(reporter,),
+                        records=res.get("records"), kind="nas", metric=reporter.metric,
+                        num_workers=backend.num_workers, budget=getattr(oracle, "max_trials", None),
+                        params=reporter.params, config={"epochs": epochs, "batch_size": batch_size})
     t0 = time.monotonic()
+    columns = tuple(dict.fromkeys(feature_cols + label_cols))
+    hopper = ModelHopper(lambda: backend.start_workers(store, info, columns), store, seed=seed,
+                         listener=rec.listener, num_workers=backend.num_workers,
+                         commands=rec.commands)
     try:
-        pool = backend.start_workers(store, info, tuple(dict.fromkeys(feature_cols + label_cols)))
-        try:
-            hopper = ModelHopper(pool, store, seed=seed, listener=reporter)
-            stats = hopper.run(controller)
-        finally:
-            pool.shutdown()
+        stats = hopper.run(controller)
+        rec.done(hopper.figures(time.monotonic() - t0))
     finally:
         reporter.close()
-    figures = {"wall_s": time.monotonic() - t0, "start_s": getattr(pool, "start_s", 0.0),
-               "search_s": stats.wall_s, "utilisation": stats.utilisation(pool.num_workers),
-               "hop_overhead": stats.hop_overhead, "visits": stats.visits, "builds": stats.builds}
+        rec.close()
+    figures = hopper.figures(time.monotonic() - t0)
+    figures["timeline"] = list(stats.timeline)  # (worker, model_id, kind, start_s, end_s)
     log.info("search done: %d trials, utilisation %.1f%%, hop overhead %.2f%%",
              len(controller.order), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
     result = _result(am, controller, hopper, figures, feature_cols, label_cols, shapes, targets)

@@ -9,10 +9,11 @@ from typing import Callable, Optional, Sequence
 from cerebro._logging import get_logger
 from cerebro.data.columns import check_input_shape, inspect_columns
 from cerebro.data.prepare import load_dataset_info, prepare_data
-from cerebro.engine.hopper import FAILED, ModelHopper
+from cerebro.engine.hopper import FAILED, ModelHopper, visit_seed
 from cerebro.engine.tasks import ModelIO
 from cerebro.keras.estimator import SparkEstimator, SparkModel
 from cerebro.progress import ProgressReporter
+from cerebro.records import record_search
 from cerebro.tune.result import ModelSelectionResult, is_maximized, ranking_key
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
@@ -120,26 +121,24 @@ class ModelSelection:
         reporter = ProgressReporter(total, f"val_{self.evaluation_metric}", self.backend.num_workers,
                                     verbose=self.verbose,
                                     params=lambda mid: controller.params.get(mid, {}))
+        rec = record_search(self.store, f"{type(self).__name__}-{self.run_id}", listeners=(reporter,),
+                            records=getattr(self, "records", None), kind="tune",
+                            metric=f"val_{self.evaluation_metric}", budget=total,
+                            num_workers=self.backend.num_workers,
+                            params=lambda mid: controller.params.get(mid, {}),
+                            config={"num_epochs": self.num_epochs, "seed": self.seed,
+                                    "space": {k: repr(v) for k, v in self.search_space.items()}})
         t0 = time.monotonic()
+        hopper = ModelHopper(lambda: self.backend.start_workers(self.store, info, columns),
+                             self.store, seed=self.seed, listener=rec.listener,
+                             num_workers=self.backend.num_workers, commands=rec.commands)
         try:
-            pool = self.backend.start_workers(self.store, info, columns)
-            try:
-                hopper = ModelHopper(pool, self.store, seed=self.seed, listener=reporter)
-                stats = hopper.run(controller)
-            finally:
-                pool.shutdown()
+            stats = hopper.run(controller)
+            rec.done(hopper.figures(time.monotonic() - t0))
         finally:
             reporter.close()
-        figures = {
-            "wall_s": time.monotonic() - t0,
-            "start_s": getattr(pool, "start_s", 0.0),
-            "search_s": stats.wall_s,
-            "utilisation": stats.utilisation(pool.num_workers),
-            "hop_overhead": stats.hop_overhead,
-            "visits": stats.visits,
-            "builds": stats.builds,
-            "time_s": stats.breakdown(pool.num_workers),
-        }
+            rec.close()
+        figures = hopper.figures(time.monotonic() - t0)
         log.info("search done: %d models, utilisation %.1f%%, hop overhead %.2f%% of sub-epoch time",
                  len(hopper.runs), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
         return controller.result(hopper, figures, stats)
@@ -166,17 +165,27 @@ class _SearchController:
             self._add(hopper, *nxt)
 
     def _add(self, hopper: ModelHopper, point_id: int, params: dict) -> None:
+        import keras
+
         sel = self.sel
-        model_id = f"{sel.run_id}_{len(self.params):03d}"
+        index = len(self.params)
+        model_id = f"{sel.run_id}_{index:03d}"
+        keras.utils.set_random_seed(visit_seed(sel.seed, str(index), -1, -1))  # initial weights
         est = sel._estimator(params)
         io = model_io(est, self.info.columns, sel.feature_columns, sel.label_columns)
         spec_key = sel.store.checkpoint_key(model_id, "model.keras")
         sel.store.write_bytes(spec_key, est.to_bytes())
         self.params[model_id], self.point_of[model_id] = params, point_id
-        hopper.add_model(model_id, spec_key, io, est.batch_size, sel.num_epochs)
+        hopper.add_model(model_id, spec_key, io, est.batch_size, sel.num_epochs,
+                         seed_key=str(index))
         self.spark_models[model_id] = (spec_key, io, est)
         if sel.verbose:
             log.info("model %s added: %s", model_id, params)
+
+    def add_manual(self, hopper: ModelHopper, params: dict) -> str:
+        """Adds a model with hyperparameters a person chose (the searcher is not told)."""
+        self._add(hopper, None, dict(params))
+        return next(reversed(self.params))
 
     def on_epoch_end(self, hopper, model_id, epoch, metrics) -> None:
         pass  # progress is shown by the ProgressReporter listening to the hopper
@@ -189,11 +198,13 @@ class _SearchController:
         return -v if is_maximized(self.sel.evaluation_metric) else v
 
     def on_model_done(self, hopper, model_id) -> None:
-        self.searcher.tell(self.point_of[model_id], self._loss(hopper, model_id))
+        if self.point_of[model_id] is not None:  # None: added by hand
+            self.searcher.tell(self.point_of[model_id], self._loss(hopper, model_id))
         self.refill(hopper)
 
     def on_model_failed(self, hopper, model_id, error) -> None:
-        self.searcher.tell(self.point_of[model_id], None)
+        if self.point_of[model_id] is not None:
+            self.searcher.tell(self.point_of[model_id], None)
         self.refill(hopper)
 
     def result(self, hopper: ModelHopper, figures: dict, stats) -> ModelSelectionResult:

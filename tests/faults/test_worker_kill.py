@@ -1,0 +1,108 @@
+"""A worker process SIGKILLed in the middle of a sub-epoch: the search goes on, loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from tests.conftest import make_vector_df
+
+pytestmark = pytest.mark.slow
+
+
+def _busy_spark_worker() -> psutil.Process | None:
+    """The forked PySpark worker (child of pyspark.daemon) using the most CPU right now."""
+    me = psutil.Process(os.getpid())
+    workers = []
+    for p in me.children(recursive=True):
+        try:
+            parent = p.parent()
+            if "pyspark.daemon" in " ".join(p.cmdline()) and parent is not None and \
+                    "pyspark.daemon" in " ".join(parent.cmdline()):
+                workers.append(p)
+        except psutil.Error:
+            continue
+    for p in workers:
+        p.cpu_percent(None)
+    time.sleep(0.5)
+    busy = sorted(workers, key=lambda p: p.cpu_percent(None), reverse=True)
+    return busy[0] if busy else None
+
+
+def _search(spark, store, df, seed=3):
+    import keras
+
+    from cerebro.backend import SparkBackend
+    from cerebro.keras import SparkEstimator
+    from cerebro.tune import GridSearch, hp_choice
+
+    def gen(params):
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(params["units"], "relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        return SparkEstimator(model, keras.optimizers.Adam(params["lr"]),
+                              "sparse_categorical_crossentropy", ["accuracy"], batch_size=16)
+
+    backend = SparkBackend(spark.sparkContext, num_workers=2)
+    space = {"units": hp_choice([16, 32]), "lr": hp_choice([1e-3, 3e-3])}
+    return GridSearch(backend, store, gen, space, num_epochs=3, evaluation_metric="accuracy",
+                      validation="is_val", feature_columns=["features"], label_columns=["label"],
+                      verbose=0, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def digits_df(spark):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = np.repeat(x / 16.0, 3, axis=0)  # long enough sub-epochs to be killed in the middle
+    y = np.repeat(y, 3)
+    order = np.random.default_rng(0).permutation(len(x))
+    return make_vector_df(spark, x[order], y[order], val_fraction=0.2)
+
+
+def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
+    from cerebro.storage import LocalStore
+
+    clean = _search(spark, LocalStore(str(tmp_path / "clean")), digits_df).fit(digits_df)
+
+    store = LocalStore(str(tmp_path / "killed"))
+    killed = []
+
+    def killer():
+        # Wait for the first committed states, then kill whichever worker is busy.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            runs = store.listdir("runs")
+            if any(n.startswith("state-") for r in runs for n in store.listdir(f"runs/{r}")):
+                victim = _busy_spark_worker()
+                if victim is not None:
+                    killed.append(victim.pid)
+                    os.kill(victim.pid, signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    result = _search(spark, store, digits_df).fit(digits_df)
+    t.join(5)
+
+    assert killed, "no busy Spark worker was found to kill"
+    assert result.stats["restarts"] == 1
+    hist_clean = clean.get_all_model_history()
+    hist_killed = result.get_all_model_history()
+    assert len(hist_killed) == len(hist_clean) == 4
+    for (_, a), (_, b) in zip(sorted(hist_clean.items()), sorted(hist_killed.items())):
+        assert len(a["val_loss"]) == len(b["val_loss"]) == 3
+        # Same committed states and per-visit seeds: the retried sub-epoch reproduces the run.
+        np.testing.assert_allclose(a["val_loss"], b["val_loss"], rtol=1e-4)
+    for model_id in hist_killed:
+        log = store.read_json(f"runs/{model_id}/log.json")
+        assert log["epochs_done"] == 3
+        for epoch, parts in log["visit_log"].items():
+            assert sorted(parts) == [0, 1], (model_id, epoch, parts)
