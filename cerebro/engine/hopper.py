@@ -70,11 +70,23 @@ class ModelRun:
         self.epochs_done += 1
         return out
 
-    def log_record(self) -> dict:
+    def log_record(self, ordinal: int) -> dict:
+        """What ``runs/<id>/log.json`` holds: enough to resume the model after a crash."""
         return {"model_id": self.model_id, "status": self.status, "error": self.error,
                 "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
-                "history": self.history,
+                "history": self.history, "ordinal": ordinal, "seed_key": self.seed_key,
+                "partial_metrics": self._acc,
                 "visit_log": {str(k): v for k, v in self.visit_log.items()}}
+
+    def restore(self, record: dict) -> list[int]:
+        """Takes back a ``log_record``; returns the partitions of the unfinished epoch."""
+        self.state_key, self.seq = record["state_key"], int(record["seq"])
+        self.epochs_done = int(record["epochs_done"])
+        self.history = {k: list(v) for k, v in record["history"].items()}
+        self.visit_log = {int(k): list(v) for k, v in record["visit_log"].items()}
+        self.seed_key = record.get("seed_key") or self.model_id
+        self._acc = {"train": record.get("partial_metrics", {}).get("train", {})}
+        return self.visit_log.get(self.epochs_done, [])
 
 
 class Controller(Protocol):
@@ -174,19 +186,33 @@ class ModelHopper:
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, model_id: str, spec_key: str, io: ModelIO, batch_size: int,
                   epochs: int, init_state_key: Optional[str] = None, start_epoch: int = 0,
-                  fail_injection: Optional[str] = None, seed_key: Optional[str] = None) -> ModelRun:
+                  fail_injection: Optional[str] = None, seed_key: Optional[str] = None,
+                  resume: Optional[dict] = None) -> ModelRun:
         """Adds a model whose ``.keras`` spec is at ``spec_key`` for ``epochs`` epochs.
 
-        ``seed_key`` (default: the model id) seeds the model's visits; give a key that is the
-        same in a rerun of the search (e.g. the model's index) for reproducible training.
+        Args:
+            seed_key: Seeds the model's visits (default: the model id); give a key that is
+                the same in a rerun of the search (e.g. the model's index).
+            resume: The model's ``log.json`` record from an interrupted run: it continues
+                from its last committed sub-epoch, with the same visit order; ``epochs`` then
+                counts from the start of training, not from the resume point.
         """
         if model_id in self.runs:
             raise ValueError(f"model id {model_id!r} is already in this search")
         run = ModelRun(model_id, spec_key, io, int(batch_size), state_key=init_state_key,
                        epochs_done=start_epoch, fail_injection=fail_injection,
                        seed_key=seed_key or model_id)
+        trained: list[int] = []
+        ordinal = None
+        if resume is not None:
+            trained = run.restore(resume)
+            start_epoch, ordinal = run.epochs_done, resume.get("ordinal")
+            epochs = int(epochs) - start_epoch
+            if epochs < 1:
+                raise ValueError(f"model {model_id!r} already trained {start_epoch} epochs")
         self.runs[model_id] = run
-        self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch)
+        self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch, ordinal=ordinal,
+                                 trained=trained)
         self.listener("model_added", {"model_id": model_id, "epochs": start_epoch + int(epochs)})
         return run
 
@@ -423,4 +449,5 @@ class ModelHopper:
             self.store.delete(self.store.checkpoint_key(run.model_id, f"state-{run.seq - 2:06d}.npz"))
 
     def _write_log(self, run: ModelRun) -> None:
-        self.store.write_json(self.store.checkpoint_key(run.model_id, "log.json"), run.log_record())
+        record = run.log_record(self.scheduler.ordinal(run.model_id))
+        self.store.write_json(self.store.checkpoint_key(run.model_id, "log.json"), record)

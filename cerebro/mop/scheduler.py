@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -165,6 +166,7 @@ class Scheduler:
         epochs: int,
         start_epoch: int = 0,
         ordinal: int | None = None,
+        trained: Sequence[int] = (),
     ) -> None:
         """Registers a model to train ``epochs`` epochs from ``start_epoch``.
 
@@ -177,6 +179,9 @@ class Scheduler:
             start_epoch: First epoch to train (> 0 when resuming a checkpoint).
             ordinal: Rotation offset of the strict order; defaults to the
                 number of models added before this one.
+            trained: Partitions of ``start_epoch`` already trained (resuming a
+                model mid-epoch). In strict mode they must be the prefix of its
+                planned order; if they are all partitions, the EVAL phase follows.
 
         Raises:
             SchedulerError: On a duplicate id or invalid arguments.
@@ -188,12 +193,27 @@ class Scheduler:
         if start_epoch < 0:
             raise SchedulerError(f"model {model_id!r}: start_epoch must be >= 0")
         k = self._added if ordinal is None else ordinal
+        trained = [int(p) for p in trained]
+        if trained:
+            plan = self.train_order_for(k, start_epoch)
+            ok = len(set(trained)) == len(trained) and all(0 <= p < self.num_partitions for p in trained)
+            if not ok or (self.strict_order and trained != plan[: len(trained)]):
+                raise SchedulerError(
+                    f"model {model_id!r}: trained partitions {trained} of epoch {start_epoch} "
+                    f"are not a prefix of its order {plan}")
         self._added += 1
         self._ordinals[model_id] = k
-        self._models[model_id] = _Model(model_id, k, start_epoch, start_epoch + epochs)
+        m = _Model(model_id, k, start_epoch, start_epoch + epochs)
+        if trained:
+            m.done = set(trained)
+            if len(m.done) == self.num_partitions and self.evaluate:
+                m.phase, m.done = VisitKind.EVAL, set()
+        self._models[model_id] = m
         for log in (self._train_log, self._eval_log):
             old = log.get(model_id, {})
             log[model_id] = {e: p for e, p in old.items() if e < start_epoch}
+        if trained:
+            self._train_log[model_id][start_epoch] = list(trained)
 
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a (done or still running) model ``epochs`` more epochs.
@@ -382,6 +402,16 @@ class Scheduler:
         k = self._ordinals[model_id]
         p = self.num_partitions
         return [base[(k + j) % p] for j in range(p)]
+
+    def train_order_for(self, ordinal: int, epoch: int) -> list[int]:
+        """The strict TRAIN order of epoch ``epoch`` for a model with ``ordinal``."""
+        base = self._base_order(epoch)
+        return [base[(ordinal + j) % self.num_partitions] for j in range(self.num_partitions)]
+
+    def ordinal(self, model_id: str) -> int:
+        """The model's rotation offset (needed to resume it with the same order)."""
+        self._known(model_id)
+        return self._ordinals[model_id]
 
     # ---------------------------------------------------------------- internal
     def _base_order(self, epoch: int) -> list[int]:

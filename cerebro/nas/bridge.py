@@ -8,6 +8,7 @@ and early stopping act at once), and ends the trial when it is done, stopped or 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from typing import Callable, Optional
 
 from cerebro._logging import get_logger
@@ -59,13 +60,14 @@ class NasController:
         self.exhausted = False
         self._waiting = False
         self._tuner_ids = 0
+        self._run = uuid.uuid4().hex[:6]  # tuner ids must not collide with a reloaded oracle's
 
     # -- Controller protocol ---------------------------------------------------------------
     def refill(self, hopper: ModelHopper) -> None:
         self._waiting = False
         while not self.exhausted and len(hopper.active_models) < self.parallelism:
             self._tuner_ids += 1
-            trial = self.oracle.create_trial(f"cerebro-{self._tuner_ids}")
+            trial = self.oracle.create_trial(f"cerebro-{self._run}-{self._tuner_ids}")
             status = str(trial.status)
             if status == "STOPPED":
                 self.exhausted = True
@@ -73,7 +75,49 @@ class NasController:
             if status == "IDLE":  # e.g. Hyperband waits for a bracket's round to finish
                 self._waiting = True
                 break
-            self._start(hopper, trial)
+            if not self._resume(hopper, trial):
+                self._start(hopper, trial)
+
+    def _resume(self, hopper: ModelHopper, trial) -> bool:
+        """Continues a trial an earlier driver left running, from its last committed sub-epoch.
+
+        A reloaded KerasTuner oracle hands interrupted trials out again first; their
+        ``runs/trial_<id>/log.json`` says where they stood. Returns False if there is
+        nothing to resume (the trial then starts from scratch).
+        """
+        model_id = model_id_of(trial.trial_id)
+        log_key = self.store.checkpoint_key(model_id, "log.json")
+        spec_key = self.store.checkpoint_key(model_id, "model.keras")
+        if model_id in self.trials or not self.store.exists(log_key):
+            return False
+        record = self.store.read_json(log_key)
+        if record.get("state_key") is None or record.get("status") == "FAILED" \
+                or not self.store.exists(spec_key):
+            return False
+        total = self._total_epochs(trial)
+        self.trials[model_id] = TrialRun(trial, model_id, spec_key, 0)
+        self.order.append(model_id)
+        if int(record["epochs_done"]) >= total:
+            self._end(trial, "COMPLETED")  # the crash came after its last epoch
+            return True
+        hopper.add_model(model_id, spec_key, self.io, self.batch_size, total, resume=record)
+        log.info("trial %s resumes at epoch %d after %d sub-epoch(s) of it", trial.trial_id,
+                 record["epochs_done"] + 1,
+                 len(record["visit_log"].get(str(record["epochs_done"]), [])))
+        self.on_event("trial_resumed", {"trial_id": trial.trial_id, "model_id": model_id})
+        return True
+
+    def _total_epochs(self, trial) -> int:
+        values = trial.hyperparameters.values
+        return int(values["tuner/epochs"]) if "tuner/epochs" in values else self.epochs
+
+    def _parent_state(self, hopper: ModelHopper, parent_id: str) -> Optional[str]:
+        """The final state of a Hyperband trial's parent (this run's or an earlier run's)."""
+        model_id = model_id_of(parent_id)
+        if model_id in hopper.runs:
+            return hopper.runs[model_id].state_key
+        key = self.store.checkpoint_key(model_id, "log.json")
+        return self.store.read_json(key).get("state_key") if self.store.exists(key) else None
 
     def _start(self, hopper: ModelHopper, trial) -> None:
         hp = trial.hyperparameters
@@ -87,8 +131,7 @@ class NasController:
             epochs = int(values["tuner/epochs"]) - start_epoch
             parent = values.get("tuner/trial_id")
             if parent is not None:
-                parent_run = hopper.runs.get(model_id_of(parent))
-                init_state = parent_run.state_key if parent_run else None
+                init_state = self._parent_state(hopper, parent)
                 if init_state is None:
                     start_epoch = 0  # parent state lost: train from scratch, honestly
                     epochs = int(values["tuner/epochs"])
@@ -144,6 +187,7 @@ class NasController:
         oracle._record_values(trial)
         oracle.ongoing_trials[f"cerebro-manual-{trial_id}"] = trial
         oracle._save_trial(trial)
+        oracle._display.on_trial_begin(trial)
         self._start(hopper, trial)
         model_id = model_id_of(trial_id)
         if model_id not in self.trials:

@@ -14,8 +14,9 @@ from cerebro.engine.hopper import FAILED, ModelHopper
 from cerebro.engine.tasks import ModelIO
 from cerebro.keras.estimator import SparkModel
 from cerebro.nas import analysis, schema
-from cerebro.nas.bridge import NasController
-from cerebro.nas.builder import build_trial_model, pin_no_download
+from cerebro.metrics import ranking_key
+from cerebro.nas.bridge import NasController, model_id_of
+from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
 from cerebro.progress import ProgressReporter
 from cerebro.records import record_search
 from cerebro.tune.result import ModelSelectionResult
@@ -148,14 +149,22 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     oracle = am.tuner.oracle
     hp = oracle.get_space()
     build_trial_model(am.graph, hp, sample_inputs)  # registers the graph's hyperparameters
-    oracle.update_space(pin_no_download(hp))
+    fixed = fixed_values(cfg["hyperparameters"])
+
+    def pin(hps):
+        return pin_no_download(hps, fixed)
+
+    oracle.update_space(pin(hp))
+    if am._tuner_cfg["overwrite"]:
+        _clear_trial_runs(store)
+    am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
 
     io = ModelIO(tuple(feature_cols), tuple(label_cols), tuple(tuple(s) for s in shapes),
                  tuple(t.shape for t in targets), tuple(t.encoding for t in targets))
     parallelism = cfg["parallelism"] or 2 * backend.num_workers
     controller = NasController(oracle, lambda h: build_trial_model(am.graph, h, sample_inputs),
                                store, io, batch_size, epochs, parallelism,
-                               on_event=getattr(am, "_on_event", None), pin_hps=pin_no_download,
+                               on_event=getattr(am, "_on_event", None), pin_hps=pin,
                                seed=seed)
     objective = cfg["objective"]
     reporter = ProgressReporter(
@@ -164,8 +173,9 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         backend.num_workers, verbose=res["verbose"],
         params=lambda mid: dict(controller.trials[mid].trial.hyperparameters.values)
         if mid in controller.trials else {})
-    rec = record_search(store, f"{am.project_name}-{type(oracle).__name__}", listeners=(reporter,),
-                        records=res.get("records"), kind="nas", metric=reporter.metric,
+    rec = record_search(store, f"{am.project_name}-{type(oracle).__name__}",
+                        listeners=(reporter,), records=res.get("records"), kind="nas",
+                        metric=reporter.metric,
                         num_workers=backend.num_workers, budget=getattr(oracle, "max_trials", None),
                         params=reporter.params, config={"epochs": epochs, "batch_size": batch_size})
     t0 = time.monotonic()
@@ -189,37 +199,64 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     return result, fitted
 
 
+def _clear_trial_runs(store) -> None:
+    """overwrite=True: earlier trials' checkpoints and logs go, so nothing stale is resumed."""
+    for name in store.listdir(store.runs_key()):
+        if name.startswith("trial_"):
+            store.delete(store.run_key(name))
+
+
+def _trial_records(am, controller, hopper) -> dict[str, dict]:
+    """Every trial the oracle knows, this run's and earlier runs': history, state, status."""
+    store = am._resources["store"]
+    out = {}
+    for trial_id, trial in sorted(am.tuner.oracle.trials.items()):
+        model_id = model_id_of(trial_id)
+        run = hopper.runs.get(model_id)
+        if run is not None:
+            rec = {"history": run.history, "state_key": run.state_key, "status": run.status,
+                   "error": run.error}
+        else:
+            key = store.checkpoint_key(model_id, "log.json")
+            if not store.exists(key):
+                continue  # failed before its first sub-epoch
+            log_rec = store.read_json(key)
+            status = {"COMPLETED": "DONE", "FAILED": FAILED}.get(str(trial.status), "STOPPED")
+            rec = {"history": log_rec["history"], "state_key": log_rec["state_key"],
+                   "status": status, "error": log_rec.get("error", "")}
+        rec["trial"] = trial
+        rec["spec_key"] = store.checkpoint_key(model_id, "model.keras")
+        out[model_id] = rec
+    return out
+
+
 def _result(am, controller, hopper, figures, feature_cols, label_cols, shapes, targets):
     oracle = am.tuner.oracle
+    records = _trial_records(am, controller, hopper)
     models = {}
-    for model_id in controller.order:
-        tr = controller.trials[model_id]
-        run = hopper.runs[model_id]
-        params = {k: v for k, v in tr.trial.hyperparameters.values.items()}
+    for model_id, rec in records.items():
+        trial = rec["trial"]
         m = SparkModel.from_store(
-            am._resources["store"], model_id, tr.spec_key, run.state_key, history=run.history,
-            feature_columns=feature_cols, label_columns=label_cols, input_shapes=shapes,
-            output_names=[f"{t.source_column}__pred" for t in targets], params=params)
+            am._resources["store"], model_id, rec["spec_key"], rec["state_key"],
+            history=rec["history"], feature_columns=feature_cols, label_columns=label_cols,
+            input_shapes=shapes, output_names=[f"{t.source_column}__pred" for t in targets],
+            params=dict(trial.hyperparameters.values))
         models[model_id] = m
-        am.tuner.register_model(tr.trial.trial_id, m)
-    ok = [m for m in models if hopper.runs[m].status != FAILED and hopper.runs[m].history]
+        am.tuner.register_model(trial.trial_id, m)
+    ok = [m for m, r in records.items() if r["status"] != FAILED and r["history"]]
     if not ok:
-        errors = {m: r.error for m, r in hopper.runs.items() if r.error}
+        errors = {m: r["error"] for m, r in records.items() if r["error"]}
         raise RuntimeError(f"every trial failed; errors: {errors}")
     best_trials = oracle.get_best_trials(1)
-    best_id = None
-    if best_trials:
-        best_id = f"trial_{best_trials[0].trial_id}"
+    best_id = model_id_of(best_trials[0].trial_id) if best_trials else None
     if best_id not in ok:
-        from cerebro.tune.result import ranking_key
-
         metric = f"val_{am._resources['evaluation_metric']}"
         key = ranking_key(metric)
-        best_id = min(ok, key=lambda m: key((hopper.runs[m].history.get(metric) or [None])[-1]))
+        best_id = min(ok, key=lambda m: key((records[m]["history"].get(metric) or [None])[-1]))
     best = models[best_id]
     am.tuner.save()
     return ModelSelectionResult(
         best, best.history, models, best.output_names,
         evaluation_metric=am._resources["evaluation_metric"],
-        statuses={m: r.status for m, r in hopper.runs.items()},
-        errors={m: r.error for m, r in hopper.runs.items() if r.error}, stats=figures)
+        statuses={m: r["status"] for m, r in records.items()},
+        errors={m: r["error"] for m, r in records.items() if r["error"]}, stats=figures)

@@ -558,3 +558,30 @@ def test_simulated_utilisation(strict: bool) -> None:
     mean = sum(utils) / len(utils)
     print(f"\nutilisation strict={strict}: min={min(utils):.3f} mean={mean:.3f}")
     assert min(utils) >= 0.9
+
+
+def test_resume_mid_epoch_continues_the_planned_order():
+    """A model resumed with the partitions it already trained finishes that epoch exactly."""
+    from cerebro.mop import EpochDone, Scheduler, SchedulerError, VisitKind
+
+    full = Scheduler(3, seed=5)
+    full.add_model("m", epochs=1, ordinal=2)
+    plan = full.train_order("m", 0)
+
+    s = Scheduler(3, seed=5)
+    s.add_model("m", epochs=1, ordinal=2, trained=plan[:2])
+    visits = s.assign()
+    assert [(v.partition, v.kind) for v in visits] == [(plan[2], VisitKind.TRAIN)]
+    s.complete(visits[0])
+    events = []
+    while s.has_work():
+        for v in s.assign():
+            assert v.kind is VisitKind.EVAL
+            events += s.complete(v)
+    assert s.visit_log("m")[0] == plan
+    assert EpochDone("m", 0) in events
+
+    bad = Scheduler(3, seed=5)
+    with pytest.raises(SchedulerError, match="prefix"):
+        bad.add_model("m", epochs=1, ordinal=2, trained=plan[1:])
+    assert bad.models() == []
