@@ -12,15 +12,25 @@ from typing import Optional, Sequence
 from cerebro._logging import get_logger
 from cerebro.backend import channel
 from cerebro.backend.base import Backend, WorkerPool
-from cerebro.backend.worker import WorkerConfig, barrier_task
+from cerebro.backend.worker import WorkerConfig, barrier_task, warm_up_task
 from cerebro.engine.tasks import VisitResult, VisitTask
 
 log = get_logger("backend")
 
 
 def _slots(sc) -> int:
-    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-    return max(1, int(sc.defaultParallelism) // task_cpus)
+    """Tasks the cluster can run at once now: what a barrier stage needs.
+
+    This is the figure Spark itself checks barrier stages against; ``defaultParallelism``
+    is not (``spark.default.parallelism`` overrides it, and a standalone cluster reports
+    at least 2 before any executor registered).
+    """
+    jsc = sc._jsc.sc()
+    try:
+        return int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
+    except Exception:  # noqa: BLE001 - an internal API; fall back to the public estimate
+        task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
+        return max(1, int(sc.defaultParallelism) // task_cpus)
 
 
 def _keras_backend() -> str:
@@ -60,11 +70,14 @@ class SparkBackend(Backend):
         verbose: 0 is quiet, 1 logs progress.
         model_cache_mb: Memory budget per worker for models kept built (LRU).
         keras_backend: Keras backend on the workers; default: the driver's.
+        warm_up: Start the Python workers and their torch/Keras imports now, in the
+            background (see ``warm_up``).
     """
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
                  start_timeout: float = 600, verbose: int = 1,
-                 model_cache_mb: int = 1024, keras_backend: Optional[str] = None):
+                 model_cache_mb: int = 1024, keras_backend: Optional[str] = None,
+                 warm_up: bool = True):
         if spark_context is None:
             from pyspark.sql import SparkSession
 
@@ -73,14 +86,16 @@ class SparkBackend(Backend):
         _use_driver_python(self.sc)
         slots = self._wait_for_slots(num_workers)
         if num_workers is None:
+            if slots < 1:
+                raise ValueError(f"no executor of {self.sc.master!r} has registered a free core; "
+                                 "is the cluster up?")
             num_workers = slots
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
             raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
         if num_workers > slots:
             raise ValueError(
                 f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
-                f"at once (master {self.sc.master!r}, default parallelism "
-                f"{self.sc.defaultParallelism}, spark.task.cpus="
+                f"at once (master {self.sc.master!r}, spark.task.cpus="
                 f"{self.sc.getConf().get('spark.task.cpus', '1')}); use at most {slots} workers"
             )
         self._num_workers = num_workers
@@ -88,12 +103,41 @@ class SparkBackend(Backend):
         self.verbose = verbose
         self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
         self.keras_backend = keras_backend or _keras_backend()
+        self._warm_thread: Optional[threading.Thread] = None
+        if warm_up:
+            self.warm_up()
+
+    def warm_up(self) -> None:
+        """Has ``num_workers`` Python workers import torch and Keras now, in the background.
+
+        PySpark keeps an idle Python worker for about a minute and hands it, imports
+        included, to the next task. The barrier tasks ``start_workers`` launches then skip
+        the imports (most of a worker's start, seconds of CPU each), which instead ran while
+        the driver did its own imports and data preparation. Does nothing if it already ran
+        or Python workers are not reused (``spark.python.worker.reuse=false``).
+        """
+        conf = self.sc.getConf()
+        if self._warm_thread is not None or \
+                conf.get("spark.python.worker.reuse", "true").lower() != "true":
+            return
+        n = self.num_workers
+        task = warm_up_task(int(conf.get("spark.task.cpus", "1")), self.keras_backend)
+
+        def job():
+            try:
+                self.sc.setJobDescription("cerebro: warm up the Python workers")
+                self.sc.parallelize(range(n), n).mapPartitions(task).collect()
+            except Exception as e:  # noqa: BLE001 - only an optimisation
+                log.debug("warming up the Python workers failed: %s", e)
+
+        self._warm_thread = threading.Thread(target=job, name="cerebro-warm-up", daemon=True)
+        self._warm_thread.start()
 
     def _wait_for_slots(self, wanted: Optional[int], patience: float = 10.0) -> int:
         """Executors of a real cluster register over a few seconds; wait for them briefly."""
         deadline = time.monotonic() + (0 if self.sc.master.startswith("local") else patience)
         slots = _slots(self.sc)
-        while wanted is not None and slots < wanted and time.monotonic() < deadline:
+        while slots < (1 if wanted is None else wanted) and time.monotonic() < deadline:
             time.sleep(0.5)
             slots = _slots(self.sc)
         return slots

@@ -102,15 +102,20 @@ def prepare_data(
     from pyspark.sql import functions as F
 
     prep_id = uuid.uuid4().hex[:12]
-    keys = {}
+    staging = f"{store.train_data_key()}/.staging-{prep_id}"
+    keys = {"staging": staging, "train": f"{store.train_data_key()}/{prep_id}",
+            "val": f"{store.val_data_key()}/{prep_id}"}
     try:
-        for split, is_val in (("train", False), ("val", True)):
-            base = store.train_data_key() if split == "train" else store.val_data_key()
-            keys[split] = f"{base}/{prep_id}"
-            part = flagged.filter(F.col(VAL_FLAG) == F.lit(is_val)).select(*exprs)
-            log.info("writing %s shards to %s", split, store.uri(keys[split]))
-            part.repartition(num_partitions).write.mode("overwrite").parquet(store.uri(keys[split]))
-
+        # One pass: the split is computed once, so no row can land in both splits or in
+        # neither, whatever the input's row order. Each of the num_partitions tasks writes
+        # its part-NNNNN file under both VAL_FLAG=false (train) and VAL_FLAG=true (val).
+        log.info("writing train and val shards to %s", store.uri(staging))
+        (flagged.select(*exprs, F.col(VAL_FLAG)).repartition(num_partitions)
+         .write.mode("overwrite").partitionBy(VAL_FLAG).parquet(store.uri(staging)))
+        for split, flag in (("train", "false"), ("val", "true")):
+            if store.exists(f"{staging}/{VAL_FLAG}={flag}"):
+                store.move_atomic(f"{staging}/{VAL_FLAG}={flag}", keys[split])
+        store.delete(staging)
         train = _shards_of(store, keys["train"], num_partitions)
         val = _shards_of(store, keys["val"], num_partitions)
         if train.total_rows == 0:
@@ -143,7 +148,8 @@ def prepare_data(
 def _previous_prep_dirs(store, keep: str) -> list[str]:
     out = []
     for base in (store.train_data_key(), store.val_data_key()):
-        out += [f"{base}/{name}" for name in store.listdir(base) if name != keep]
+        out += [f"{base}/{name}" for name in store.listdir(base)
+                if name != keep and not name.startswith(".staging-")]
     return out
 
 

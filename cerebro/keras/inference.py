@@ -31,6 +31,16 @@ def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects):
     return _MODELS[key]
 
 
+def _limit_threads(n: int, keras_backend: str) -> None:
+    """One Spark task, ``spark.task.cpus`` threads: torch's default (one per core) in every
+    concurrent task oversubscribes the executor and spins, many times slower."""
+    if keras_backend == "torch":
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 def _column_array(series, shape: Sequence[int]) -> np.ndarray:
     first = series.iloc[0] if len(series) else None
     if first is not None and hasattr(first, "__len__"):
@@ -55,6 +65,7 @@ def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence
     sc = df.sparkSession.sparkContext
     b_spec, b_state = sc.broadcast(spec), sc.broadcast(state)
     backend = keras_backend or os.environ.get("KERAS_BACKEND", "torch")
+    threads = int(sc.getConf().get("spark.task.cpus", "1"))
     feats = list(feature_columns)
     shapes = [tuple(s) for s in input_shapes]
     outs = list(output_names)
@@ -66,6 +77,7 @@ def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence
 
     def predict(batches):
         os.environ.setdefault("KERAS_BACKEND", backend)
+        _limit_threads(threads, backend)
         model = _load(key, b_spec.value, b_state.value, custom_objects)
         for pdf in batches:
             if len(pdf) == 0:

@@ -27,18 +27,42 @@ def check_no_download(hp) -> None:
                 "downloads at run time. Leave `pretrained` unset or False.")
 
 
-def pin_no_download(hps):
-    """Returns a copy of ``hps`` in which every ``*/pretrained`` choice is Fixed to False."""
+def fixed_values(hps) -> dict:
+    """The ``Fixed`` values of ``hps`` (a user's ``HyperParameters``), by name."""
+    if hps is None:
+        return {}
+    return {e["config"]["name"]: e["config"]["value"]
+            for e in hps.get_config()["space"] if e["class_name"] == "Fixed"}
+
+
+def pin_no_download(hps, fixed=None):
+    """Returns a copy of ``hps`` in which every ``*/pretrained`` choice is Fixed to False,
+    and every choice named in ``fixed`` (the user's Fixed values) is Fixed to that value.
+
+    KerasTuner tells hyperparameters apart by name *and* conditions, so a user's
+    unconditional ``hp.Fixed("image_block_1/conv_block_1/num_blocks", 1)`` does not stop
+    the ImageBlock from registering its own ``num_blocks`` choice under the ``block_type``
+    condition, whose sampled value would then win. Pinning that choice (conditions kept)
+    keeps the user's Fixed value in every trial.
+    """
     import keras_tuner as kt
 
+    fixed = fixed or {}
     cfg = hps.get_config()
     for i, entry in enumerate(cfg["space"]):
         name = entry["config"]["name"]
-        if name.split("/")[-1] == PRETRAINED_SUFFIX and entry["class_name"] != "Fixed":
-            cfg["space"][i] = {"class_name": "Fixed", "config": {
-                "name": name, "value": False, "conditions": entry["config"].get("conditions", [])}}
-            if name in cfg["values"]:
-                cfg["values"][name] = False
+        if entry["class_name"] == "Fixed":
+            continue
+        if name.split("/")[-1] == PRETRAINED_SUFFIX:
+            value = False
+        elif name in fixed:
+            value = fixed[name]
+        else:
+            continue
+        cfg["space"][i] = {"class_name": "Fixed", "config": {
+            "name": name, "value": value, "conditions": entry["config"].get("conditions", [])}}
+        if name in cfg["values"]:
+            cfg["values"][name] = value
     return kt.HyperParameters.from_config(cfg)
 
 
@@ -72,9 +96,14 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
         hp: The trial's ``HyperParameters``.
         sample_inputs: Bounded sample of each input, shaped like the model's inputs.
     """
+    import keras
     from autokeras.engine.tuner import AutoTuner
 
     check_no_download(hp)
+    # Blocks that a build creates (a head's SpatialReduction, an ImageBlock's ConvBlock, ...)
+    # are named by a per-process counter: reset it, as KerasTuner does before every build, so
+    # every trial registers the same hyperparameter names (``.../spatial_reduction_1/...``).
+    keras.backend.clear_session()
     model = graph.build(hp)
     check_no_download(hp)
     AutoTuner.adapt(model, list(sample_inputs))

@@ -57,8 +57,8 @@ def _predict_df(fitted, best, df, batch_size):
         if t.shape[-1] == 1:
             idx = (F.element_at(pred, 1) > F.lit(0.5)).cast("int")
         else:
-            idx = F.expr(f"array_position(`{t.source_column}__pred`, "
-                         f"array_max(`{t.source_column}__pred`))") - 1
+            idx = (F.expr(f"array_position(`{t.source_column}__pred`, "
+                          f"array_max(`{t.source_column}__pred`))") - 1).cast("int")
         if t.classes is not None:
             lookup = F.array(*[F.lit(c) for c in t.classes])
             out = out.withColumn(f"{t.source_column}__class", F.element_at(lookup, idx + 1))

@@ -121,9 +121,9 @@ class ModelSelection:
         reporter = ProgressReporter(total, f"val_{self.evaluation_metric}", self.backend.num_workers,
                                     verbose=self.verbose,
                                     params=lambda mid: controller.params.get(mid, {}))
-        rec = record_search(self.store, f"{type(self).__name__}-{self.run_id}", listeners=(reporter,),
-                            records=getattr(self, "records", None), kind="tune",
-                            metric=f"val_{self.evaluation_metric}", budget=total,
+        rec = record_search(self.store, f"{type(self).__name__}-{self.run_id}",
+                            listeners=(reporter,), records=getattr(self, "records", None),
+                            kind="tune", metric=f"val_{self.evaluation_metric}", budget=total,
                             num_workers=self.backend.num_workers,
                             params=lambda mid: controller.params.get(mid, {}),
                             config={"num_epochs": self.num_epochs, "seed": self.seed,

@@ -126,4 +126,4 @@ def test_worker_utilisation_with_8_models(mop_result, search_store, backend):
     shares = {k: round(v / stats["time_s"]["worker_s"], 4) for k, v in stats["time_s"].items()}
     print(f"\nutilisation {stats['utilisation']:.3f} over {stats['search_s']:.1f} s "
           f"(worker start {stats['start_s']:.1f} s); share of worker time: {shares}")
-    assert stats["utilisation"] >= 0.9
+    assert stats["utilisation"] >= 0.9, f"worker time went to {shares}"

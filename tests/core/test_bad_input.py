@@ -85,6 +85,20 @@ def test_more_workers_than_slots(spark, store):
     assert store_entries(store) == EMPTY
 
 
+def test_worker_count_is_the_slots_not_default_parallelism(spark):
+    """``spark.default.parallelism`` says nothing about how many tasks can run at once."""
+    conf = spark.sparkContext._conf  # the live SparkConf of the running context
+    conf.set("spark.default.parallelism", "8")
+    try:
+        assert spark.sparkContext.defaultParallelism == 8
+        assert SparkBackend(spark.sparkContext).num_workers == 2
+        with pytest.raises(ValueError, match="num_workers=3"):
+            SparkBackend(spark.sparkContext, num_workers=3)
+    finally:
+        conf._jconf.remove("spark.default.parallelism")
+    assert spark.sparkContext.defaultParallelism == 2
+
+
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])
 def test_invalid_worker_count(spark, workers):
     with pytest.raises(ValueError, match="num_workers must be a positive int"):

@@ -1,0 +1,1 @@
+"""Benchmarks of cerebro against the tools users would pick instead (``make bench``)."""

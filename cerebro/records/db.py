@@ -1,0 +1,172 @@
+"""Opening the records database: where it lives, engine settings, Alembic upgrade on open.
+
+By default the records of a search live next to its data, in ``<store root>/cerebro.db``
+(SQLite, for a store on the local filesystem). Any SQLAlchemy URL works too, e.g.
+``postgresql+psycopg://user@host/db``.
+
+SQLite is opened in WAL mode with a busy timeout so that a dashboard can read (and queue
+commands) while the search writes; every write is one short transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Optional, Union
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cerebro._logging import get_logger
+
+log = get_logger("records")
+
+DB_NAME = "cerebro.db"
+MIGRATIONS = "cerebro.records:migrations"
+BUSY_TIMEOUT_MS = 15_000
+_UPGRADE_LOCK = threading.Lock()  # Alembic's context is process-global
+
+
+def records_url(target: Union[str, os.PathLike, Any]) -> str:
+    """The SQLAlchemy URL of the records for ``target``.
+
+    Args:
+        target: A ``cerebro.storage.Store`` (records in ``<root>/cerebro.db``), a URL
+            (``sqlite:///…``, ``postgresql://…``), a directory (a store root) or a ``.db`` file.
+
+    Returns:
+        A SQLAlchemy URL.
+
+    Raises:
+        ValueError: For a store that is not on the local filesystem (SQLite needs a local
+            file; give a URL instead).
+    """
+    from cerebro.storage.base import Store
+
+    if isinstance(target, Store):
+        from cerebro.storage.filesystem import LocalStore
+
+        if not isinstance(target, LocalStore):
+            raise ValueError(f"{target!r} is not on the local filesystem; records need a "
+                             "database URL (e.g. postgresql://...) for it")
+        return "sqlite:///" + target.fs_path(DB_NAME)
+    text = os.fspath(target)
+    if "://" in text:
+        if text.startswith("file://"):
+            return records_url(text[len("file://"):])
+        return text
+    path = os.path.abspath(os.path.expanduser(text))
+    if os.path.isdir(path) or not path.endswith((".db", ".sqlite", ".sqlite3")):
+        path = os.path.join(path, DB_NAME)
+    return "sqlite:///" + path
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(connection=None, url: Optional[str] = None):
+    """An Alembic ``Config`` for the package's migrations (no ``alembic.ini`` needed)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision of the records schema."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> Optional[str]:
+    """The revision a database is at (``None`` for an empty one)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Runs ``alembic upgrade <revision>`` on ``engine`` (a no-op when already there)."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
+    with _UPGRADE_LOCK:
+        _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                command.upgrade(alembic_config(conn), revision)
+            return
+        except OperationalError:
+            # Another process may be creating the same fresh database right now.
+            if current_revision(engine) == head_revision():
+                return
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+class RecordsDB:
+    """An open records database: engine, sessions, schema at the newest revision.
+
+    Args:
+        target: Anything :func:`records_url` accepts.
+        migrate: Upgrade the schema to the newest revision on open (default).
+    """
+
+    def __init__(self, target: Union[str, os.PathLike, Any], migrate: bool = True):
+        self.url = records_url(target)
+        self.engine = make_engine(self.url)
+        if migrate:
+            upgrade(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self._sessions.begin() as s:
+            yield s
+
+    def tables(self) -> list[str]:
+        """Names of the tables present (for checks and tests)."""
+        return sorted(inspect(self.engine).get_table_names())
+
+    def close(self) -> None:
+        """Releases the engine's connections."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"RecordsDB({self.engine.url.render_as_string(hide_password=True)!r})"

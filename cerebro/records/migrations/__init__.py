@@ -1,0 +1,1 @@
+"""Alembic migration environment of the records database (run by ``cerebro.records.db``)."""

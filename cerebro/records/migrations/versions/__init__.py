@@ -1,0 +1,1 @@
+"""Alembic revisions of the records schema, oldest first."""

@@ -1,0 +1,129 @@
+"""The experiment-records schema (SQLAlchemy 2 ORM).
+
+Tables:
+
+* ``experiments`` — one row per search (``kind`` ``tune`` or ``nas``), with the metric that
+  ranks its trials, its status, engine figures (``stats``) and timestamps.
+* ``trials`` — one row per model the search trained: hyperparameters (JSON), status
+  (``RUNNING``/``DONE``/``STOPPED``/``FAILED``), error, planned/done epochs, last metrics.
+* ``epoch_metrics`` — one row per (trial, epoch, metric name); epochs are numbered from 1.
+* ``visits`` — the model-hopper schedule: which trial ran on which worker (partition), kind
+  ``train``/``eval``, which epoch (from 1), and when (seconds since the experiment began).
+* ``commands`` — human-in-the-loop actions (``stop``/``resume``/``add``) a dashboard queued
+  for a running search, and what became of them (``PENDING``/``APPLIED``/``REJECTED``).
+
+The schema is created and upgraded by the Alembic migrations in ``migrations/``; this module
+is their ``target_metadata``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PENDING, APPLIED, REJECTED = "PENDING", "APPLIED", "REJECTED"
+ACTIONS = ("stop", "resume", "add")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the records schema."""
+
+    type_annotation_map = {dict[str, Any]: JSON, dt.datetime: DateTime(timezone=True)}
+
+
+class Experiment(Base):
+    """One search."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="tune")
+    metric: Mapped[str] = mapped_column(String(200), default="val_loss")
+    status: Mapped[str] = mapped_column(String(20), default="RUNNING")
+    num_workers: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    budget: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+
+
+class Trial(Base):
+    """One model of a search."""
+
+    __tablename__ = "trials"
+    __table_args__ = (UniqueConstraint("experiment_id", "model_id", name="uq_trials_model"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"),
+                                               index=True)
+    model_id: Mapped[str] = mapped_column(String(200))
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="RUNNING")
+    error: Mapped[str] = mapped_column(Text, default="")
+    epochs_planned: Mapped[int] = mapped_column(Integer, default=0)
+    epochs_done: Mapped[int] = mapped_column(Integer, default=0)
+    last_metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+
+
+class EpochMetric(Base):
+    """One metric of one trial at the end of one epoch."""
+
+    __tablename__ = "epoch_metrics"
+    __table_args__ = (UniqueConstraint("trial_id", "epoch", "name", name="uq_epoch_metric"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Visit(Base):
+    """One sub-epoch of the schedule: a trial on a worker, training or evaluating."""
+
+    __tablename__ = "visits"
+    __table_args__ = (Index("ix_visits_experiment_start", "experiment_id", "start_s"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    worker: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    epoch: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+
+
+class Command(Base):
+    """A human-in-the-loop action for a running search."""
+
+    __tablename__ = "commands"
+    __table_args__ = (Index("ix_commands_pending", "experiment_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(20))
+    model_id: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    epochs: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)

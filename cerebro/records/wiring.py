@@ -1,0 +1,89 @@
+"""How a search plugs its records in: a listener fan-out and the on/off switch.
+
+Records are on by default, in the store (``<store root>/cerebro.db``). The environment
+variable ``CEREBRO_RECORDS`` overrides that: a SQLAlchemy URL (``postgresql://…``) or a
+path puts them elsewhere, ``off`` turns them off. A search object may also carry a
+``records`` attribute with the same meaning.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Optional
+
+from cerebro._logging import get_logger
+
+log = get_logger("records")
+
+Listener = Callable[[str, dict], None]
+OFF = ("0", "off", "false", "no", "none")
+
+
+def fan_out(*listeners: Optional[Listener]) -> Listener:
+    """One listener that calls each given one (``None`` entries are skipped) in order."""
+    active = [f for f in listeners if f is not None]
+
+    def listener(kind: str, payload: dict) -> None:
+        for f in active:
+            f(kind, payload)
+
+    return listener
+
+
+class SearchRecording:
+    """What a search needs from its records: a listener, a command source and an end.
+
+    Everything is a no-op when records are off, so that the search code has no branches.
+    """
+
+    def __init__(self, recorder, listeners: tuple):
+        self.recorder = recorder
+        self.listener: Listener = fan_out(*listeners, recorder)
+        self.commands: Optional[Callable[[], list]] = recorder.commands if recorder else None
+
+    @property
+    def experiment_id(self) -> Optional[int]:
+        return self.recorder.experiment_id if self.recorder else None
+
+    def done(self, stats: Optional[dict] = None) -> None:
+        """The hopper finished normally; ``stats`` are its figures."""
+        if self.recorder:
+            self.recorder.done(stats)
+
+    def set_stats(self, stats: dict) -> None:
+        """Keeps the engine figures with the experiment."""
+        if self.recorder:
+            self.recorder.set_stats(stats)
+
+    def close(self) -> None:
+        """Ends the records (``FAILED`` unless :meth:`done` was called)."""
+        if self.recorder:
+            self.recorder.close()
+
+
+def record_search(store, name: str, *, listeners: tuple = (), records: Any = None,
+                  **recorder_kwargs) -> SearchRecording:
+    """Opens the records of a search that is about to start.
+
+    Args:
+        store: The search's store (default place of the records).
+        name: The experiment's name.
+        listeners: Other hopper listeners (e.g. the ``ProgressReporter``), called first.
+        records: ``None`` (environment / store), a URL or path, a ``RecordsDB``, or ``False``.
+        **recorder_kwargs: ``kind``, ``metric``, ``num_workers``, ``budget``, ``params``,
+            ``config`` for :class:`~cerebro.records.recorder.Recorder`.
+
+    Returns:
+        A :class:`SearchRecording` (records off when they cannot be opened: logged).
+    """
+    from cerebro.records.recorder import Recorder
+
+    target = records if records is not None else os.environ.get("CEREBRO_RECORDS") or store
+    if target is False or (isinstance(target, str) and target.strip().lower() in OFF):
+        return SearchRecording(None, listeners)
+    try:
+        recorder = Recorder(target, name, **recorder_kwargs)
+    except Exception as e:  # noqa: BLE001 - a search runs without records rather than not at all
+        log.warning("experiment records are off for this search: %s", e)
+        recorder = None
+    return SearchRecording(recorder, listeners)

@@ -1,0 +1,48 @@
+"""Fixtures shared by the core tests (the Spark session and data come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Keras in the test process uses one thread, as each Spark worker does.
+
+    On two shared cores, torch's default of one thread per core makes every thread spin
+    against the Spark workers and slows plain ``model.fit`` about thirty-fold.
+    """
+    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="session")
+def small_mnist(spark, mnist_arrays):
+    """1,200 MNIST images as a ``features``/``label``/``is_val`` DataFrame (300 val rows)."""
+    from conftest import make_vector_df
+
+    x, y = mnist_arrays[0][:1200], mnist_arrays[1][:1200]
+    return make_vector_df(spark, x, y, val_fraction=0.25), (x, y)
+
+
+@pytest.fixture(scope="session")
+def random_search(spark, small_mnist, tmp_path_factory):
+    """One RandomSearch (3 models x 2 epochs), shared by the search and hopping tests."""
+    from cerebro.backend import SparkBackend
+    from cerebro.storage import LocalStore
+    from cerebro.tune import RandomSearch, hp_choice, hp_loguniform
+
+    from .helpers import estimator_fn
+
+    store = LocalStore(str(tmp_path_factory.mktemp("random") / "store"))
+    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    search = RandomSearch(backend, store, estimator_fn(batch_size=64),
+                          {"lr": hp_loguniform(-4, -1), "units": hp_choice([16, 32])},
+                          num_models=3, num_epochs=2, evaluation_metric="loss",
+                          validation="is_val", verbose=0, seed=1)
+    return search.fit(small_mnist[0]), store

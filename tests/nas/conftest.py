@@ -1,0 +1,29 @@
+"""Fixtures of the NAS tests (the Spark session and data come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """The driver builds and predicts with one torch thread, as each Spark worker trains.
+
+    On two shared cores, more threads spin against the Spark workers.
+    """
+    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(scope="module")
+def mnist_df(spark, mnist_arrays):
+    """600 MNIST images as ``features`` (784-vectors in [0, 1]) and a double ``label``."""
+    from conftest import make_vector_df
+
+    x, y = mnist_arrays[0][:600], mnist_arrays[1][:600]
+    return make_vector_df(spark, x, y).drop("is_val").cache()

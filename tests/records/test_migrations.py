@@ -1,0 +1,105 @@
+"""The Alembic migration environment: a fresh database is upgraded to the ORM's schema."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from cerebro.records import RecordsDB, records_url
+from cerebro.records.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from cerebro.records.models import Base
+
+TABLES = {"alembic_version", "commands", "epoch_metrics", "experiments", "trials", "visits"}
+
+
+def test_fresh_database_is_upgraded_to_head(tmp_path):
+    db = RecordsDB(str(tmp_path))
+    assert set(db.tables()) == TABLES
+    assert current_revision(db.engine) == head_revision() == "0001"
+    assert (tmp_path / "cerebro.db").exists()
+
+
+def test_migrated_schema_matches_the_orm_models(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    db = RecordsDB(str(tmp_path / "x.db"))
+    with db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_is_in_wal_mode_with_foreign_keys(tmp_path):
+    db = RecordsDB(str(tmp_path))
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with sqlite3.connect(tmp_path / "cerebro.db") as raw:  # WAL is a property of the file
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_downgrade_and_upgrade_again(tmp_path):
+    from alembic import command
+
+    db = RecordsDB(str(tmp_path))
+    with db.engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "base")
+    assert set(db.tables()) == {"alembic_version"}
+    assert current_revision(db.engine) is None
+    upgrade(db.engine)
+    assert set(db.tables()) == TABLES
+
+
+def test_offline_sql_for_postgresql(capsys):
+    from alembic import command
+
+    command.upgrade(alembic_config(url="postgresql://u@h/db"), "head", sql=True)
+    sql = capsys.readouterr().out
+    assert "CREATE TABLE experiments" in sql and "JSON" in sql
+
+
+def test_reopening_and_concurrent_opening_are_safe(tmp_path):
+    errors: list[BaseException] = []
+
+    def open_it():
+        try:
+            RecordsDB(str(tmp_path)).close()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert set(RecordsDB(str(tmp_path)).tables()) == TABLES
+
+
+def test_records_url(tmp_path):
+    from cerebro.storage import LocalStore
+
+    store = LocalStore(str(tmp_path / "store"))
+    assert records_url(store) == f"sqlite:///{tmp_path}/store/cerebro.db"
+    assert records_url(str(tmp_path)) == f"sqlite:///{tmp_path}/cerebro.db"
+    assert records_url(str(tmp_path / "a.db")) == f"sqlite:///{tmp_path}/a.db"
+    assert records_url("postgresql://u@h/db") == "postgresql://u@h/db"
+    assert records_url(f"file://{tmp_path}") == f"sqlite:///{tmp_path}/cerebro.db"
+
+
+def test_a_store_off_the_local_disk_needs_a_url():
+    import pyarrow.fs as pafs
+
+    from cerebro.storage import FilesystemStore
+
+    with pytest.raises(ValueError, match="database URL"):
+        records_url(FilesystemStore(pafs.LocalFileSystem(), "/tmp"))
+
+
+def test_make_engine_creates_the_directory(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/deep/er/r.db")
+    with engine.connect():
+        pass
+    assert (tmp_path / "deep" / "er" / "r.db").exists()
