@@ -7,7 +7,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export KERAS_BACKEND ?= torch
 
-.PHONY: install demo test test-quick bench check-java clean
+.PHONY: install system-deps demo test test-quick bench check-java clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required by Spark but 'java' is not on PATH: install a JDK/JRE 17 (e.g. apt-get install openjdk-17-jre-headless)."; exit 1; }
@@ -23,10 +23,20 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
+# Debian packages the browser and PostgreSQL tests use; those tests skip (saying why) without
+# them. Installed only where apt-get runs as root; a failure here is not fatal.
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium, chromium-driver and postgresql (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver postgresql >/dev/null) \
+	    || echo "could not install the Debian packages; browser/PostgreSQL tests will skip"; \
+	else echo "chromium/postgresql missing and apt-get unavailable; browser/PostgreSQL tests will skip"; fi
+
 demo: install
 	$(PY) -m cerebro.demo
 
-test: install
+test: install system-deps
 	$(PY) -m pytest -q tests
 
 test-quick: install

@@ -368,6 +368,9 @@ class ModelHopper:
         if run.status in (DONE, STOPPED) and not run.reported:
             run.reported = True
             self._write_log(run)
+            if run.seq >= 2:  # a finished model keeps only its final state
+                self.store.delete(self.store.checkpoint_key(run.model_id,
+                                                            f"state-{run.seq - 1:06d}.npz"))
             self.listener("model_done", {"model_id": run.model_id, "status": run.status})
             controller.on_model_done(self, run.model_id)
 
