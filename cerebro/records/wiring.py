@@ -4,6 +4,9 @@ Records are on by default, in the store (``<store root>/cerebro.db``). The envir
 variable ``CEREBRO_RECORDS`` overrides that: a SQLAlchemy URL (``postgresql://…``) or a
 path puts them elsewhere, ``off`` turns them off. A search object may also carry a
 ``records`` attribute with the same meaning.
+
+MLflow logging is off by default: ``CEREBRO_MLFLOW=<tracking URI>`` (or a search's ``mlflow``
+setting) adds a :class:`~cerebro.integrations.mlflow_logger.MlflowLogger` to the fan-out.
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ class SearchRecording:
     Everything is a no-op when records are off, so that the search code has no branches.
     """
 
-    def __init__(self, recorder, listeners: tuple):
+    def __init__(self, recorder, listeners: tuple, mlflow=None):
         self.recorder = recorder
-        self.listener: Listener = fan_out(*listeners, recorder)
+        self.mlflow = mlflow
+        self.listener: Listener = fan_out(*listeners, recorder, mlflow)
         self.commands: Optional[Callable[[], list]] = recorder.commands if recorder else None
 
     @property
@@ -49,6 +53,8 @@ class SearchRecording:
         """The hopper finished normally; ``stats`` are its figures."""
         if self.recorder:
             self.recorder.done(stats)
+        if self.mlflow:
+            self.mlflow.done(stats)
 
     def set_stats(self, stats: dict) -> None:
         """Keeps the engine figures with the experiment."""
@@ -59,10 +65,17 @@ class SearchRecording:
         """Ends the records (``FAILED`` unless :meth:`done` was called)."""
         if self.recorder:
             self.recorder.close()
+        if self.mlflow:
+            self.mlflow.close()
+
+    def finish(self, result) -> None:
+        """The search's result is known (after :meth:`close`): MLflow gets the best model."""
+        if self.mlflow:
+            self.mlflow.finish(result)
 
 
 def record_search(store, name: str, *, listeners: tuple = (), records: Any = None,
-                  **recorder_kwargs) -> SearchRecording:
+                  mlflow: Any = None, **recorder_kwargs) -> SearchRecording:
     """Opens the records of a search that is about to start.
 
     Args:
@@ -70,20 +83,43 @@ def record_search(store, name: str, *, listeners: tuple = (), records: Any = Non
         name: The experiment's name.
         listeners: Other hopper listeners (e.g. the ``ProgressReporter``), called first.
         records: ``None`` (environment / store), a URL or path, a ``RecordsDB``, or ``False``.
+        mlflow: ``None`` (the ``CEREBRO_MLFLOW`` environment variable decides), a tracking URI,
+            ``True``, ``False`` or an ``MlflowLogger``: MLflow logging, off by default.
         **recorder_kwargs: ``kind``, ``metric``, ``num_workers``, ``budget``, ``params``,
             ``config`` for :class:`~cerebro.records.recorder.Recorder`.
 
     Returns:
         A :class:`SearchRecording` (records off when they cannot be opened: logged).
+
+    Raises:
+        ImportError: MLflow logging was asked for and MLflow is not installed.
     """
     from cerebro.records.recorder import Recorder
 
+    tracker = _mlflow_logger(mlflow, name, recorder_kwargs)
     target = records if records is not None else os.environ.get("CEREBRO_RECORDS") or store
     if target is False or (isinstance(target, str) and target.strip().lower() in OFF):
-        return SearchRecording(None, listeners)
+        return SearchRecording(None, listeners, tracker)
     try:
         recorder = Recorder(target, name, **recorder_kwargs)
     except Exception as e:  # noqa: BLE001 - a search runs without records rather than not at all
         log.warning("experiment records are off for this search: %s", e)
         recorder = None
-    return SearchRecording(recorder, listeners)
+    return SearchRecording(recorder, listeners, tracker)
+
+
+def _mlflow_logger(setting: Any, name: str, info: dict):
+    """The search's started ``MlflowLogger``, or ``None`` (not asked for, or cannot start)."""
+    if setting is None and not os.environ.get("CEREBRO_MLFLOW"):
+        return None  # the common case: MLflow is not even looked at
+    from cerebro.integrations.mlflow_logger import from_setting
+
+    tracker = from_setting(setting)  # an ImportError here says how to install MLflow
+    if tracker is None:
+        return None
+    try:
+        return tracker.start(name, **{k: v for k, v in info.items() if k in (
+            "params", "kind", "metric", "num_workers", "budget", "config")})
+    except Exception as e:  # noqa: BLE001 - a search runs without MLflow rather than not at all
+        log.warning("MLflow logging is off for this search: %s", e)
+        return None

@@ -123,6 +123,7 @@ class ModelSelection:
                                     params=lambda mid: controller.params.get(mid, {}))
         rec = record_search(self.store, f"{type(self).__name__}-{self.run_id}",
                             listeners=(reporter,), records=getattr(self, "records", None),
+                            mlflow=getattr(self, "mlflow", None),
                             kind="tune", metric=f"val_{self.evaluation_metric}", budget=total,
                             num_workers=self.backend.num_workers,
                             params=lambda mid: controller.params.get(mid, {}),
@@ -141,7 +142,9 @@ class ModelSelection:
         figures = hopper.figures(time.monotonic() - t0)
         log.info("search done: %d models, utilisation %.1f%%, hop overhead %.2f%% of sub-epoch time",
                  len(hopper.runs), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
-        return controller.result(hopper, figures, stats)
+        result = controller.result(hopper, figures, stats)
+        rec.finish(result)
+        return result
 
 
 class _SearchController:
