@@ -256,10 +256,10 @@ class ModelHopper:
             controller.refill(self)
             self._t0 = time.monotonic()
             while True:
-                self._dispatch()
+                self.dispatch()
                 if not self._inflight:
                     controller.refill(self)
-                    self._dispatch()
+                    self.dispatch()
                     if not self._inflight:
                         if self.scheduler.has_work():
                             raise RuntimeError("scheduler has work but assigned none")
@@ -304,7 +304,9 @@ class ModelHopper:
                                             "restarts": self.restarts})
         self._lost_with[visit.model_id] = self._lost_with.get(visit.model_id, 0) + 1
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
+        """Hands a runnable visit to every idle worker (controllers may call it before slow
+        work, e.g. building the next trial, so workers do not wait on it)."""
         for visit in self.scheduler.assign():
             run = self.runs[visit.model_id]
             out_key = None

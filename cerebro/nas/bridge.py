@@ -208,12 +208,19 @@ class NasController:
         run = self.trials[model_id]
         self._end(run.trial, "COMPLETED")
         self.on_event("trial_done", {"trial_id": run.trial.trial_id, "model_id": model_id})
-        self.refill(hopper)
+        self._refill_after_end(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str) -> None:
         run = self.trials[model_id]
         self._end(run.trial, "FAILED", error)
         self.on_event("trial_failed", {"trial_id": run.trial.trial_id, "error": error})
+        self._refill_after_end(hopper)
+
+    def _refill_after_end(self, hopper: ModelHopper) -> None:
+        """A trial ended: first hand the idle workers the visits waiting models have ready,
+        then build new trials. Building a model takes the driver a while (AutoKeras build,
+        adapt, serialise); the workers need not sit idle through it."""
+        hopper.dispatch()
         self.refill(hopper)
 
     def _end(self, trial, status: str, message: Optional[str] = None) -> None:

@@ -174,7 +174,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         params=lambda mid: dict(controller.trials[mid].trial.hyperparameters.values)
         if mid in controller.trials else {})
     rec = record_search(store, f"{am.project_name}-{type(oracle).__name__}",
-                        listeners=(reporter,), records=res.get("records"), kind="nas",
+                        listeners=(reporter,), records=res.get("records"),
+                        mlflow=res.get("mlflow"), kind="nas",
                         metric=reporter.metric,
                         num_workers=backend.num_workers, budget=getattr(oracle, "max_trials", None),
                         params=reporter.params, config={"epochs": epochs, "batch_size": batch_size})
@@ -194,6 +195,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     log.info("search done: %d trials, utilisation %.1f%%, hop overhead %.2f%%",
              len(controller.order), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
     result = _result(am, controller, hopper, figures, feature_cols, label_cols, shapes, targets)
+    rec.finish(result)
     fitted = {"result": result, "targets": targets, "feature_columns": feature_cols,
               "groups": groups, "shapes": shapes, "label_columns": label_cols, "stats": stats}
     return result, fitted

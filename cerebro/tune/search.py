@@ -203,6 +203,7 @@ class _SearchController:
     def on_model_done(self, hopper, model_id) -> None:
         if self.point_of[model_id] is not None:  # None: added by hand
             self.searcher.tell(self.point_of[model_id], self._loss(hopper, model_id))
+        hopper.dispatch()  # idle workers first; building the next estimator takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper, model_id, error) -> None:

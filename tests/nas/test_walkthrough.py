@@ -116,12 +116,15 @@ def test_exported_model_loads_without_autokeras_or_custom_objects(walk, mnist_ar
 
 
 def test_evaluate_and_predict_on_a_dataframe_agree(walk):
+    from pyspark.sql import DataFrame
+
     am, test_df = walk["am"], walk["test_df"]
     metrics = am.evaluate(test_df)
     assert {"loss", "accuracy"} <= set(metrics)
     assert metrics["accuracy"] >= 0.8
 
     pred = am.predict(test_df)
+    assert isinstance(pred, DataFrame)
     assert {"label_OHE__pred", "label_OHE__class"} <= set(pred.columns)
     rows = pred.select("label", "label_OHE__pred", "label_OHE__class").collect()
     assert len(rows) == test_df.count()
