@@ -13,6 +13,20 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Keras in the test process uses one thread, as each Spark worker does.
+
+    On two shared cores, torch's default of one thread per core makes its threads spin
+    against the Spark workers and slows plain ``model.fit`` about thirty-fold.
+    """
+    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+    yield
+
+
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession

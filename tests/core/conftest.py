@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """Keras in the test process uses one thread, as each Spark worker does.
-
-    On two shared cores, torch's default of one thread per core makes every thread spin
-    against the Spark workers and slows plain ``model.fit`` about thirty-fold.
-    """
-    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-    yield
 
 
 @pytest.fixture(scope="session")

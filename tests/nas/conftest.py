@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """The driver builds and predicts with one torch thread, as each Spark worker trains.
-
-    On two shared cores, more threads spin against the Spark workers.
-    """
-    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-    yield
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread():
-    """One torch thread in the test process (the Spark workers share the two cores)."""
-    if os.environ.get("KERAS_BACKEND", "torch") == "torch":
-        import torch
-
-        torch.set_num_threads(1)
-    yield
 
 
 @pytest.fixture(scope="session")
