@@ -23,6 +23,8 @@ from cerebro.keras import state as state_mod
 
 log = get_logger("worker")
 
+CUSTOM_OBJECTS = "custom_objects.pkl"  # beside a model's spec, when it has custom objects
+
 
 class _Entry:
     __slots__ = ("model", "state_key", "nbytes")
@@ -99,6 +101,15 @@ class WorkerRuntime:
         self.cache = ModelCache(cache_bytes)
         self._build_s = 0.0
 
+    def _custom_objects(self, spec_key: str) -> Optional[dict]:
+        """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
+        key = spec_key.rsplit("/", 1)[0] + "/" + CUSTOM_OBJECTS
+        if not self.store.exists(key):
+            return None
+        import cloudpickle
+
+        return cloudpickle.loads(self.store.read_bytes(key))
+
     def _model(self, task: VisitTask):
         entry = self.cache.get(task.model_id)
         built = False
@@ -106,7 +117,7 @@ class WorkerRuntime:
         if entry is None:
             t0 = time.perf_counter()
             spec = self.store.read_bytes(task.spec_key)
-            model = state_mod.model_from_bytes(spec)
+            model = state_mod.model_from_bytes(spec, self._custom_objects(task.spec_key))
             state_mod.ensure_optimizer_built(model)
             entry = _Entry(model, None, state_mod.state_nbytes(model))
             self.cache.put(task.model_id, entry)

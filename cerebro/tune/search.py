@@ -178,6 +178,13 @@ class _SearchController:
         io = model_io(est, self.info.columns, sel.feature_columns, sel.label_columns)
         spec_key = sel.store.checkpoint_key(model_id, "model.keras")
         sel.store.write_bytes(spec_key, est.to_bytes())
+        if est.custom_objects:
+            import cloudpickle
+
+            from cerebro.keras.runtime import CUSTOM_OBJECTS
+
+            sel.store.write_bytes(sel.store.checkpoint_key(model_id, CUSTOM_OBJECTS),
+                                  cloudpickle.dumps(est.custom_objects))
         self.params[model_id], self.point_of[model_id] = params, point_id
         hopper.add_model(model_id, spec_key, io, est.batch_size, sel.num_epochs,
                          seed_key=str(index))
