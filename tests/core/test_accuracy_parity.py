@@ -117,12 +117,12 @@ def test_accuracy_parity_with_sequential_keras(mop_result, sequential_accuracy):
 def test_worker_utilisation_with_8_models(mop_result, search_store, backend):
     space = {"units": hp_choice([64, 128, 192, 256]), "lr": hp_choice([1e-3, 3e-3])}
     search = GridSearch(backend, search_store, estimator_fn(batch_size=BATCH), space,
-                        num_epochs=2, evaluation_metric="accuracy", verbose=0)
+                        num_epochs=3, evaluation_metric="accuracy", verbose=0)
     result = search.fit_on_prepared_data()  # the data the parity search prepared
     stats = result.stats
     assert len(result.get_all_models()) == 8
-    assert all(len(m.history["val_accuracy"]) == 2 for m in result.get_all_models().values())
-    assert stats["visits"] == 8 * 2 * (2 + 2)  # models x epochs x (train + eval) x workers
+    assert all(len(m.history["val_accuracy"]) == 3 for m in result.get_all_models().values())
+    assert stats["visits"] == 8 * 3 * (2 + 2)  # models x epochs x (train + eval) x workers
     shares = {k: round(v / stats["time_s"]["worker_s"], 4) for k, v in stats["time_s"].items()}
     print(f"\nutilisation {stats['utilisation']:.3f} over {stats['search_s']:.1f} s "
           f"(worker start {stats['start_s']:.1f} s); share of worker time: {shares}")
