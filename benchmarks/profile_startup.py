@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-HIDE = "import sys; sys.modules['sklearn'] = sys.modules['matplotlib'] = None; "
+HIDE = "import sys; sys.modules.update(sklearn=None, matplotlib=None, pandas=None); "
 
 
 def _import_s(code: str, repeat: int = 2) -> float:
@@ -34,7 +34,7 @@ def imports() -> dict:
     return {"interpreter": base,
             "torch": _import_s("import torch") - base,
             "torch + keras": _import_s("import torch, keras") - base,
-            "torch + keras, sklearn/matplotlib hidden": _import_s(HIDE + "import torch, keras") - base,
+            "torch + keras, sklearn/matplotlib/pandas hidden": _import_s(HIDE + "import torch, keras") - base,
             "autokeras": _import_s("import autokeras") - base}
 
 

@@ -69,7 +69,8 @@ def summarize(rec: dict) -> dict:
     elif begins:
         s["startup_s"] = min(begins)
     if rec["system"] == "kt-dist":
-        done = [r["marks"].get("fit_returned") for k, r in rec["results"].items() if k != "chief"]
+        done = [r["marks"].get("fit_returned", r["marks"].get("done"))
+                for k, r in rec["results"].items() if k != "chief"]
         if done and all(d is not None for d in done):
             s["workers_done_s"] = max(done)
     if main.get("data_bytes"):
@@ -115,7 +116,8 @@ def plot_wall(runs: list[dict], path: str) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("wall time (s), one run, same machine")
     w = runs[0]["workload"]
-    ax.set_title(f"MNIST sample, {w['trials']} trials x {w['epochs']} epochs, greedy, seed {w['seed']}")
+    ax.set_title(f"MNIST sample, {w['trials']} trials x {w['epochs']} epochs, "
+                 f"{w.get('tuner', 'greedy')} tuner, seed {w['seed']}")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -205,8 +207,30 @@ def _mem_gb() -> float:
         return float("nan")
 
 
-def render(out: dict, doc_path: str, results_dir: str) -> str:
-    """Writes ``doc_path`` (markdown) and its plots (PNG, in ``results_dir``)."""
+def _other_mode(other: dict, rel: str) -> str:
+    """The headline tables of the other mode's results on file (their plots are on file too)."""
+    from benchmarks import report_text
+
+    by_tag = {r["tag"]: r for r in other["runs"]}
+    for r in other["runs"]:
+        r["summary"] = summarize(r)
+    mode = other["mode"]
+    parts = [f"## Also on file: the {mode} mode's results\n",
+             f"From `benchmarks/results/bench-{mode}.json`; "
+             + report_text.invocations(other)]
+    mnist = [by_tag[t] for t in ("mnist-cerebro", "mnist-autokeras", "mnist-kt-dist") if t in by_tag]
+    if mnist:
+        parts.append(report_text.mnist_section(mnist, f"{rel}/wall-{mode}.png"))
+    criteo = [by_tag[t] for t in ("criteo-cerebro", "criteo-kt-dist") if t in by_tag]
+    if criteo:
+        parts.append(report_text.criteo_section(criteo, f"{rel}/memory-{mode}.png"))
+    return "\n\n".join(parts).replace("\n## ", "\n### ").replace("\n### Targets", "\n#### Targets") \
+        .replace("\n### Memory per process", "\n#### Memory per process")
+
+
+def render(out: dict, doc_path: str, results_dir: str, other: dict | None = None) -> str:
+    """Writes ``doc_path`` (markdown) and its plots (PNG, in ``results_dir``); ``other``: the
+    other mode's results on file, whose headline tables are appended."""
     from benchmarks import report_text
 
     runs = out["runs"]
@@ -220,12 +244,19 @@ def render(out: dict, doc_path: str, results_dir: str) -> str:
     if mnist:
         png = plot_wall(mnist, os.path.join(results_dir, f"wall-{mode}.png"))
         parts.append(report_text.mnist_section(mnist, os.path.join(rel, os.path.basename(png))))
+    rnd = [by_tag[f"mnist-random-{s}"] for s in ("cerebro", "autokeras", "kt-dist")
+           if f"mnist-random-{s}" in by_tag]
+    if rnd:
+        png = plot_wall(rnd, os.path.join(results_dir, f"wall-random-{mode}.png"))
+        parts.append(report_text.mnist_section(rnd, os.path.join(rel, os.path.basename(png)),
+                                               with_targets=False))
     cer = [r for r in runs if r["system"] == "cerebro" and r["results"].get("main", {}).get("timeline")]
     if cer:
-        png = plot_utilisation([r for r in cer if r["workload"]["name"] == "mnist"] or cer,
+        png = plot_utilisation([r for r in cer if r["tag"] in ("mnist-cerebro", "scaling-cerebro-1w")]
+                               or cer,
                                os.path.join(results_dir, f"utilisation-{mode}.png"))
         parts.append(report_text.engine_section(cer, os.path.join(rel, os.path.basename(png))))
-    scaling = sorted([r for r in runs if r["system"] == "cerebro" and r["workload"]["name"] == "mnist"],
+    scaling = sorted([r for r in runs if r["tag"] == "mnist-cerebro" or r["tag"].startswith("scaling-")],
                      key=lambda r: r["workers"])
     if len(scaling) > 1:
         parts.append(report_text.scaling_section(scaling))
@@ -233,8 +264,10 @@ def render(out: dict, doc_path: str, results_dir: str) -> str:
     if criteo:
         png = plot_memory(criteo, os.path.join(results_dir, f"memory-{mode}.png"))
         parts.append(report_text.criteo_section(criteo, os.path.join(rel, os.path.basename(png))))
+    if other:
+        parts.append(_other_mode(other, rel))
     parts.append(report_text.analysis(runs, out.get("profile")))
-    parts.append(report_text.trials_section(mnist))
+    parts.append(report_text.trials_section(mnist, rnd))
     os.makedirs(os.path.dirname(doc_path) or ".", exist_ok=True)
     with open(doc_path, "w") as f:
         f.write("\n\n".join(p for p in parts if p).rstrip() + "\n")

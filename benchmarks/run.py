@@ -34,6 +34,7 @@ from benchmarks.monitor import TreeMonitor  # noqa: E402
 MODULES = {"cerebro": "benchmarks.systems.cerebro_spark",
            "autokeras": "benchmarks.systems.autokeras_seq",
            "kt-dist": "benchmarks.systems.kt_distributed"}
+ALL = {False: "mnist,scaling,criteo", True: "mnist,mnist-random,scaling,criteo"}
 PRESETS = {  # mode -> workload settings
     "quick": {"mnist": dict(trials=4, epochs=2), "criteo": dict(rows=200_000, trials=2, epochs=1)},
     "full": {"mnist": dict(trials=8, epochs=3), "criteo": dict(rows=1_000_000, trials=2, epochs=1)},
@@ -74,6 +75,7 @@ def launch(tag: str, system: str, workload: dict, workers: int, args) -> dict:
         roles = ["chief"] + [f"tuner{i}" for i in range(workers)]
         env_of = {r: {"KERASTUNER_TUNER_ID": r, "KERASTUNER_ORACLE_IP": "127.0.0.1",
                       "KERASTUNER_ORACLE_PORT": str(port), "OMP_NUM_THREADS": "1"} for r in roles}
+    load = os.getloadavg()[0]
     t_launch = time.time()
     procs = {}
     for role in roles:
@@ -119,16 +121,32 @@ def launch(tag: str, system: str, workload: dict, workers: int, args) -> dict:
     epochs = workloads.read_epoch_logs(
         [os.path.join(run_dir, f"epochs-{r}.jsonl") for r in roles])
     rec = {"tag": tag, "system": system, "workload": workload, "workers": workers,
-           "t_launch": t_launch, "wall_s": wall, "killed": killed,
+           "created": args.started,
+           "load_avg": load, "t_launch": t_launch, "wall_s": wall, "killed": killed,
            "exit_codes": {r: p.returncode for r, p in procs.items()},
            "rss": monitor.summary(), "results": results, "epochs": epochs}
     rec["summary"] = report.summarize(rec)
     s = rec["summary"]
     print(f"  {tag:28s} wall {s.get('wall_s') or float('nan'):7.1f} s   best val_acc "
           f"{s.get('best_val_accuracy') or float('nan'):.4f}   peak RSS total "
-          f"{rec['rss']['peak_total_mb']:.0f} MB" + (f"   KILLED {killed}" if killed else ""),
+          f"{rec['rss']['peak_total_mb']:.0f} MB   other processes' CPU "
+          f"{rec['rss'].get('other_cores', 0):.2f} cores" + (f"   KILLED {killed}" if killed else ""),
           flush=True)
     return rec
+
+
+def _merge(path: str, runs: list[dict], profile, workloads: list[str]):
+    """With a subset of the workloads, keeps the other runs already on file for this mode
+    (each table still comes from one invocation: its runs share a ``created`` time)."""
+    if not os.path.exists(path):
+        return runs, profile
+    with open(path) as f:
+        old = json.load(f)
+    tags = {r["tag"] for r in runs}
+    merged = [r for r in old["runs"] if r["tag"] not in tags] + runs
+    group = ("mnist-random-", "scaling-", "criteo-")  # greedy mnist first (group -1)
+    merged.sort(key=lambda r: next((i for i, g in enumerate(group) if r["tag"].startswith(g)), -1))
+    return merged, profile or old.get("profile")
 
 
 def make_data(args, preset) -> dict:
@@ -154,8 +172,8 @@ def main(argv=None) -> int:
                       "200k Criteo-like rows")
     mode.add_argument("--full", dest="full", action="store_true",
                       help="the target settings: MNIST 8 trials x 3 epochs, 1M rows")
-    p.add_argument("--workloads", default="mnist,scaling,criteo",
-                   help="comma-separated subset of mnist,scaling,criteo")
+    p.add_argument("--workloads", help="comma-separated subset of mnist,mnist-random,scaling,"
+                   "criteo (default: all; quick mode leaves out mnist-random)")
     p.add_argument("--systems", default="cerebro,autokeras,kt-dist",
                    help="systems for the mnist workload")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2,
@@ -169,15 +187,22 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="seconds per system run")
     p.add_argument("--no-profile", dest="profile", action="store_false",
                    help="skip the start-up profile (imports, Spark, worker start, one hop)")
+    p.add_argument("--report-only", action="store_true",
+                   help="regenerate the document and plots from the results on file")
     args = p.parse_args(argv)
-    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    args.workloads = [w.strip() for w in (args.workloads or ALL[args.full]).split(",")
+                      if w.strip()]
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     mode = "full" if args.full else "quick"
     preset = PRESETS[mode]
+    if args.report_only:
+        return _render(args, mode, None)
     os.makedirs(args.work_dir, exist_ok=True)
     os.makedirs(args.results_dir, exist_ok=True)
+    load_at_start = os.getloadavg()
+    args.started = time.strftime("%Y-%m-%d %H:%M")  # names this invocation in the report
     print(f"cerebro benchmarks ({mode}): {os.cpu_count()} cores, workers={args.workers}, "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+          f"load average {load_at_start[0]:.2f}", flush=True)
     data = make_data(args, preset)
     base = {"seed": 1, "batch_size": 32}
     mnist = dict(base, name="mnist", data=data["mnist"],
@@ -189,6 +214,11 @@ def main(argv=None) -> int:
         print(f"MNIST {mnist['trials']} trials x {mnist['epochs']} epochs:", flush=True)
         for system in (systems if "mnist" in args.workloads else ["cerebro"]):
             runs.append(launch(f"mnist-{system}", system, mnist, args.workers, args))
+    if "mnist-random" in args.workloads:
+        print("MNIST, random tuner (the same trials in every system):", flush=True)
+        for system in systems:
+            runs.append(launch(f"mnist-random-{system}", system, dict(mnist, tuner="random"),
+                               args.workers, args))
     if "scaling" in args.workloads:
         print("Scaling (cerebro, MNIST):", flush=True)
         for w in range(1, args.workers):
@@ -210,14 +240,35 @@ def main(argv=None) -> int:
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with open(path) as f:
             profile = json.load(f)
+    path = os.path.join(args.results_dir, f"bench-{mode}.json")
+    runs, profile = _merge(path, runs, profile, args.workloads)
     out = {"mode": mode, "cores": os.cpu_count(), "workers": args.workers, "profile": profile,
            "created": time.strftime("%Y-%m-%d %H:%M:%S"), "total_s": time.time() - t0,
-           "load_avg_at_start": os.getloadavg(), "runs": runs}
-    path = os.path.join(args.results_dir, f"bench-{mode}.json")
+           "load_avg_at_start": load_at_start, "runs": runs}
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
-    doc = report.render(out, args.doc, args.results_dir)
-    print(f"results: {path}\nreport: {doc} (total {out['total_s']:.0f} s)")
+    print(f"results: {path} (total {out['total_s']:.0f} s)")
+    return _render(args, mode, out)
+
+
+def _render(args, mode: str, out) -> int:
+    """Writes the document from ``out`` (default: this mode's results on file), adding the
+    other mode's headline tables if they are on file."""
+    def load(m):
+        path = os.path.join(args.results_dir, f"bench-{m}.json")
+        if not os.path.exists(path):
+            return None
+        with open(path) as f:
+            return json.load(f)
+
+    out = out or load(mode)
+    if out is None:
+        print(f"no {mode} results on file in {args.results_dir}")
+        return 1
+    for r in out["runs"]:
+        r["summary"] = report.summarize(r)
+    doc = report.render(out, args.doc, args.results_dir, load("quick" if mode == "full" else "full"))
+    print(f"report: {doc}")
     return 0
 
 

@@ -23,7 +23,7 @@ def search(spec: dict, marks, directory: str, overwrite: bool):
     (x, y), (xv, yv) = workloads.load_numpy(wl)
     marks("data_loaded")
     inp, out = workloads.graph(wl)
-    am = ak.AutoModel(inputs=inp, outputs=out, tuner="greedy", objective="val_accuracy",
+    am = ak.AutoModel(inputs=inp, outputs=out, tuner=wl.get("tuner", "greedy"), objective="val_accuracy",
                       max_trials=wl["trials"], seed=wl["seed"], overwrite=overwrite,
                       directory=directory, project_name="search",
                       hyperparameters=workloads.hyperparameters(wl))

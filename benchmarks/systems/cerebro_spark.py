@@ -92,7 +92,7 @@ def run(spec: dict, marks) -> dict:
                      feature_columns=["features"] if mnist else workloads.CRITEO_FEATURES,
                      label_columns=["label"], evaluation_metric="accuracy",
                      validation=workloads.VAL_COL, verbose=0)
-    am.tuner_bind("greedy", hyperparameters=workloads.hyperparameters(wl),
+    am.tuner_bind(wl.get("tuner", "greedy"), hyperparameters=workloads.hyperparameters(wl),
                   objective="val_accuracy", max_trials=wl["trials"], overwrite=True)
     elog = workloads.EpochLog(spec["epoch_log"])
     am._on_event = lambda kind, p: (elog.write(p["epoch"], p["metrics"], p["model_id"])

@@ -92,6 +92,29 @@ def _encode_labels(y: np.ndarray, encoding: Optional[dict]) -> np.ndarray:
     raise ValueError(f"unknown label encoding {encoding['type']!r}")
 
 
+def _take(a, idx):
+    return [x[idx] for x in a] if isinstance(a, list) else a[idx]
+
+
+def _permuted_batches(x, y, order: np.ndarray, batch_size: int):
+    """``x[order], y[order]`` in batches, for ``fit(..., shuffle=False)``.
+
+    The same batches, in the same order, as fitting the permuted arrays, but gathered one
+    batch at a time: no permuted copy of the whole shard (its size again, per visit).
+    """
+    import keras
+
+    class PermutedBatches(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return -(-len(order) // batch_size)
+
+        def __getitem__(self, i: int):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            return _take(x, idx), _take(y, idx)
+
+    return PermutedBatches()
+
+
 class WorkerRuntime:
     """Runs visits for one worker over its two shards (train and val)."""
 
@@ -172,9 +195,10 @@ class WorkerRuntime:
         if task.kind == "train":
             rng = np.random.default_rng(task.seed)
             order = rng.permutation(shard.rows)
-            x, y = self._xy(task, shard, order)
+            x, y = self._xy(task, shard, None)
             keras.utils.set_random_seed(task.seed % (2**31))
-            hist = model.fit(x, y, batch_size=task.batch_size, epochs=1, shuffle=False, verbose=0)
+            hist = model.fit(_permuted_batches(x, y, order, task.batch_size), epochs=1,
+                             shuffle=False, verbose=0)
             metrics = {k: float(v[-1]) for k, v in hist.history.items()}
         else:
             x, y = self._xy(task, shard, None)
