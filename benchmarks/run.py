@@ -64,7 +64,24 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 
 
 def launch(tag: str, system: str, workload: dict, workers: int, args) -> dict:
-    """Runs one system on one workload; returns the measured record."""
+    """Runs one system on one workload; again (``--retries`` times at most) while other
+    processes on the machine used more than ``--max-other-load`` cores during the run, as
+    happens on a shared machine. Returns the least disturbed run's record."""
+    best = None
+    for attempt in range(args.retries + 1):
+        rec = _launch_once(tag, system, workload, workers, args)
+        rec["attempt"] = attempt + 1
+        if best is None or rec["rss"]["other_cores"] < best["rss"]["other_cores"]:
+            best = rec
+        if rec["rss"]["other_cores"] <= args.max_other_load:
+            break
+        print(f"  {tag}: other processes used {rec['rss']['other_cores']:.2f} cores; again",
+              flush=True)
+    return best
+
+
+def _launch_once(tag: str, system: str, workload: dict, workers: int, args) -> dict:
+    """Runs one system on one workload once; returns the measured record."""
     run_dir = os.path.join(args.work_dir, "runs", tag)
     shutil.rmtree(run_dir, ignore_errors=True)
     os.makedirs(run_dir)
@@ -185,6 +202,9 @@ def main(argv=None) -> int:
     p.add_argument("--results-dir", default=os.path.join(ROOT, "benchmarks", "results"))
     p.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     p.add_argument("--timeout", type=float, default=1800, help="seconds per system run")
+    p.add_argument("--max-other-load", type=float, default=0.25,
+                   help="cores other processes may use during a run before it is run again")
+    p.add_argument("--retries", type=int, default=2, help="reruns of a disturbed run at most")
     p.add_argument("--no-profile", dest="profile", action="store_false",
                    help="skip the start-up profile (imports, Spark, worker start, one hop)")
     p.add_argument("--report-only", action="store_true",
