@@ -44,8 +44,10 @@ def spark_and_workers(mnist_parquet: str, work_dir: str, workers: int = 2) -> di
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
 
+    from cerebro.backend.session import java_options
+
     spark = (SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false")
-             .getOrCreate())
+             .config("spark.driver.extraJavaOptions", java_options()).getOrCreate())
     sc = spark.sparkContext
     sc.setLogLevel("ERROR")
     out["spark session start"] = time.perf_counter() - t0

@@ -31,6 +31,8 @@ def one_torch_thread():
 def spark():
     from pyspark.sql import SparkSession
 
+    from cerebro.backend.session import java_options
+
     session = (
         SparkSession.builder.master("local[2]")
         .appName("cerebro-tests")
@@ -38,6 +40,7 @@ def spark():
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "2g")
         .config("spark.python.worker.reuse", "true")
+        .config("spark.driver.extraJavaOptions", java_options())
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

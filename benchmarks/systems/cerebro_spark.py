@@ -67,9 +67,12 @@ def run(spec: dict, marks) -> dict:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
+    from cerebro.backend.session import java_options  # the class archive make install built
+
     marks("spark_imported")
     spark = (SparkSession.builder.master(f"local[{workers}]").appName("cerebro-bench")
              .config("spark.ui.enabled", "false").config("spark.driver.memory", "2g")
+             .config("spark.driver.extraJavaOptions", java_options())
              .config("spark.sql.shuffle.partitions", str(max(2, workers)))
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")

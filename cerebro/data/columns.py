@@ -6,6 +6,7 @@ raises a ``ValueError``/``TypeError`` that names the column and what was expecte
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Iterable, Sequence
 
 from cerebro.data.metadata import ARRAY, SCALAR, ColumnInfo
@@ -78,7 +79,47 @@ def inspect_columns(
             array/vector column has rows of different lengths.
         TypeError: a column is not numeric.
     """
+    found = inspect_dataframe(df, feature_columns, label_columns)
+    return found.rows, found.columns
+
+
+@dataclasses.dataclass(frozen=True)
+class Inspection:
+    """What one pass over a DataFrame found.
+
+    Attributes:
+        rows: Its row count.
+        columns: Each checked column's kind and per-row length.
+        classes: For each scalar column of ``class_columns``: its sorted distinct values
+            (at most ``max_classes + 1`` of them are kept).
+    """
+
+    rows: int
+    columns: dict[str, ColumnInfo]
+    classes: dict[str, tuple]
+
+
+def inspect_dataframe(
+    df, feature_columns: Sequence[str], label_columns: Sequence[str],
+    class_columns: Sequence[str] = (), max_classes: int = 10_000,
+) -> Inspection:
+    """``inspect_columns``, plus the distinct values of the class label columns, in ONE job.
+
+    Args:
+        df: The Spark DataFrame.
+        feature_columns: Feature columns (numeric scalars, numeric arrays or ML vectors).
+        label_columns: Label columns (the same types).
+        class_columns: Label columns holding class labels: a scalar one may also be a string
+            column, and its distinct values are collected.
+        max_classes: More distinct values than this in a class column are not all returned.
+
+    Raises:
+        ValueError: a column is missing, the DataFrame is empty, a label is null, or an
+            array/vector column has rows of different lengths.
+        TypeError: a column is not numeric (nor a string class label).
+    """
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     if not feature_columns:
         raise ValueError("feature_columns is empty; name at least one feature column")
@@ -90,7 +131,11 @@ def inspect_columns(
     kinds = {}
     for role, cols in (("feature", feature_columns), ("label", label_columns)):
         for c in cols:
-            kinds[c] = column_kind(c, types[c], role)
+            if c in class_columns and isinstance(types[c], T.StringType):
+                kinds[c] = SCALAR
+            else:
+                kinds[c] = column_kind(c, types[c], role)
+    distinct = [c for c in class_columns if kinds.get(c) == SCALAR]
 
     aggs = [F.count(F.lit(1)).alias("__rows")]
     for c in kinds:
@@ -99,6 +144,9 @@ def inspect_columns(
             size = F.size(numeric_expr(c, types[c]))
             aggs.append(F.min(size).alias(f"{c}__min"))
             aggs.append(F.max(size).alias(f"{c}__max"))
+    for c in distinct:
+        aggs.append(F.slice(F.collect_set(F.col(f"`{c}`")), 1, max_classes + 1)
+                    .alias(f"{c}__classes"))
     row = df.agg(*aggs).first()
     rows = int(row["__rows"])
     if rows == 0:
@@ -122,7 +170,8 @@ def inspect_columns(
                 raise ValueError(f"{role} column {c!r} holds empty vectors")
             length = lo
         out[c] = ColumnInfo(name=c, kind=kind, length=length, source_type=types[c].simpleString())
-    return rows, out
+    classes = {c: tuple(sorted(row[f"{c}__classes"])) for c in distinct}
+    return Inspection(rows, out, classes)
 
 
 def check_input_shape(column: ColumnInfo, shape: Sequence[int] | None) -> tuple[int, ...]:

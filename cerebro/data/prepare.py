@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Sequence
+from typing import Optional, Sequence
 
 from cerebro._logging import get_logger
 from cerebro.data.columns import check_columns_exist, inspect_columns, numeric_expr
-from cerebro.data.metadata import DatasetInfo, SplitInfo
+from cerebro.data.metadata import ColumnInfo, DatasetInfo, SplitInfo
 
 log = get_logger("data")
 
@@ -73,6 +73,7 @@ def prepare_data(
     num_partitions: int,
     validation=0.25,
     seed: int = 0,
+    inspected: Optional[tuple[int, dict[str, ColumnInfo]]] = None,
 ) -> DatasetInfo:
     """Validates ``df`` and writes it as ``num_partitions`` train and val shards.
 
@@ -84,6 +85,8 @@ def prepare_data(
         num_partitions: Shards per split; one per worker.
         validation: A fraction in (0, 1), or the name of a bool/int column marking val rows.
         seed: Seed of the random split.
+        inspected: ``(rows, columns)`` that an ``inspect_columns`` of exactly these columns
+            of ``df`` returned; the caller's checks stand and that Spark job is not repeated.
 
     Returns:
         The ``DatasetInfo`` also written to ``store.metadata_key()``.
@@ -94,7 +97,13 @@ def prepare_data(
     overlap = set(feature_columns) & set(label_columns)
     if overlap:
         raise ValueError(f"column(s) {sorted(overlap)} are both features and labels")
-    rows, columns = inspect_columns(df, feature_columns, label_columns)
+    if inspected is None:
+        inspected = inspect_columns(df, feature_columns, label_columns)
+    rows, columns = inspected
+    missing = [c for c in feature_columns + label_columns if c not in columns]
+    if missing:
+        raise ValueError(f"inspected holds no information on column(s) {missing}")
+    columns = {c: columns[c] for c in feature_columns + label_columns}
     flagged = _validation_flag(df, validation, seed)
     types = dict((f.name, f.dataType) for f in df.schema.fields)
     exprs = [numeric_expr(c, types[c]) for c in feature_columns + label_columns]

@@ -1,10 +1,12 @@
 """Configure an AutoKeras graph from a Spark DataFrame without collecting it.
 
-- Classification labels: their distinct values come from one Spark aggregate (bounded:
-  at most ``MAX_CLASSES``); scalar labels (int, double or string) are encoded to a class
-  index by a Spark expression, and the worker one-hot/binary-encodes that index.
+- Classification labels: their distinct values come from the one Spark aggregate that also
+  checks the columns (``cerebro.data.columns.inspect_dataframe``; at most ``MAX_CLASSES``);
+  scalar labels (int, double or string) are encoded to a class index by a Spark expression,
+  and the worker one-hot/binary-encodes that index.
 - Input analysers and ``Normalization`` statistics see a bounded random sample of the
-  prepared training data (``SAMPLE_ROWS`` rows), drawn by Spark.
+  prepared training data (``SAMPLE_ROWS`` rows), read with pyarrow from randomly chosen row
+  groups of the training shards (no Spark job).
 """
 
 from __future__ import annotations
@@ -49,8 +51,14 @@ class HeadTarget:
         return np.zeros((2,) + self.shape, np.float32)
 
 
-def classification_target(df, column: str, info: ColumnInfo) -> HeadTarget:
-    """Decides the encoding of a classification label from Spark aggregates.
+def classification_target(column: str, info: ColumnInfo,
+                          classes: Optional[Sequence[Any]]) -> HeadTarget:
+    """Decides the encoding of a classification label.
+
+    Args:
+        column: The label column.
+        info: Its ``ColumnInfo``.
+        classes: Its distinct values (``Inspection.classes``); unused for one-hot vectors.
 
     Raises:
         ValueError: the label has a single class, or more than ``MAX_CLASSES``.
@@ -59,8 +67,7 @@ def classification_target(df, column: str, info: ColumnInfo) -> HeadTarget:
         if info.length < 2:
             raise ValueError(f"label column {column!r} holds 1-long vectors; one-hot labels need >= 2")
         return HeadTarget("classification", column, column, None, None, (info.length,))
-    rows = df.select(column).distinct().limit(MAX_CLASSES + 1).collect()
-    classes = sorted(r[0] for r in rows)
+    classes = sorted(classes or ())
     if len(classes) > MAX_CLASSES:
         raise ValueError(f"label column {column!r} has more than {MAX_CLASSES} distinct values; "
                          "is it really a classification label?")
@@ -90,19 +97,43 @@ def add_class_index_columns(df, targets: Sequence[HeadTarget]):
     return df
 
 
-def bounded_sample(spark, store, info, columns: Sequence[str], seed: int,
+def bounded_sample(store, info, columns: Sequence[str], seed: int,
                    rows: int = SAMPLE_ROWS) -> dict[str, np.ndarray]:
-    """A random sample of at most ``rows`` prepared training rows, as float32 arrays."""
-    from cerebro.data.shard import _column_to_numpy
-    import pyarrow as pa
+    """A random sample of at most ``rows`` prepared training rows, as float32 arrays.
 
-    files = [store.uri(k) for shard in info.train.shards for k in shard]
-    frac = min(1.0, 2.0 * rows / max(1, info.train.total_rows))
-    pdf = (spark.read.parquet(*files).select(*columns)
-           .sample(withReplacement=False, fraction=frac, seed=seed).limit(rows).toArrow())
+    Row groups of the training shards are drawn at random until they hold ``2 * rows`` rows
+    (or all are drawn); only those are read, only ``columns`` of them, and ``rows`` rows of
+    them are kept at random. Driver memory is bounded by a few row groups, whatever the data.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cerebro.data.shard import _column_to_numpy
+
+    rng = np.random.default_rng(seed)
+    fs = store.filesystem
+    groups = []  # (file, row group, rows)
+    files = {}
+    for key in (k for shard in info.train.shards for k in shard):
+        f = files[key] = pq.ParquetFile(store.fs_path(key), filesystem=fs)
+        groups += [(key, g, f.metadata.row_group(g).num_rows) for g in range(f.num_row_groups)]
+    tables, have = [], 0
+    for i in rng.permutation(len(groups)):
+        key, g, n = groups[i]
+        if n:
+            tables.append(files[key].read_row_group(g, columns=list(columns)))
+            have += n
+        if have >= 2 * rows:
+            break
+    for f in files.values():
+        f.close()
+    table = pa.concat_tables(tables) if tables else None
+    if table is None or table.num_rows == 0:
+        raise ValueError("the prepared training data has no rows to configure the graph from")
+    keep = np.sort(rng.choice(table.num_rows, size=min(rows, table.num_rows), replace=False))
+    table = table.take(pa.array(keep))
     out = {}
     for c in columns:
         ci = info.column(c)
-        col = pdf.column(c)
-        out[c] = _column_to_numpy(col if isinstance(col, pa.ChunkedArray) else col, ci.kind, ci.length)
+        out[c] = _column_to_numpy(table.column(c), ci.kind, ci.length)
     return out

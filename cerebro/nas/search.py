@@ -8,7 +8,8 @@ from typing import Optional
 import numpy as np
 
 from cerebro._logging import get_logger
-from cerebro.data.columns import inspect_columns
+from cerebro.data.columns import inspect_dataframe
+from cerebro.data.metadata import ARRAY, SCALAR, ColumnInfo
 from cerebro.data.prepare import prepare_data
 from cerebro.engine.hopper import FAILED, ModelHopper
 from cerebro.engine.tasks import ModelIO
@@ -98,21 +99,18 @@ def _stack_columns(df, groups):
     return df
 
 
-def _numeric_class_labels(df, heads, label_columns):
-    """A view of ``df`` in which string classification labels stand in as ints (nulls kept).
-
-    The column checks accept numeric columns only; string class labels are fine here because
-    they are encoded to a class index (``analysis.add_class_index_columns``) before training.
-    """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    types = {f.name: f.dataType for f in df.schema.fields}
-    for head, col in zip(heads, label_columns):
-        if type(head).__name__ == "ClassificationHead" and isinstance(types.get(col), T.StringType):
-            src = F.col(f"`{col}`")
-            df = df.withColumn(col, F.when(src.isNull(), F.lit(None)).otherwise(F.lit(0)).cast("int"))
-    return df
+def _prepared_columns(columns, groups, targets):
+    """The ``ColumnInfo`` of the columns ``prepare_data`` writes, derived from the user's."""
+    out = {}
+    for group in groups:
+        name = _feature_column(group)
+        out[name] = (columns[name] if len(group) == 1 else
+                     ColumnInfo(name=name, kind=ARRAY, length=len(group),
+                                source_type="array<float>"))
+    for t in targets:
+        out[t.column] = (columns[t.source_column] if t.classes is None else
+                         ColumnInfo(name=t.column, kind=SCALAR, length=1, source_type="int"))
+    return out
 
 
 def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None):
@@ -122,13 +120,17 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     backend, store = res["backend"], res["store"]
     df, val_col = _with_validation_df(df, validation_df)
     groups = schema.input_groups(am.inputs, res["feature_columns"])
-    _, columns = inspect_columns(_numeric_class_labels(df, am.heads, res["label_columns"]),
-                                 res["feature_columns"], res["label_columns"])
+    class_cols = [col for head, col in zip(am.heads, res["label_columns"])
+                  if type(head).__name__ == "ClassificationHead"]
+    found = inspect_dataframe(df, res["feature_columns"], res["label_columns"], class_cols,
+                              max_classes=analysis.MAX_CLASSES)
+    columns = found.columns
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = []
     for head, col in zip(am.heads, res["label_columns"]):
-        if type(head).__name__ == "ClassificationHead":
-            targets.append(analysis.classification_target(df, col, columns[col]))
+        if col in class_cols:
+            targets.append(analysis.classification_target(col, columns[col],
+                                                          found.classes.get(col)))
         else:
             targets.append(analysis.regression_target(col, columns[col]))
     check_objective(cfg["objective"], am.heads)
@@ -138,9 +140,9 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     feature_cols = [_feature_column(g) for g in groups]
     label_cols = [t.column for t in targets]
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
-                        validation=val_col or res["validation"], seed=seed)
-    spark = df.sparkSession
-    sample = analysis.bounded_sample(spark, store, info, feature_cols, seed)
+                        validation=val_col or res["validation"], seed=seed,
+                        inspected=(found.rows, _prepared_columns(columns, groups, targets)))
+    sample = analysis.bounded_sample(store, info, feature_cols, seed)
     _configure_graph(am, groups, shapes, targets, sample, info.train.total_rows, batch_size, epochs)
     sample_inputs = [sample[c].reshape((-1,) + tuple(s)) for c, s in zip(feature_cols, shapes)]
 

