@@ -31,7 +31,7 @@ def one_torch_thread():
 def spark():
     from pyspark.sql import SparkSession
 
-    from cerebro.backend.session import java_options
+    from cerebro.backend.session import DAEMON_MODULE, java_options
 
     session = (
         SparkSession.builder.master("local[2]")
@@ -41,6 +41,7 @@ def spark():
         .config("spark.driver.memory", "2g")
         .config("spark.python.worker.reuse", "true")
         .config("spark.driver.extraJavaOptions", java_options())
+        .config("spark.python.daemon.module", DAEMON_MODULE)
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

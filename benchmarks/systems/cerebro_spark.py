@@ -67,12 +67,15 @@ def run(spec: dict, marks) -> dict:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
-    from cerebro.backend.session import java_options  # the class archive make install built
+    # What cerebro.backend.local_session sets: the class archive make install built, a quick
+    # JIT, and Python workers forked with torch and Keras imported.
+    from cerebro.backend.session import DAEMON_MODULE, java_options
 
     marks("spark_imported")
     spark = (SparkSession.builder.master(f"local[{workers}]").appName("cerebro-bench")
              .config("spark.ui.enabled", "false").config("spark.driver.memory", "2g")
              .config("spark.driver.extraJavaOptions", java_options())
+             .config("spark.python.daemon.module", DAEMON_MODULE)
              .config("spark.sql.shuffle.partitions", str(max(2, workers)))
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")

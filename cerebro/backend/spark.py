@@ -36,8 +36,10 @@ def _slots(sc) -> int:
 def _keras_backend() -> str:
     import sys
 
-    if "keras" in sys.modules:
-        return sys.modules["keras"].backend.backend()
+    if "keras" in sys.modules:  # imported (maybe still importing, in another thread)
+        import keras  # waits for that import to finish
+
+        return keras.backend.backend()
     return os.environ.get("KERAS_BACKEND", "torch")
 
 

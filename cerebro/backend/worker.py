@@ -79,12 +79,18 @@ def _import_framework(keras_backend: str, out: dict) -> None:
         for m in hidden:
             sys.modules[m] = None  # makes `import m` raise ImportError, which Keras handles
         try:
-            import keras  # noqa: F401
+            import keras
         finally:
             for m in hidden:
                 if m in sys.modules and sys.modules[m] is None:
                     del sys.modules[m]
         out["keras_import_s"] = time.perf_counter() - t0 - out["backend_import_s"]
+        if keras.backend.backend() != keras_backend:
+            raise RuntimeError(
+                f"this Python worker's Keras runs on {keras.backend.backend()!r} but the "
+                f"driver's on {keras_backend!r}; Keras was imported before the worker could "
+                "choose (by the cerebro.backend.daemon with another KERAS_BACKEND?): set "
+                "KERAS_BACKEND to the same value for the driver and the executors")
     except BaseException as e:  # noqa: BLE001 - re-raised by the worker's main thread
         out["error"] = e
 

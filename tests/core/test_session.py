@@ -28,7 +28,8 @@ def _run_session(cache_dir, java_log: str) -> subprocess.CompletedProcess:
 
 
 def test_no_archive_means_no_option(tmp_path):
-    assert session.java_options(str(tmp_path)) == ""
+    assert session.java_options(str(tmp_path), quick_jit=False) == ""
+    assert session.java_options(str(tmp_path)) == "-XX:TieredStopAtLevel=1"
     assert session.archive_path(str(tmp_path)).parent == tmp_path
 
 
@@ -59,3 +60,26 @@ def test_built_archive_is_mapped_by_the_next_driver(tmp_path):
     assert len(spark_lines) > 1000
     # 62% measured: classes Spark generates at run time (proxies, lambdas) are never shared
     assert len(from_archive) > 0.5 * len(spark_lines), (len(from_archive), len(spark_lines))
+
+
+def test_workers_are_forked_with_keras_imported(spark):
+    """The session's daemon (cerebro.backend.daemon) imported Keras before forking."""
+    def probe(_):
+        import sys
+
+        import psutil
+
+        parent = " ".join(psutil.Process(os.getppid()).cmdline())
+        yield ("keras" in sys.modules, "torch" in sys.modules, "cerebro.backend.daemon" in parent)
+
+    assert os.environ.get("KERAS_BACKEND") == "torch"
+    seen = spark.sparkContext.parallelize(range(2), 2).mapPartitions(probe).collect()
+    assert seen == [(True, True, True)] * 2
+
+
+def test_a_worker_refuses_a_keras_of_another_backend():
+    code = ("import keras; from cerebro.backend.worker import _import_framework; out = {}; "
+            "_import_framework('jax', out); print(out['error'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=dict(os.environ, KERAS_BACKEND="torch"), timeout=120)
+    assert "runs on 'torch' but the driver's on 'jax'" in proc.stdout, proc.stderr[-1000:]

@@ -20,10 +20,9 @@ def main(store_dir: str, mode: str) -> None:
     from pyspark.sql import SparkSession
     from sklearn.datasets import load_digits
 
-    from cerebro.backend.session import java_options
+    from cerebro.backend import local_session
 
-    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-             .config("spark.driver.extraJavaOptions", java_options()).getOrCreate())
+    spark = local_session(2)
     spark.sparkContext.setLogLevel("ERROR")
     x, y = load_digits(return_X_y=True)
     x, y = np.repeat(x / 16.0, 3, axis=0), np.repeat(y, 3)
