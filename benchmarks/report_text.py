@@ -286,16 +286,21 @@ def trials_section(runs: list[dict], random_runs: list[dict] = ()) -> str:
 
 def _profile_lines(profile: dict) -> list[str]:
     imp, sp, hop = profile.get("imports_s", {}), profile.get("spark_s", {}), profile.get("hop", {})
-    rows = [[f"import {k}", _f(v)] for k, v in imp.items() if k != "interpreter"]
-    rows += [[k, _f(v)] for k, v in sp.items()]
+    fast = profile.get("spark_fast_s", {})
+    rows = [[f"import {k}", _f(v), ""] for k, v in imp.items() if k != "interpreter"]
+    rows += [[k, _f(v), _f(fast[k]) if k in fast else ""] for k, v in sp.items()]
     if hop:
         rows.append([f"one hop of a small CNN's state ({hop['state MB']:.2f} MB): save + load",
-                     _f(hop["save s"] + hop["load s"], "{:.3f}")])
+                     _f(hop["save s"] + hop["load s"], "{:.3f}"), ""])
     return ["\n### Start-up pieces measured one by one (`benchmarks/profile_startup.py`)\n",
-            _table(["Piece", "Seconds"], rows),
-            "\nImports run in fresh interpreters (best of 2). The no-op barrier jobs run first, so "
-            "the worker starts below find PySpark's daemon already running; PySpark keeps idle "
-            "Python workers for about a minute and reuses them, imports included."]
+            _table(["Piece", "Seconds, stock Spark settings",
+                    "Seconds, `local_session`'s settings"], rows),
+            "\nImports run in fresh interpreters (best of 2). Each Spark column is its own "
+            "process: stock settings, then what `cerebro.backend.local_session` sets (the "
+            "driver JVM maps the class archive and compiles with C1 only; Python workers fork "
+            "from `cerebro.backend.daemon`, which has imported torch and Keras). The no-op "
+            "barrier jobs run first, so the worker starts below find PySpark's daemon already "
+            "running; PySpark keeps idle Python workers for about a minute and reuses them."]
 
 
 def analysis(runs: list[dict], profile: dict | None = None) -> str:
