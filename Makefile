@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -e .
 	@# The Spark driver's class archive (~30 s once): halves Spark's start; optional.
-	-$(PY) -m cerebro.backend.session
+	-$(PY) -m cerebro.cli spark-archive
 	@touch $(STAMP)
 
 # Debian packages the browser and PostgreSQL tests use; those tests skip (saying why) without

@@ -27,6 +27,8 @@ def _role(proc: psutil.Process, roots: dict[int, str]) -> str:
         return "?"
     if "java" in proc.name() or "org.apache.spark" in cmd:
         return "spark-jvm"
+    if "cerebro.backend.daemon" in cmd:
+        return "pyspark-daemon"  # cerebro's daemon: torch and Keras imported, forks workers
     if "pyspark.daemon" in cmd or "pyspark/daemon" in cmd:
         return "pyspark-python"  # the daemon and the workers it forks share a command line
     return proc.name()

@@ -7,7 +7,7 @@ Python workers forked with torch and Keras already imported.
   into later JVMs (``-XX:SharedArchiveFile``). On the 2-core dev machine this halves both the
   session start (5.2 s -> 2.6 s) and the first job on a Parquet file (3.9 s -> 1.8 s). The
   archive is built once per (Java, Spark) install, by ``make install`` or
-  ``python -m cerebro.backend.session``, in a run that exercises what cerebro asks of Spark.
+  ``cerebro spark-archive``, in a run that exercises what cerebro asks of Spark.
   It lives in ``$CEREBRO_CACHE_DIR`` (default ``~/.cache/cerebro``) under a name derived from
   the Java binary, the PySpark version and Spark's jar list, so an upgrade never maps a stale
   archive; a JVM that cannot map one (``-Xshare:auto``) starts as it would have without it.
@@ -180,20 +180,3 @@ def build_archive(cache_dir: Optional[str] = None, force: bool = False,
         if old != path:
             old.unlink(missing_ok=True)
     return path
-
-
-def main(argv=None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(description="Build the Spark driver's class archive.")
-    p.add_argument("--cache-dir", help="default: $CEREBRO_CACHE_DIR or ~/.cache/cerebro")
-    p.add_argument("--force", action="store_true", help="rebuild even if it exists")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    path = build_archive(args.cache_dir, force=args.force)
-    print(f"Spark class archive: {path}" if path else "no Spark class archive (see above)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

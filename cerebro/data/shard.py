@@ -44,25 +44,37 @@ def _column_to_numpy(chunked, kind: str, length: int) -> np.ndarray:
     return arr.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
 
 
+# Batch size of the streaming read: Arrow holds at most one such batch besides the arrays.
+READ_BATCH_ROWS = 32_768
+
+
 def load_shard(store, info: DatasetInfo, split: str, partition: int, columns: Sequence[str]) -> Shard:
     """Reads partition ``partition`` of ``split`` ("train" or "val") into memory.
 
-    Only that partition's files are read; nothing else of the dataset is touched.
+    Only that partition's files are read; nothing else of the dataset is touched. The float32
+    arrays are allocated once, at their final size (row counts come from the Parquet
+    footers), and filled batch by batch, so the load never holds more than the shard plus one
+    batch of ``READ_BATCH_ROWS`` decoded rows.
     """
     import pyarrow.parquet as pq
 
     split_info = info.train if split == "train" else info.val
-    files = split_info.shards[partition]
     fs = store.filesystem
-    tables = [pq.read_table(store.fs_path(k), filesystem=fs, columns=list(columns)) for k in files]
+    files = [pq.ParquetFile(store.fs_path(k), filesystem=fs) for k in split_info.shards[partition]]
+    rows = int(sum(f.metadata.num_rows for f in files))
     arrays: dict[str, np.ndarray] = {}
-    rows = int(sum(t.num_rows for t in tables))
     for c in columns:
         ci = info.column(c)
-        if tables:
-            parts = [_column_to_numpy(t.column(c), ci.kind, ci.length) for t in tables]
-            arrays[c] = np.ascontiguousarray(np.concatenate(parts)) if len(parts) > 1 else parts[0]
-        else:
-            shape = (0, ci.length) if ci.kind == ARRAY else (0,)
-            arrays[c] = np.zeros(shape, np.float32)
+        arrays[c] = np.empty((rows, ci.length) if ci.kind == ARRAY else (rows,), np.float32)
+    at = 0
+    for f in files:
+        for batch in f.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns)):
+            n = batch.num_rows
+            for c in columns:
+                ci = info.column(c)
+                arrays[c][at:at + n] = _column_to_numpy(batch.column(c), ci.kind, ci.length)
+            at += n
+        f.close()
+    if at != rows:
+        raise RuntimeError(f"shard {split}/{partition} has {at} rows, its footers say {rows}")
     return Shard(arrays=arrays, rows=rows)

@@ -253,8 +253,8 @@ class ModelHopper:
             self.pool = self._start_pool()
             self.start_s = getattr(self.pool, "start_s", 0.0)
         try:
+            self._t0 = time.monotonic()  # before refill: it may dispatch as each model is built
             controller.refill(self)
-            self._t0 = time.monotonic()
             while True:
                 self.dispatch()
                 if not self._inflight:

@@ -118,6 +118,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     res = am._resources
     cfg = am._tuner_cfg
     backend, store = res["backend"], res["store"]
+    check_objective(cfg["objective"], am.heads)  # before any Spark job
     df, val_col = _with_validation_df(df, validation_df)
     groups = schema.input_groups(am.inputs, res["feature_columns"])
     class_cols = [col for head, col in zip(am.heads, res["label_columns"])
@@ -133,7 +134,6 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
                                                           found.classes.get(col)))
         else:
             targets.append(analysis.regression_target(col, columns[col]))
-    check_objective(cfg["objective"], am.heads)
 
     seed = am.seed or 0
     prepared = _stack_columns(analysis.add_class_index_columns(df, targets), groups)

@@ -186,3 +186,17 @@ def test_bounded_sample_reads_real_rows_at_random(spark, store):
     np.testing.assert_array_equal(a["v"][:, 1], 2 * a["x"])  # whole rows, not mixed columns
     assert len(set(a["x"].tolist())) == 300  # no row twice
     assert a["x"].max() - a["x"].min() > 1000  # spread over the data, not its first rows
+
+
+def test_shard_loads_batch_by_batch_into_final_arrays(spark, store, typed_df, monkeypatch):
+    """A shard read in many small batches equals the same shard read in one."""
+    from cerebro.data import shard as shard_mod
+
+    info = prepare_data(store, typed_df, FEATURES, ["id"], 2, validation="is_val")
+    whole = load_shard(store, info, "train", 0, FEATURES + ["id"])
+    monkeypatch.setattr(shard_mod, "READ_BATCH_ROWS", 3)
+    pieces = load_shard(store, info, "train", 0, FEATURES + ["id"])
+    assert pieces.rows == whole.rows > 3
+    for c in FEATURES + ["id"]:
+        assert pieces.arrays[c].dtype == np.float32 and pieces.arrays[c].flags.c_contiguous
+        np.testing.assert_array_equal(pieces.arrays[c], whole.arrays[c])

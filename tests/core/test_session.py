@@ -46,8 +46,12 @@ def test_a_corrupt_archive_does_not_stop_spark(tmp_path):
 
 @pytest.mark.slow
 def test_built_archive_is_mapped_by_the_next_driver(tmp_path):
-    """build_archive writes it atomically; a later driver loads Spark's classes from it."""
-    path = session.build_archive(str(tmp_path))
+    """`cerebro spark-archive` writes it atomically; a later driver loads Spark's classes
+    from it."""
+    from cerebro import cli
+
+    assert cli.main(["spark-archive", "--cache-dir", str(tmp_path)]) == 0
+    path = session.archive_path(str(tmp_path))
     assert path is not None and path.is_file() and path.stat().st_size > 10 << 20
     assert not list(tmp_path.glob(".building-*"))
     assert session.build_archive(str(tmp_path)) == path  # kept, not rebuilt
