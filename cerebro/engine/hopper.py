@@ -253,7 +253,7 @@ class ModelHopper:
             self.pool = self._start_pool()
             self.start_s = getattr(self.pool, "start_s", 0.0)
         try:
-            self._t0 = time.monotonic()  # before refill: it may dispatch as each model is built
+            self._t0 = None  # the search phase starts with the first visit sent (dispatch)
             controller.refill(self)
             while True:
                 self.dispatch()
@@ -276,7 +276,7 @@ class ModelHopper:
             raise
         if self._start_pool is not None:
             self.pool.shutdown()
-        self.stats.wall_s = time.monotonic() - self._t0
+        self.stats.wall_s = time.monotonic() - self._t0 if self._t0 is not None else 0.0
         return self.stats
 
     def _recover(self, worker: int, visit: Visit, error: str) -> None:
@@ -321,7 +321,10 @@ class ModelHopper:
                 io=run.io, fail_injection=run.fail_injection,
             )
             self.pool.submit(visit.partition, task)
-            self._inflight[visit.partition] = (visit, time.monotonic())
+            now = time.monotonic()
+            if self._t0 is None:
+                self._t0 = now
+            self._inflight[visit.partition] = (visit, now)
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)

@@ -17,14 +17,18 @@ pytestmark = pytest.mark.slow
 
 
 def _busy_spark_worker() -> psutil.Process | None:
-    """The forked PySpark worker (child of pyspark.daemon) using the most CPU right now."""
+    """The forked PySpark worker (child of the daemon, PySpark's or cerebro's) using the most
+    CPU right now."""
+    def is_daemon_cmd(proc) -> bool:
+        cmd = " ".join(proc.cmdline())
+        return "pyspark.daemon" in cmd or "cerebro.backend.daemon" in cmd
+
     me = psutil.Process(os.getpid())
     workers = []
     for p in me.children(recursive=True):
         try:
             parent = p.parent()
-            if "pyspark.daemon" in " ".join(p.cmdline()) and parent is not None and \
-                    "pyspark.daemon" in " ".join(parent.cmdline()):
+            if is_daemon_cmd(p) and parent is not None and is_daemon_cmd(parent):
                 workers.append(p)
         except psutil.Error:
             continue
