@@ -102,9 +102,11 @@ def local_session(num_workers: Optional[int] = None, app_name: str = "cerebro",
     """
     from pyspark.sql import SparkSession
 
-    n = int(num_workers or os.cpu_count() or 1)
-    if n < 1:
-        raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+    if num_workers is not None and (isinstance(num_workers, bool)
+                                    or not isinstance(num_workers, int) or num_workers < 1):
+        raise ValueError(f"num_workers must be an int >= 1 (or None: all cores), got "
+                         f"{num_workers!r}")
+    n = num_workers or os.cpu_count() or 1
     settings = {"spark.ui.enabled": "false", "spark.driver.memory": driver_memory,
                 "spark.sql.shuffle.partitions": str(max(2, n)),
                 "spark.python.daemon.module": DAEMON_MODULE}

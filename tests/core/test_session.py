@@ -33,6 +33,12 @@ def test_no_archive_means_no_option(tmp_path):
     assert session.archive_path(str(tmp_path)).parent == tmp_path
 
 
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_local_session_refuses_a_bad_worker_count(bad):
+    with pytest.raises(ValueError, match="num_workers must be an int >= 1"):
+        session.local_session(bad)
+
+
 def test_a_corrupt_archive_does_not_stop_spark(tmp_path):
     """A damaged file under the archive's name: the JVM ignores it and Spark starts as usual."""
     path = session.archive_path(str(tmp_path))
