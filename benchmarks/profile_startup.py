@@ -45,13 +45,10 @@ def spark_and_workers(mnist_parquet: str, work_dir: str, fast: bool, workers: in
     t0 = time.perf_counter()
     from pyspark.sql import SparkSession
 
-    from cerebro.backend.session import DAEMON_MODULE, java_options
+    from cerebro.backend.session import local_session
 
-    builder = SparkSession.builder.master(f"local[{workers}]").config("spark.ui.enabled", "false")
-    if fast:
-        builder = (builder.config("spark.driver.extraJavaOptions", java_options())
-                   .config("spark.python.daemon.module", DAEMON_MODULE))
-    spark = builder.getOrCreate()
+    spark = (local_session(workers) if fast else SparkSession.builder.master(f"local[{workers}]")
+             .config("spark.ui.enabled", "false").getOrCreate())
     sc = spark.sparkContext
     sc.setLogLevel("ERROR")
     out["spark session start"] = time.perf_counter() - t0

@@ -29,21 +29,11 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def spark():
-    from pyspark.sql import SparkSession
+    from cerebro.backend.session import local_session
 
-    from cerebro.backend.session import DAEMON_MODULE, java_options
-
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("cerebro-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "2g")
-        .config("spark.python.worker.reuse", "true")
-        .config("spark.driver.extraJavaOptions", java_options())
-        .config("spark.python.daemon.module", DAEMON_MODULE)
-        .getOrCreate()
-    )
+    session = local_session(2, app_name="cerebro-tests",
+                            conf={"spark.sql.shuffle.partitions": "4",
+                                  "spark.python.worker.reuse": "true"})
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()

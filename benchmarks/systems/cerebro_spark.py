@@ -65,19 +65,12 @@ def _scheduler_gaps(timeline, workers: int) -> dict:
 def run(spec: dict, marks) -> dict:
     wl, workers = spec["workload"], int(spec["workers"])
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
-    # What cerebro.backend.local_session sets: the class archive make install built, a quick
-    # JIT, and Python workers forked with torch and Keras imported.
-    from cerebro.backend.session import DAEMON_MODULE, java_options
+    # The session README recommends on one machine: the class archive make install built, a
+    # quick JIT, and Python workers forked with torch and Keras imported.
+    from cerebro.backend.session import local_session
 
     marks("spark_imported")
-    spark = (SparkSession.builder.master(f"local[{workers}]").appName("cerebro-bench")
-             .config("spark.ui.enabled", "false").config("spark.driver.memory", "2g")
-             .config("spark.driver.extraJavaOptions", java_options())
-             .config("spark.python.daemon.module", DAEMON_MODULE)
-             .config("spark.sql.shuffle.partitions", str(max(2, workers)))
-             .getOrCreate())
+    spark = local_session(workers, app_name="cerebro-bench")
     spark.sparkContext.setLogLevel("ERROR")
     marks("spark_ready")
 

@@ -62,16 +62,14 @@ def load_shard(store, info: DatasetInfo, split: str, partition: int, columns: Se
     fs = store.filesystem
     files = [pq.ParquetFile(store.fs_path(k), filesystem=fs) for k in split_info.shards[partition]]
     rows = int(sum(f.metadata.num_rows for f in files))
-    arrays: dict[str, np.ndarray] = {}
-    for c in columns:
-        ci = info.column(c)
-        arrays[c] = np.empty((rows, ci.length) if ci.kind == ARRAY else (rows,), np.float32)
+    infos = {c: info.column(c) for c in columns}
+    arrays = {c: np.empty((rows, ci.length) if ci.kind == ARRAY else (rows,), np.float32)
+              for c, ci in infos.items()}
     at = 0
     for f in files:
         for batch in f.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns)):
             n = batch.num_rows
-            for c in columns:
-                ci = info.column(c)
+            for c, ci in infos.items():
                 arrays[c][at:at + n] = _column_to_numpy(batch.column(c), ci.kind, ci.length)
             at += n
         f.close()

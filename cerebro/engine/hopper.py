@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time
 from typing import Callable, Optional, Protocol
 
@@ -182,6 +183,7 @@ class ModelHopper:
         self.stats = HopStats()
         self._inflight: dict[int, tuple[Visit, float]] = {}
         self._t0: Optional[float] = None
+        self._running = False
 
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, model_id: str, spec_key: str, io: ModelIO, batch_size: int,
@@ -214,6 +216,7 @@ class ModelHopper:
         self.scheduler.add_model(model_id, int(epochs), start_epoch=start_epoch, ordinal=ordinal,
                                  trained=trained)
         self.listener("model_added", {"model_id": model_id, "epochs": start_epoch + int(epochs)})
+        self._work_added()
         return run
 
     def extend(self, model_id: str, epochs: int) -> None:
@@ -224,6 +227,13 @@ class ModelHopper:
             self.scheduler.extend(model_id, epochs)
         else:
             self.scheduler.add_model(model_id, epochs, start_epoch=run.epochs_done)
+        self._work_added()
+
+    def _work_added(self) -> None:
+        """During ``run``, new work goes to idle workers at once: a controller adding several
+        models (each a slow build) must not leave workers waiting until it is done."""
+        if self._running:
+            self.dispatch()
 
     def stop_model(self, model_id: str) -> None:
         """Takes a model out at its next sub-epoch boundary; its latest state is kept."""
@@ -249,11 +259,11 @@ class ModelHopper:
     # -- the loop --------------------------------------------------------------------------
     def run(self, controller: Controller) -> HopStats:
         """Runs until no model has work left and the controller adds none."""
+        self._t0 = None  # the search phase starts with the first visit sent (dispatch)
         if self.pool is None:
-            self.pool = self._start_pool()
-            self.start_s = getattr(self.pool, "start_s", 0.0)
+            self._first_refill_while_workers_start(controller)
         try:
-            self._t0 = None  # the search phase starts with the first visit sent (dispatch)
+            self._running = True
             controller.refill(self)
             while True:
                 self.dispatch()
@@ -274,10 +284,42 @@ class ModelHopper:
             if self._start_pool is not None and self.pool is not None:
                 self.pool.shutdown(graceful=False)
             raise
+        finally:
+            self._running = False
         if self._start_pool is not None:
             self.pool.shutdown()
         self.stats.wall_s = time.monotonic() - self._t0 if self._t0 is not None else 0.0
         return self.stats
+
+    def _first_refill_while_workers_start(self, controller: Controller) -> None:
+        """Starts the workers in a thread while the controller builds its first models.
+
+        Both take a while (Spark launching the workers and their shard loads; the driver
+        building and serialising models) and neither needs the other. If the refill fails,
+        the workers are shut down once they are up and its error is raised.
+        """
+        started: dict = {}
+
+        def start() -> None:
+            try:
+                started["pool"] = self._start_pool()
+            except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+                started["error"] = e
+
+        starter = threading.Thread(target=start, name="cerebro-start-workers", daemon=True)
+        starter.start()
+        try:
+            controller.refill(self)  # not running yet: models are added, nothing dispatched
+        except BaseException:
+            starter.join()
+            if "pool" in started:
+                started["pool"].shutdown(graceful=False)
+            raise
+        starter.join()
+        if "error" in started:
+            raise started["error"]
+        self.pool = started["pool"]
+        self.start_s = getattr(self.pool, "start_s", 0.0)
 
     def _recover(self, worker: int, visit: Visit, error: str) -> None:
         """A worker died: void every visit in flight, restart the pool, carry on.

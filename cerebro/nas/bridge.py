@@ -77,8 +77,6 @@ class NasController:
                 break
             if not self._resume(hopper, trial):
                 self._start(hopper, trial)
-            if hopper.pool is not None:
-                hopper.dispatch()  # an idle worker starts on this trial while the next builds
 
     def _resume(self, hopper: ModelHopper, trial) -> bool:
         """Continues a trial an earlier driver left running, from its last committed sub-epoch.

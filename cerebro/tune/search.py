@@ -166,8 +166,6 @@ class _SearchController:
                 self.exhausted = True
                 break
             self._add(hopper, *nxt)
-            if hopper.pool is not None:
-                hopper.dispatch()  # an idle worker starts on this model while the next builds
 
     def _add(self, hopper: ModelHopper, point_id: int, params: dict) -> None:
         import keras
