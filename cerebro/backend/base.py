@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Sequence
 
-from cerebro.engine.tasks import VisitResult, VisitTask
+from cerebro.wire import VisitResult, VisitTask
 
 
 class WorkerPool(abc.ABC):
@@ -24,7 +24,7 @@ class WorkerPool(abc.ABC):
     def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult]]:
         """Blocks until at least one worker answers (or ``timeout``); returns the answers.
 
-        A worker that died answers ``VisitResult(ok=False, error="worker lost: ...")``.
+        A worker that died or hung answers ``VisitResult.lost_worker(...)`` (``lost=True``).
         """
 
     @abc.abstractmethod

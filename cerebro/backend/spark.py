@@ -13,7 +13,7 @@ from cerebro._logging import get_logger
 from cerebro.backend import channel
 from cerebro.backend.base import Backend, WorkerPool
 from cerebro.backend.worker import WorkerConfig, barrier_task, warm_up_task
-from cerebro.engine.tasks import VisitResult, VisitTask
+from cerebro.wire import LostReason, VisitResult, VisitTask
 
 log = get_logger("backend")
 
@@ -265,7 +265,8 @@ class SparkWorkerPool(WorkerPool):
             try:
                 out.append((w, channel.recv(conn)))
             except (EOFError, OSError) as e:
-                out.append((w, VisitResult(ok=False, error=f"worker lost: {type(e).__name__}")))
+                out.append((w, VisitResult.lost_worker(
+                    LostReason.EXITED, f"worker lost: {type(e).__name__}")))
         return out
 
     def shutdown(self, graceful: bool = True) -> None:

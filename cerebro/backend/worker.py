@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from cerebro.engine.tasks import VisitTask
+from cerebro.wire import VisitTask
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ import time
 from typing import Callable, Optional, Protocol
 
 from cerebro._logging import get_logger
-from cerebro.engine.tasks import ModelIO, VisitResult, VisitTask
+from cerebro.wire import ModelIO, VisitResult, VisitTask
 from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
 
 log = get_logger("engine")
@@ -374,7 +374,7 @@ class ModelHopper:
         now = time.monotonic()
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - self._t0, now - self._t0))
-        if not result.ok and result.error.startswith("worker lost"):
+        if result.lost:
             self._recover(worker, visit, result.error)  # voids the visit, restarts the pool
             if self._lost_with.get(run.model_id, 0) >= 2:
                 self._fail_model(run, f"the worker process died twice while running "

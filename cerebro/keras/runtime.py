@@ -18,7 +18,7 @@ import numpy as np
 
 from cerebro._logging import get_logger
 from cerebro.data.shard import Shard
-from cerebro.engine.tasks import VisitResult, VisitTask
+from cerebro.wire import VisitResult, VisitTask
 from cerebro.keras import state as state_mod
 
 log = get_logger("worker")

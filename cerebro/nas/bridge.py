@@ -13,7 +13,7 @@ from typing import Callable, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine.hopper import ModelHopper, visit_seed
-from cerebro.engine.tasks import ModelIO
+from cerebro.wire import ModelIO
 
 log = get_logger("nas")
 

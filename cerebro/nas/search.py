@@ -12,7 +12,7 @@ from cerebro.data.columns import inspect_dataframe
 from cerebro.data.metadata import ARRAY, SCALAR, ColumnInfo
 from cerebro.data.prepare import prepare_data
 from cerebro.engine.hopper import FAILED, ModelHopper
-from cerebro.engine.tasks import ModelIO
+from cerebro.wire import ModelIO
 from cerebro.keras.estimator import SparkModel
 from cerebro.nas import analysis, schema
 from cerebro.metrics import ranking_key

@@ -10,7 +10,7 @@ from cerebro._logging import get_logger
 from cerebro.data.columns import check_input_shape, inspect_columns
 from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.engine.hopper import FAILED, ModelHopper, visit_seed
-from cerebro.engine.tasks import ModelIO
+from cerebro.wire import ModelIO
 from cerebro.keras.estimator import SparkEstimator, SparkModel
 from cerebro.progress import ProgressReporter
 from cerebro.records import record_search

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cerebro.data.shard import Shard
-from cerebro.engine.tasks import ModelIO, VisitTask
+from cerebro.wire import ModelIO, VisitTask
 from cerebro.keras import state as state_mod
 from cerebro.keras.runtime import ModelCache, WorkerRuntime, _Entry
 

@@ -1,9 +1,31 @@
-"""Plain records that cross the control channel between driver and workers."""
+"""Plain records that cross the control channel between driver and workers.
+
+The bottom layer: standard library only, imported by the engine (driver side), the backend
+(transport) and the worker runtime alike, so none of them imports another for its messages.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from typing import Any, Optional
+
+
+class ModelStatus(enum.StrEnum):
+    """Where a model of a search stands (its value is what records and logs store)."""
+
+    RUNNING = "RUNNING"
+    DONE = "DONE"
+    STOPPED = "STOPPED"
+    FAILED = "FAILED"
+
+
+class LostReason(enum.StrEnum):
+    """Why a visit came back without a result from its worker."""
+
+    EXITED = "exited"  # the worker process died (signal, crash) or its connection broke
+    MEMORY = "memory"  # over its memory allowance (the worker's guard) or killed by the kernel
+    HUNG = "hung"  # ran past its liveness deadline (stopped, deadlocked, swapping)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +71,7 @@ class VisitTask:
     seed: int
     io: ModelIO
     fail_injection: Optional[str] = None
+    memory_limit_bytes: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -63,6 +86,10 @@ class VisitResult:
             and saving state.
         build_s: Seconds spent building the model from its spec (cache miss), else 0.
         built: True if the worker had to build the model (cache miss).
+        peak_rss_bytes: The worker process's peak resident memory during the visit.
+        lost: True when the worker did not answer: it died, hung or ran out of memory
+            (``lost_reason`` says which); the visit's work is void and may be retried.
+        exit_signal: The signal that ended a lost worker, when known (e.g. 9, SIGKILL).
     """
 
     ok: bool
@@ -75,3 +102,13 @@ class VisitResult:
     built: bool = False
     error: str = ""
     traceback: str = ""
+    peak_rss_bytes: int = 0
+    lost: bool = False
+    lost_reason: Optional[LostReason] = None
+    exit_signal: Optional[int] = None
+
+    @classmethod
+    def lost_worker(cls, reason: LostReason, error: str,
+                    exit_signal: Optional[int] = None) -> "VisitResult":
+        """The result a pool reports for a visit whose worker did not answer."""
+        return cls(ok=False, error=error, lost=True, lost_reason=reason, exit_signal=exit_signal)
