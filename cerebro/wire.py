@@ -58,6 +58,11 @@ class VisitTask:
         batch_size: Batch size.
         seed: Seed for this visit's shuffle and dropout; fixed per (model, epoch, partition).
         io: Column mapping.
+        fail_injection: Test hook: ``"raise"`` makes the visit fail.
+        memory_limit_bytes: The worker's memory allowance for this visit: past it the
+            worker gives up the visit and reports ``LostReason.MEMORY`` (``None``: no limit).
+        transform_key: Store key of a cloudpickled ``transformation_fn(x, y) -> (x, y)``
+            applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
     """
 
     kind: str
@@ -72,6 +77,7 @@ class VisitTask:
     io: ModelIO
     fail_injection: Optional[str] = None
     memory_limit_bytes: Optional[int] = None
+    transform_key: Optional[str] = None
 
 
 @dataclasses.dataclass

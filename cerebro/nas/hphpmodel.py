@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.nas import schema
-from cerebro.nas.builder import PretrainedWeightsError, build_trial_model, pin_no_download
+from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
 
 log = get_logger("nas")

@@ -25,9 +25,9 @@ def _decode(target, probs: np.ndarray) -> np.ndarray:
 
 
 def _prepare_df(fitted, df):
-    from cerebro.nas.search import _stack_columns
+    from cerebro.nas.dataprep import stack_columns
 
-    return _stack_columns(df, fitted["groups"])
+    return stack_columns(df, fitted["groups"])
 
 
 def predict(fitted: dict, x: Any, batch_size: int = 256):

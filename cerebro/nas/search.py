@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
 
 import numpy as np
 
 from cerebro._logging import get_logger
-from cerebro.data.columns import inspect_dataframe
-from cerebro.data.metadata import ARRAY, SCALAR, ColumnInfo
-from cerebro.data.prepare import prepare_data
 from cerebro.engine.hopper import FAILED, ModelHopper
-from cerebro.wire import ModelIO
 from cerebro.keras.estimator import SparkModel
-from cerebro.nas import analysis, schema
+from cerebro.nas import dataprep
 from cerebro.metrics import ranking_key
 from cerebro.nas.bridge import NasController, model_id_of
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
@@ -23,16 +18,6 @@ from cerebro.records import record_search
 from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
-VALIDATION_FLAG = "__cerebro_validation"
-
-
-def _with_validation_df(df, validation_df):
-    from pyspark.sql import functions as F
-
-    if validation_df is None:
-        return df, None
-    return (df.withColumn(VALIDATION_FLAG, F.lit(False))
-            .unionByName(validation_df.withColumn(VALIDATION_FLAG, F.lit(True)))), VALIDATION_FLAG
 
 
 def expected_metrics(heads) -> list[str]:
@@ -64,87 +49,17 @@ def check_objective(objective, heads) -> None:
                              f"choose one of {known}")
 
 
-def _configure_graph(am, groups, shapes, targets, sample, rows: int, batch_size: int, epochs: int):
-    """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes."""
-    for node, group, shape in zip(am.inputs, groups, shapes):
-        analyser = node.get_analyser()
-        analyser.update(sample[_feature_column(group)].reshape((-1,) + tuple(shape)))
-        analyser.finalize()
-        node.config_from_analyser(analyser)
-    for head, target in zip(am.heads, targets):
-        analyser = head.get_analyser()
-        analyser.update(target.analyser_sample())
-        analyser.finalize()
-        head.config_from_analyser(analyser)
-    for node, shape in zip(am.graph.inputs, shapes):  # what Graph.set_io_shapes does
-        node.shape = tuple(shape)
-    for node, target in zip(am.graph.outputs, targets):
-        node.in_blocks[0].shape = tuple(target.shape)
-    first = am.inputs[0]
-    first.num_samples, first.batch_size = rows, batch_size
-    am.graph.set_fit_args(0, epochs=epochs)
-
-
-def _feature_column(group) -> str:
-    return group[0] if len(group) == 1 else schema.STACKED_PREFIX + "0"
-
-
-def _stack_columns(df, groups):
-    from pyspark.sql import functions as F
-
-    for group in groups:
-        if len(group) > 1:
-            df = df.withColumn(_feature_column(group),
-                               F.array(*[F.col(f"`{c}`").cast("float") for c in group]))
-    return df
-
-
-def _prepared_columns(columns, groups, targets):
-    """The ``ColumnInfo`` of the columns ``prepare_data`` writes, derived from the user's."""
-    out = {}
-    for group in groups:
-        name = _feature_column(group)
-        out[name] = (columns[name] if len(group) == 1 else
-                     ColumnInfo(name=name, kind=ARRAY, length=len(group),
-                                source_type="array<float>"))
-    for t in targets:
-        out[t.column] = (columns[t.source_column] if t.classes is None else
-                         ColumnInfo(name=t.column, kind=SCALAR, length=1, source_type="int"))
-    return out
-
-
 def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None):
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``."""
     res = am._resources
     cfg = am._tuner_cfg
     backend, store = res["backend"], res["store"]
     check_objective(cfg["objective"], am.heads)  # before any Spark job
-    df, val_col = _with_validation_df(df, validation_df)
-    groups = schema.input_groups(am.inputs, res["feature_columns"])
-    class_cols = [col for head, col in zip(am.heads, res["label_columns"])
-                  if type(head).__name__ == "ClassificationHead"]
-    found = inspect_dataframe(df, res["feature_columns"], res["label_columns"], class_cols,
-                              max_classes=analysis.MAX_CLASSES)
-    columns = found.columns
-    shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
-    targets = []
-    for head, col in zip(am.heads, res["label_columns"]):
-        if col in class_cols:
-            targets.append(analysis.classification_target(col, columns[col],
-                                                          found.classes.get(col)))
-        else:
-            targets.append(analysis.regression_target(col, columns[col]))
-
+    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
     seed = am.seed or 0
-    prepared = _stack_columns(analysis.add_class_index_columns(df, targets), groups)
-    feature_cols = [_feature_column(g) for g in groups]
-    label_cols = [t.column for t in targets]
-    info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
-                        validation=val_col or res["validation"], seed=seed,
-                        inspected=(found.rows, _prepared_columns(columns, groups, targets)))
-    sample = analysis.bounded_sample(store, info, feature_cols, seed)
-    _configure_graph(am, groups, shapes, targets, sample, info.train.total_rows, batch_size, epochs)
-    sample_inputs = [sample[c].reshape((-1,) + tuple(s)) for c, s in zip(feature_cols, shapes)]
+    feature_cols, label_cols, shapes, targets = (data.feature_columns, data.label_columns,
+                                                 data.shapes, data.targets)
+    sample_inputs, info, groups = data.sample_inputs, data.info, data.groups
 
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
@@ -161,8 +76,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         _clear_trial_runs(store)
     am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
 
-    io = ModelIO(tuple(feature_cols), tuple(label_cols), tuple(tuple(s) for s in shapes),
-                 tuple(t.shape for t in targets), tuple(t.encoding for t in targets))
+    io = data.io
     parallelism = cfg["parallelism"] or 2 * backend.num_workers
     controller = NasController(oracle, lambda h: build_trial_model(am.graph, h, sample_inputs),
                                store, io, batch_size, epochs, parallelism,
@@ -182,7 +96,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
                         num_workers=backend.num_workers, budget=getattr(oracle, "max_trials", None),
                         params=reporter.params, config={"epochs": epochs, "batch_size": batch_size})
     t0 = time.monotonic()
-    columns = tuple(dict.fromkeys(feature_cols + label_cols))
+    columns = data.columns
     hopper = ModelHopper(lambda: backend.start_workers(store, info, columns), store, seed=seed,
                          listener=rec.listener, num_workers=backend.num_workers,
                          commands=rec.commands)
