@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 SCALAR = "scalar"
 ARRAY = "array"
+IMAGE = "image"  # encoded image bytes (JPEG/PNG), decoded on the worker per batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,15 +16,21 @@ class ColumnInfo:
 
     Attributes:
         name: Column name in the prepared Parquet files.
-        kind: ``"scalar"`` (one number per row) or ``"array"`` (fixed-length vector).
-        length: Number of values per row (1 for scalars).
+        kind: ``"scalar"`` (one number per row), ``"array"`` (fixed-length vector) or
+            ``"image"`` (encoded image bytes, decoded on the worker to ``image_shape``).
+        length: Number of values per row (1 for scalars; the decoded size for images).
         source_type: The Spark type the user's DataFrame had (for messages).
+        dtype: The numpy dtype of the stored values (``"float32"``, ``"uint8"``,
+            ``"int32"``, ...): workers keep it and cast each batch, not the shard.
+        image_shape: ``(height, width, channels)`` an image column decodes to.
     """
 
     name: str
     kind: str
     length: int
     source_type: str = ""
+    dtype: str = "float32"
+    image_shape: Optional[tuple[int, int, int]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +83,15 @@ class DatasetInfo:
             return SplitInfo(tuple(tuple(x) for x in s["shards"]), tuple(int(r) for r in s["rows"]))
 
         return cls(
-            columns={k: ColumnInfo(**v) for k, v in d["columns"].items()},
+            columns={k: _column(v) for k, v in d["columns"].items()},
             num_partitions=int(d["num_partitions"]),
             train=split(d["train"]),
             val=split(d["val"]),
             feature_columns=tuple(d.get("feature_columns", ())),
             label_columns=tuple(d.get("label_columns", ())),
         )
+
+
+def _column(d: dict[str, Any]) -> ColumnInfo:
+    shape = d.get("image_shape")
+    return ColumnInfo(**{**d, "image_shape": tuple(shape) if shape else None})
