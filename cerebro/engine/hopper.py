@@ -367,6 +367,9 @@ class ModelHopper:
             if self._t0 is None:
                 self._t0 = now
             self._inflight[visit.partition] = (visit, now)
+            self.listener("visit_started", {"model_id": run.model_id, "kind": task.kind,
+                                            "epoch": visit.epoch, "partition": visit.partition,
+                                            "deadline_s": None})
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
