@@ -42,6 +42,16 @@ class ModelIO:
     def columns(self) -> tuple[str, ...]:
         return self.feature_columns + self.label_columns
 
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "ModelIO":
+        return cls(tuple(d["feature_columns"]), tuple(d["label_columns"]),
+                   tuple(tuple(s) for s in d["input_shapes"]),
+                   tuple(tuple(s) for s in d["label_shapes"]),
+                   tuple(d.get("label_encoding") or ()))
+
 
 @dataclasses.dataclass(frozen=True)
 class VisitTask:
@@ -118,3 +128,18 @@ class VisitResult:
                     exit_signal: Optional[int] = None) -> "VisitResult":
         """The result a pool reports for a visit whose worker did not answer."""
         return cls(ok=False, error=error, lost=True, lost_reason=reason, exit_signal=exit_signal)
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerUp:
+    """A pool's notice that a (re)started worker is ready for visits.
+
+    Attributes:
+        worker: The worker (== partition).
+        host: The host it runs on.
+        rss_bytes: Its resident memory while idle (interpreter, framework, shard).
+    """
+
+    worker: int
+    host: str = ""
+    rss_bytes: int = 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from typing import Optional, Sequence
 
-from cerebro.wire import VisitResult, VisitTask
+from cerebro.wire import VisitResult, VisitTask, WorkerUp
 
 
 class WorkerPool(abc.ABC):
@@ -21,11 +21,17 @@ class WorkerPool(abc.ABC):
         """Sends one visit to an idle worker."""
 
     @abc.abstractmethod
-    def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult]]:
+    def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until at least one worker answers (or ``timeout``); returns the answers.
 
-        A worker that died or hung answers ``VisitResult.lost_worker(...)`` (``lost=True``).
+        A worker that died answers ``VisitResult.lost_worker(...)`` (``lost=True``); a
+        restarted worker that is ready again answers ``WorkerUp``.
         """
+
+    @abc.abstractmethod
+    def restart(self, worker: int) -> None:
+        """Stops one worker (lost, hung or over its memory) and starts a new one for its
+        partition; ``wait`` reports ``WorkerUp`` when it is ready. The others go on."""
 
     @abc.abstractmethod
     def shutdown(self, graceful: bool = True) -> None:
@@ -34,6 +40,22 @@ class WorkerPool(abc.ABC):
         Args:
             graceful: Let running visits finish; False stops them at once.
         """
+
+    @property
+    def hosts(self) -> dict[int, str]:
+        """Worker -> host name (for memory groups)."""
+        return {}
+
+    @property
+    def idle_rss(self) -> dict[int, int]:
+        """Worker -> resident memory when idle, in bytes (0: unknown)."""
+        return {}
+
+    @property
+    def memory_budgets(self) -> Optional[dict[str, int]]:
+        """Host -> bytes its workers may use together, where workers share a host's
+        memory (local mode); ``None``: no memory admission."""
+        return None
 
 
 class Backend(abc.ABC):

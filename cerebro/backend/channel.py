@@ -62,8 +62,9 @@ class ControlServer:
     never disturb the search.
     """
 
-    def __init__(self, host: str, secret: bytes):
+    def __init__(self, host: str, secret: bytes, notify=None):
         self.secret = secret
+        self.notify = notify  # called (from the accept thread) after a worker connected
         self._listener = Listener((host, 0), authkey=secret)
         self.address: tuple[str, int] = self._listener.address
         self.refused = 0
@@ -87,6 +88,8 @@ class ControlServer:
                     raise TimeoutError("no hello within 30 s")
                 hello = recv(conn)
                 self._ready.put((int(hello["hello"]), conn, hello))
+                if self.notify is not None:
+                    self.notify()
             except Exception as e:  # noqa: BLE001
                 log.warning("dropped a worker connection during hello: %s", e)
                 conn.close()
@@ -94,6 +97,15 @@ class ControlServer:
     def next_worker(self, timeout: float) -> tuple[int, Connection, dict]:
         """Returns (partition, connection, hello) of the next worker that connected."""
         return self._ready.get(timeout=timeout)
+
+    def connected(self) -> list[tuple[int, Connection, dict]]:
+        """The workers that connected since the last call, without waiting."""
+        out = []
+        while True:
+            try:
+                out.append(self._ready.get_nowait())
+            except queue.Empty:
+                return out
 
     def close(self) -> None:
         self._closed.set()

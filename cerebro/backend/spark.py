@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
-from multiprocessing.connection import wait as wait_connections
 from typing import Optional, Sequence
 
 from cerebro._logging import get_logger
-from cerebro.backend import channel
-from cerebro.backend.base import Backend, WorkerPool
-from cerebro.backend.worker import WorkerConfig, barrier_task, warm_up_task
-from cerebro.wire import LostReason, VisitResult, VisitTask
+from cerebro.backend.base import Backend
+from cerebro.backend.worker import warm_up_task
 
 log = get_logger("backend")
 
@@ -74,12 +70,21 @@ class SparkBackend(Backend):
         keras_backend: Keras backend on the workers; default: the driver's.
         warm_up: Start the Python workers and their torch/Keras imports now, in the
             background (see ``warm_up``).
+        visit_timeout: Seconds after which any visit counts as hung (its worker is
+            restarted and the visit retried); default: derived per model from its earlier
+            visits (4x its longest, at least ``visit_deadline_floor`` s).
+        visit_deadline_floor: The shortest derived deadline, in seconds.
+        max_restarts: Worker restarts allowed in one search.
+        worker_memory_mb: Memory each worker may use (model, data, framework); default: in
+            local mode the workers share what the host has available, elsewhere no limit.
     """
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
                  start_timeout: float = 600, verbose: int = 1,
                  model_cache_mb: int = 1024, keras_backend: Optional[str] = None,
-                 warm_up: bool = True):
+                 warm_up: bool = True, visit_timeout: Optional[float] = None,
+                 visit_deadline_floor: float = 60.0, max_restarts: int = 10,
+                 worker_memory_mb: Optional[int] = None):
         if spark_context is None:
             from pyspark.sql import SparkSession
 
@@ -105,6 +110,18 @@ class SparkBackend(Backend):
         self.verbose = verbose
         self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
         self.keras_backend = keras_backend or _keras_backend()
+        for name, value in (("visit_timeout", visit_timeout),
+                            ("visit_deadline_floor", visit_deadline_floor),
+                            ("worker_memory_mb", worker_memory_mb)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or value <= 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
+        self.visit_timeout = visit_timeout
+        self.visit_deadline_floor = float(visit_deadline_floor)
+        self.max_restarts = max_restarts
+        self.worker_memory_bytes = int(worker_memory_mb * 2**20) if worker_memory_mb else None
         self._warm_thread: Optional[threading.Thread] = None
         if warm_up:
             self.warm_up()
@@ -177,118 +194,7 @@ class SparkBackend(Backend):
             return "127.0.0.1"
         return self.sc.getConf().get("spark.driver.host", "127.0.0.1")
 
-    def start_workers(self, store, dataset, columns: Sequence[str]) -> "SparkWorkerPool":
+    def start_workers(self, store, dataset, columns: Sequence[str]):
+        from cerebro.backend.pool import SparkWorkerPool
+
         return SparkWorkerPool(self, store, dataset, tuple(columns))
-
-
-class SparkWorkerPool(WorkerPool):
-    """The live barrier job plus one authenticated connection per worker."""
-
-    def __init__(self, backend: SparkBackend, store, dataset, columns: tuple[str, ...]):
-        self.backend = backend
-        self._n = backend.num_workers
-        self.server = channel.ControlServer(backend._driver_host(), channel.new_secret())
-        self._job_group = f"cerebro-{uuid.uuid4().hex[:8]}"
-        cfg = WorkerConfig(
-            address=self.server.address, secret=self.server.secret, store=store,
-            dataset=dataset, columns=columns,
-            threads=int(backend.sc.getConf().get("spark.task.cpus", "1")),
-            keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
-            log_level=get_logger("").getEffectiveLevel(),
-        )
-        self._job_error: Optional[BaseException] = None
-        self._job = threading.Thread(target=self._run_job, args=(cfg,), name="cerebro-spark-job",
-                                     daemon=True)
-        self.conns: dict[int, object] = {}
-        self.pids: dict[int, int] = {}  # worker -> Python process id (for diagnostics)
-        self.busy: set[int] = set()
-        self.started_at = time.monotonic()
-        self.ready_info: dict[int, dict] = {}
-        self._closed = False
-        self._job.start()
-        try:
-            self._await_workers(backend.start_timeout)
-        except BaseException:
-            self.shutdown()
-            raise
-        self.start_s = time.monotonic() - self.started_at
-
-    def _run_job(self, cfg: WorkerConfig) -> None:
-        sc = self.backend.sc
-        try:
-            sc.setJobGroup(self._job_group, "cerebro model-hopping workers", True)
-            rdd = sc.parallelize(range(self._n), self._n)
-            rdd.barrier().mapPartitions(barrier_task(cfg)).collect()
-        except BaseException as e:  # noqa: BLE001 - surfaced by _await_workers / wait
-            self._job_error = e
-
-    def _await_workers(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.conns) < self._n:
-            if self._job_error is not None:
-                raise RuntimeError(f"the Spark worker job failed to start: {self._job_error}")
-            try:
-                p, conn, _hello = self.server.next_worker(timeout=0.5)
-            except Exception:  # queue.Empty
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"only {len(self.conns)} of {self._n} workers connected within "
-                        f"{timeout:.0f} s; is the cluster busy?") from None
-                continue
-            self.conns[p] = conn
-            self.pids[p] = int(_hello.get("pid", 0))
-        for p, conn in self.conns.items():
-            remaining = max(0.1, deadline - time.monotonic())
-            if not conn.poll(remaining):
-                raise TimeoutError(f"worker {p} did not load its shard within {timeout:.0f} s")
-            self.ready_info[p] = channel.recv(conn)
-        log.info("%d workers ready in %.1f s", self._n, time.monotonic() - self.started_at)
-
-    @property
-    def num_workers(self) -> int:
-        return self._n
-
-    def submit(self, worker: int, task: VisitTask) -> None:
-        if worker in self.busy:
-            raise RuntimeError(f"worker {worker} is busy")
-        channel.send(self.conns[worker], task)
-        self.busy.add(worker)
-
-    def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult]]:
-        by_conn = {self.conns[w]: w for w in self.busy}
-        if not by_conn:
-            return []
-        out = []
-        for conn in wait_connections(list(by_conn), timeout):
-            w = by_conn[conn]
-            self.busy.discard(w)
-            try:
-                out.append((w, channel.recv(conn)))
-            except (EOFError, OSError) as e:
-                out.append((w, VisitResult.lost_worker(
-                    LostReason.EXITED, f"worker lost: {type(e).__name__}")))
-        return out
-
-    def shutdown(self, graceful: bool = True) -> None:
-        """Stops the workers. ``graceful=False`` cancels the Spark job at once (Ctrl-C, a
-        lost worker), which kills workers in the middle of a visit."""
-        if self._closed:
-            return
-        self._closed = True
-        for conn in self.conns.values():
-            try:
-                channel.send(conn, "shutdown")
-            except (OSError, ValueError):
-                pass
-        if not graceful:
-            self.backend.sc.cancelJobGroup(self._job_group)
-        self._job.join(timeout=30)
-        if self._job.is_alive():
-            self.backend.sc.cancelJobGroup(self._job_group)
-            self._job.join(timeout=30)
-        for conn in self.conns.values():
-            try:
-                conn.close()
-            except OSError:
-                pass
-        self.server.close()

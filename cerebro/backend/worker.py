@@ -1,7 +1,8 @@
 """The worker loop: runs inside one long-lived Spark barrier task per worker.
 
 It connects back to the driver over the authenticated channel, loads its train and val
-shard once, then runs visits until told to stop. It holds no scheduling logic at all.
+shard once, then runs visits until told to stop. It holds no scheduling logic at all; it
+measures each visit's peak memory and gives a visit up past its memory allowance.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 from cerebro.wire import VisitTask
 
@@ -29,6 +30,8 @@ class WorkerConfig:
     keras_backend: str
     cache_bytes: int
     log_level: int = 30
+    generation: int = 0
+    data_memory_bytes: Optional[int] = None
 
 
 def _set_env(n: int, keras_backend: str) -> None:
@@ -111,9 +114,41 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
                                 name="cerebro-import", daemon=True)
     importer.start()
     conn = channel.connect(cfg.address, cfg.secret)
-    channel.send(conn, {"hello": partition, "pid": os.getpid(), "host": socket.gethostname()})
+    host = socket.gethostname()
+    channel.send(conn, {"hello": partition, "pid": os.getpid(), "host": host,
+                        "generation": cfg.generation})
     connect_s = time.perf_counter() - t_entry
+    runtime, shards, load_s = _open(partition, cfg)
+    importer.join()
+    if "error" in imports:
+        raise imports["error"]
+    _set_threads(cfg.threads, cfg.keras_backend)  # in this thread: the one that trains
 
+    from cerebro.backend.memory import VisitGuard, rss_bytes
+
+    timings = {"entered": entered, "connect_s": connect_s, "shard_load_s": load_s,
+               "backend_import_s": imports.get("backend_import_s", 0.0),
+               "keras_import_s": imports.get("keras_import_s", 0.0),
+               "ready_s": time.perf_counter() - t_entry}
+    send_lock = threading.Lock()
+
+    def send(msg: Any) -> None:
+        with send_lock:
+            channel.send(conn, msg)
+
+    def over_allowance(rss: int, limit: int) -> None:
+        send({"memory_exceeded": rss, "limit": limit, "partition": partition})
+
+    guard = VisitGuard(over_allowance)
+    send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
+          "rss_bytes": rss_bytes(), "timings": timings, **shards})
+    visits = _serve(conn, runtime, guard, send)
+    conn.close()
+    return {"partition": partition, "visits": visits}
+
+
+def _open(partition: int, cfg: WorkerConfig):
+    """Loads the worker's shards (train and val); returns its runtime and what it holds."""
     import pyarrow as pa
 
     from cerebro.data.shard import load_shard
@@ -127,19 +162,15 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     train = load_shard(cfg.store, cfg.dataset, "train", partition, cfg.columns)
     val = load_shard(cfg.store, cfg.dataset, "val", partition, cfg.columns)
     runtime = WorkerRuntime(cfg.store, train, val, cfg.cache_bytes)
-    load_s = time.perf_counter() - t0
-    importer.join()
-    if "error" in imports:
-        raise imports["error"]
-    _set_threads(cfg.threads, cfg.keras_backend)  # in this thread: the one that trains
+    info = {"train_rows": train.rows, "val_rows": val.rows,
+            "shard_bytes": train.nbytes + val.nbytes}
+    return runtime, info, time.perf_counter() - t0
 
-    timings = {"entered": entered, "connect_s": connect_s, "shard_load_s": load_s,
-               "backend_import_s": imports.get("backend_import_s", 0.0),
-               "keras_import_s": imports.get("keras_import_s", 0.0),
-               "ready_s": time.perf_counter() - t_entry}
-    channel.send(conn, {"ready": partition, "load_s": load_s, "pid": os.getpid(),
-                        "train_rows": train.rows, "val_rows": val.rows,
-                        "shard_bytes": train.nbytes + val.nbytes, "timings": timings})
+
+def _serve(conn, runtime, guard, send) -> int:
+    """Runs visits until the driver says stop; returns how many ran."""
+    from cerebro.backend import channel
+
     visits = 0
     while True:
         try:
@@ -150,11 +181,12 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
             break
         if not isinstance(msg, VisitTask):
             continue
+        guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
+        result.peak_rss_bytes = guard.stop()
         visits += 1
-        channel.send(conn, result)
-    conn.close()
-    return {"partition": partition, "visits": visits}
+        send(result)
+    return visits
 
 
 def warm_up_task(threads: int, keras_backend: str):
@@ -174,14 +206,10 @@ def warm_up_task(threads: int, keras_backend: str):
     return fn
 
 
-def barrier_task(cfg: WorkerConfig):
-    """The function Spark runs in each barrier task (``mapPartitions``)."""
+def worker_task(partition: int, cfg: WorkerConfig):
+    """The function the Spark task of worker ``partition`` runs (``mapPartitions``)."""
 
     def fn(_iterator):
-        from pyspark import BarrierTaskContext
-
-        ctx = BarrierTaskContext.get()
-        yield run_worker(ctx.partitionId(), cfg)
+        yield run_worker(partition, cfg)
 
     return fn
-

@@ -1,5 +1,6 @@
 """MOP (model hopper parallelism) scheduling: a pure, stdlib-only state machine."""
 
+from cerebro.mop.memory import MemoryPlan
 from cerebro.mop.scheduler import (
     EpochDone,
     ModelDone,
@@ -10,6 +11,7 @@ from cerebro.mop.scheduler import (
 )
 
 __all__ = [
+    "MemoryPlan",
     "EpochDone",
     "ModelDone",
     "Scheduler",

@@ -26,6 +26,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from cerebro.mop.memory import MemoryPlan
+
 
 class VisitKind(str, enum.Enum):
     """Phase of a visit: training on a partition or evaluating on a shard."""
@@ -143,6 +145,7 @@ class Scheduler:
         seed: int = 0,
         strict_order: bool = True,
         evaluate: bool = True,
+        memory: MemoryPlan | None = None,
     ) -> None:
         if num_partitions < 1:
             raise SchedulerError(f"num_partitions must be >= 1, got {num_partitions}")
@@ -150,6 +153,7 @@ class Scheduler:
         self.seed = seed
         self.strict_order = strict_order
         self.evaluate = evaluate
+        self.memory = memory
         self._models: dict[str, _Model] = {}
         self._ordinals: dict[str, int] = {}  # every id ever added
         self._train_log: dict[str, dict[int, list[int]]] = {}
@@ -249,11 +253,13 @@ class Scheduler:
             The new visits, in ascending worker order; they are now running.
         """
         new: list[Visit] = []
+        running = {w: v.model_id for w, v in self._running.items()}
+        draining = self._draining_groups()
         for w in self.idle_workers:
             best: tuple[tuple[bool, int, int, str], _Model, VisitKind] | None = None
             for m in self._models.values():
                 kind = self._runnable_kind(m, w)
-                if kind is None:
+                if kind is None or not self._fits(m.model_id, w, running, draining):
                     continue
                 local = kind is VisitKind.EVAL and m.last_train_worker == w
                 key = (not local, m.completed, m.ordinal, m.model_id)
@@ -264,8 +270,33 @@ class Scheduler:
                 visit = Visit(m.model_id, w, m.epoch, kind)
                 m.worker = w
                 self._running[w] = visit
+                running[w] = m.model_id
                 new.append(visit)
         return new
+
+    def _fits(self, model_id: str, worker: int, running: dict[int, str],
+              draining: dict[object, set[str]]) -> bool:
+        """Memory admission (always true without a ``MemoryPlan``)."""
+        if self.memory is None:
+            return True
+        group = self.memory.groups[worker]
+        if group in draining and model_id not in draining[group]:
+            return False
+        return self.memory.admits(model_id, worker, running)
+
+    def _draining_groups(self) -> dict[object, set[str]]:
+        """Groups where an exclusive model waits for its next visit: group -> models."""
+        out: dict[object, set[str]] = {}
+        if self.memory is None:
+            return out
+        for m in self._models.values():
+            if m.removed or m.finished or m.worker is not None \
+                    or not self.memory.is_exclusive(m.model_id):
+                continue
+            for w in range(self.num_partitions):
+                if w not in self._down and self._runnable_kind(m, w) is not None:
+                    out.setdefault(self.memory.groups[w], set()).add(m.model_id)
+        return out
 
     def complete(self, visit: Visit) -> list[Event]:
         """Records that a running visit finished successfully.

@@ -67,18 +67,18 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
         input_shape: The user's per-row shape(s).
         validation_df: Explicit validation rows, else ``am``'s ``validation`` setting.
     """
-    res = am._resources
-    backend, store = res["backend"], res["store"]
+    res = am.resources
+    backend, store = res.backend, res.store
     df, val_col = _with_validation_df(df, validation_df)
-    groups = schema.input_groups(am.inputs, res["feature_columns"])
-    class_cols = [col for head, col in zip(am.heads, res["label_columns"])
+    groups = schema.input_groups(am.inputs, res.feature_columns)
+    class_cols = [col for head, col in zip(am.heads, res.label_columns)
                   if type(head).__name__ == "ClassificationHead"]
-    found = inspect_dataframe(df, res["feature_columns"], res["label_columns"], class_cols,
+    found = inspect_dataframe(df, res.feature_columns, res.label_columns, class_cols,
                               max_classes=analysis.MAX_CLASSES)
     columns = found.columns
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = []
-    for col in res["label_columns"]:
+    for col in res.label_columns:
         if col in class_cols:
             targets.append(analysis.classification_target(col, columns[col],
                                                           found.classes.get(col)))
@@ -90,7 +90,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
     feature_cols = [feature_column(g) for g in groups]
     label_cols = [t.column for t in targets]
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
-                        validation=val_col or res["validation"], seed=seed,
+                        validation=val_col or res.validation, seed=seed,
                         inspected=(found.rows, _prepared_columns(columns, groups, targets)))
     sample = analysis.bounded_sample(store, info, feature_cols, seed)
     _configure_graph(am, groups, shapes, targets, sample, info.train.total_rows, batch_size, epochs)

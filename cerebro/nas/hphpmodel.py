@@ -14,8 +14,10 @@ from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.nas import schema
+from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
+from cerebro.nas.settings import Resources, TunerSettings
 
 log = get_logger("nas")
 
@@ -30,7 +32,8 @@ class HyperHyperModel:
         overwrite: Start the project afresh instead of resuming it.
         max_trials: Default trial budget (``tuner_bind(max_trials=...)`` overrides it).
         seed: Seeds the oracle, the data split and the visit order.
-        project_name: Name of the search project (its directory lives in the store).
+        project_name: Name of the search project: its runs' directory in the store and its
+            records experiment.
         directory: Where the KerasTuner project directory goes; default: inside the store.
     """
 
@@ -43,17 +46,18 @@ class HyperHyperModel:
         self.overwrite = overwrite
         self.max_trials = max_trials
         self.seed = seed
-        self.project_name = project_name
+        self.project_name = check_project_name(project_name)
         self.directory = directory
         self._default_tuner_kwargs = kwargs
-        self._resources: Optional[dict] = None
-        self._tuner_cfg: Optional[dict] = None
+        self.resources: Optional[Resources] = None
+        self.tuner_settings: Optional[TunerSettings] = None
         self.tuner = None
         self._fitted: Optional[dict] = None
 
     # -- binding ----------------------------------------------------------------------------
     def resource_bind(self, backend, store, feature_columns, label_columns,
-                      evaluation_metric: str = "loss", validation=0.2, verbose: int = 1) -> None:
+                      evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
+                      records=None, mlflow=None, listeners=()) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
         Args:
@@ -65,6 +69,11 @@ class HyperHyperModel:
             evaluation_metric: Metric used to rank the trials in the result.
             validation: Fraction of rows held out, or a bool/int column marking them.
             verbose: 0 silent, 1 progress.
+            records: Where the search is recorded: ``None`` (``<store>/cerebro.db``, or the
+                ``CEREBRO_RECORDS`` environment variable), a SQLAlchemy URL or path, or
+                ``False`` (off).
+            mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
+            listeners: More ``(kind, payload)`` callbacks of the search's events.
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -76,9 +85,10 @@ class HyperHyperModel:
         feature_columns = schema.as_column_list(feature_columns, "feature_columns")
         label_columns = schema.as_column_list(label_columns, "label_columns")
         schema.check_io_arity(self.inputs, self.heads, feature_columns, label_columns)
-        self._resources = dict(backend=backend, store=store, feature_columns=feature_columns,
-                               label_columns=label_columns, evaluation_metric=evaluation_metric,
-                               validation=validation, verbose=verbose)
+        self.resources = Resources(backend, store, feature_columns, label_columns,
+                                   evaluation_metric=evaluation_metric, validation=validation,
+                                   verbose=verbose, records=records, mlflow=mlflow,
+                                   listeners=tuple(listeners))
 
     def tuner_bind(self, tuner: Any = "greedy", hyperparameters=None, objective="val_loss",
                    max_trials: Optional[int] = None, overwrite: bool = False,
@@ -109,28 +119,27 @@ class HyperHyperModel:
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
         kwargs = {**self._default_tuner_kwargs, **tuner_kwargs}
         max_epochs = kwargs.pop("max_epochs", None)  # make_oracle takes it by name
-        self._tuner_cfg = dict(tuner=tuner, hyperparameters=hyperparameters, objective=objective,
-                               max_trials=max_trials or self.max_trials,
-                               overwrite=overwrite or self.overwrite, parallelism=parallelism,
-                               kwargs=kwargs)
+        self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
+                                            max_trials or self.max_trials,
+                                            overwrite or self.overwrite, parallelism, kwargs)
         if not (isinstance(tuner, str) and tuner.lower() == "hyperband" and not max_epochs):
             self._make_tuner(max_epochs)
 
     def _make_tuner(self, max_epochs: Optional[int]):
         from cerebro.nas.tuner import SparkTuner
 
-        cfg = self._tuner_cfg
-        hps = pin_no_download(cfg["hyperparameters"]) if cfg["hyperparameters"] else None
-        oracle = make_oracle(cfg["tuner"], cfg["objective"], cfg["max_trials"], hps, self.seed,
-                             max_epochs, **cfg["kwargs"])
+        cfg = self.tuner_settings
+        hps = pin_no_download(cfg.hyperparameters) if cfg.hyperparameters else None
+        oracle = make_oracle(cfg.tuner, cfg.objective, cfg.max_trials, hps, self.seed,
+                             max_epochs, **cfg.kwargs)
         self.tuner = SparkTuner(oracle, self.graph, self._project_dir(), self.project_name,
-                                overwrite=cfg["overwrite"])
+                                overwrite=cfg.overwrite)
         return self.tuner
 
     def _project_dir(self) -> str:
         if self.directory:
             return self.directory
-        store = self._resources["store"] if self._resources else None
+        store = self.resources.store if self.resources else None
         if store is not None and type(store).__name__ == "LocalStore":
             return store.fs_path("nas")
         return os.path.join(os.getcwd(), "cerebro_nas")
@@ -151,7 +160,7 @@ class HyperHyperModel:
         """
         from cerebro.nas.search import run_search
 
-        if self._resources is None:
+        if self.resources is None:
             raise ValueError("call resource_bind(backend, store, feature_columns, label_columns) "
                              "before fit()")
         if callbacks:
@@ -162,7 +171,7 @@ class HyperHyperModel:
         epochs = 10 if epochs is None else epochs
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-        if self._tuner_cfg is None:
+        if self.tuner_settings is None:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
             self._make_tuner(epochs)

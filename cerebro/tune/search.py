@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Callable, Optional, Sequence
 
 from cerebro._logging import get_logger
 from cerebro.data.columns import check_input_shape, inspect_columns
 from cerebro.data.prepare import load_dataset_info, prepare_data
-from cerebro.engine.hopper import FAILED, ModelHopper, visit_seed
+from cerebro.keras.estimator import SparkEstimator
+from cerebro.storage.layout import check_project_name
+from cerebro.tune.result import ModelSelectionResult
 from cerebro.wire import ModelIO
-from cerebro.keras.estimator import SparkEstimator, SparkModel
-from cerebro.progress import ProgressReporter
-from cerebro.records import record_search
-from cerebro.tune.result import ModelSelectionResult, is_maximized, ranking_key
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
 
@@ -57,13 +54,21 @@ class ModelSelection:
         parallelism: Models trained at once (default: every model for grid/random search,
             ``2 * num_workers`` for TPE).
         seed: Seeds the split, the sampler and the visit order.
+        project_name: Names the search's runs in the store and its records experiment
+            (default: the search's class and a fresh id).
+        records: Where the search is recorded (default: ``<store>/cerebro.db``; ``False``
+            turns records off; a SQLAlchemy URL puts them elsewhere).
+        mlflow: MLflow tracking URI (or ``True``) to log the search to MLflow.
+        listeners: More ``(kind, payload)`` callbacks of the search's events.
     """
 
     def __init__(self, backend, store, estimator_gen_fn: Callable[[dict], SparkEstimator],
                  search_space: dict, num_epochs: int, evaluation_metric: str = "loss",
                  validation=0.25, label_columns: Sequence[str] = ("label",),
                  feature_columns: Sequence[str] = ("features",), verbose: int = 1,
-                 parallelism: Optional[int] = None, seed: int = 0):
+                 parallelism: Optional[int] = None, seed: int = 0,
+                 project_name: Optional[str] = None, records=None, mlflow=None,
+                 listeners: Sequence = ()):
         if not callable(estimator_gen_fn):
             raise TypeError("estimator_gen_fn must be callable: params -> SparkEstimator")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
@@ -82,6 +87,8 @@ class ModelSelection:
         self.parallelism = parallelism
         self.seed = seed
         self.run_id = uuid.uuid4().hex[:6]
+        self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
+        self.records, self.mlflow, self.listeners = records, mlflow, tuple(listeners)
 
     def _searcher(self) -> Searcher:
         raise NotImplementedError
@@ -115,139 +122,21 @@ class ModelSelection:
         return est
 
     def _run(self, info, searcher: Searcher, first) -> ModelSelectionResult:
-        controller = _SearchController(self, info, searcher, first)
+        from cerebro.search import RunnerSettings, SearchRunner
+        from cerebro.tune.source import SearcherSource
+
+        source = SearcherSource(self, searcher, info, first)
+        labels = list(self.label_columns)
+        settings = RunnerSettings(
+            project=self.project_name, parallelism=self.parallelism or self._default_parallelism(),
+            output_names=[f"{c}__output" for c in labels],
+            evaluation_metric=self.evaluation_metric, seed=self.seed, verbose=self.verbose,
+            kind="tune", records=getattr(self, "records", None), mlflow=getattr(self, "mlflow", None),
+            listeners=tuple(self.listeners),
+            config={"num_epochs": self.num_epochs, "seed": self.seed,
+                    "space": {k: repr(v) for k, v in self.search_space.items()}})
         columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))
-        total = getattr(searcher, "num_models", None) or len(getattr(searcher, "points", [])) or None
-        reporter = ProgressReporter(total, f"val_{self.evaluation_metric}", self.backend.num_workers,
-                                    verbose=self.verbose,
-                                    params=lambda mid: controller.params.get(mid, {}))
-        rec = record_search(self.store, f"{type(self).__name__}-{self.run_id}",
-                            listeners=(reporter,), records=getattr(self, "records", None),
-                            mlflow=getattr(self, "mlflow", None),
-                            kind="tune", metric=f"val_{self.evaluation_metric}", budget=total,
-                            num_workers=self.backend.num_workers,
-                            params=lambda mid: controller.params.get(mid, {}),
-                            config={"num_epochs": self.num_epochs, "seed": self.seed,
-                                    "space": {k: repr(v) for k, v in self.search_space.items()}})
-        t0 = time.monotonic()
-        hopper = ModelHopper(lambda: self.backend.start_workers(self.store, info, columns),
-                             self.store, seed=self.seed, listener=rec.listener,
-                             num_workers=self.backend.num_workers, commands=rec.commands)
-        try:
-            stats = hopper.run(controller)
-            rec.done(hopper.figures(time.monotonic() - t0))
-        finally:
-            reporter.close()
-            rec.close()
-        figures = hopper.figures(time.monotonic() - t0)
-        log.info("search done: %d models, utilisation %.1f%%, hop overhead %.2f%% of sub-epoch time",
-                 len(hopper.runs), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
-        result = controller.result(hopper, figures, stats)
-        rec.finish(result)
-        return result
-
-
-class _SearchController:
-    """Feeds searcher configurations into the hopper and tells the searcher the outcome."""
-
-    def __init__(self, selection: ModelSelection, info, searcher: Searcher, first):
-        self.sel, self.info, self.searcher = selection, info, searcher
-        self.pending = [first] if first else []
-        self.params: dict[str, dict] = {}
-        self.point_of: dict[str, int] = {}
-        self.spark_models: dict[str, SparkModel] = {}
-        self.exhausted = False
-        self.parallelism = selection.parallelism or selection._default_parallelism()
-
-    def refill(self, hopper: ModelHopper) -> None:
-        while not self.exhausted and len(hopper.active_models) < self.parallelism:
-            nxt = self.pending.pop(0) if self.pending else self.searcher.ask()
-            if nxt is None:
-                self.exhausted = True
-                break
-            self._add(hopper, *nxt)
-
-    def _add(self, hopper: ModelHopper, point_id: int, params: dict) -> None:
-        import keras
-
-        sel = self.sel
-        index = len(self.params)
-        model_id = f"{sel.run_id}_{index:03d}"
-        keras.utils.set_random_seed(visit_seed(sel.seed, str(index), -1, -1))  # initial weights
-        est = sel._estimator(params)
-        io = model_io(est, self.info.columns, sel.feature_columns, sel.label_columns)
-        spec_key = sel.store.checkpoint_key(model_id, "model.keras")
-        sel.store.write_bytes(spec_key, est.to_bytes())
-        if est.custom_objects:
-            import cloudpickle
-
-            from cerebro.keras.runtime import CUSTOM_OBJECTS
-
-            sel.store.write_bytes(sel.store.checkpoint_key(model_id, CUSTOM_OBJECTS),
-                                  cloudpickle.dumps(est.custom_objects))
-        self.params[model_id], self.point_of[model_id] = params, point_id
-        hopper.add_model(model_id, spec_key, io, est.batch_size, sel.num_epochs,
-                         seed_key=str(index))
-        self.spark_models[model_id] = (spec_key, io, est)
-        if sel.verbose:
-            log.info("model %s added: %s", model_id, params)
-
-    def add_manual(self, hopper: ModelHopper, params: dict) -> str:
-        """Adds a model with hyperparameters a person chose (the searcher is not told)."""
-        self._add(hopper, None, dict(params))
-        return next(reversed(self.params))
-
-    def on_epoch_end(self, hopper, model_id, epoch, metrics) -> None:
-        pass  # progress is shown by the ProgressReporter listening to the hopper
-
-    def _loss(self, hopper, model_id) -> Optional[float]:
-        hist = hopper.runs[model_id].history.get(f"val_{self.sel.evaluation_metric}")
-        if not hist:
-            return None
-        v = hist[-1]
-        return -v if is_maximized(self.sel.evaluation_metric) else v
-
-    def on_model_done(self, hopper, model_id) -> None:
-        if self.point_of[model_id] is not None:  # None: added by hand
-            self.searcher.tell(self.point_of[model_id], self._loss(hopper, model_id))
-        hopper.dispatch()  # idle workers first; building the next estimator takes a while
-        self.refill(hopper)
-
-    def on_model_failed(self, hopper, model_id, error) -> None:
-        if self.point_of[model_id] is not None:
-            self.searcher.tell(self.point_of[model_id], None)
-        self.refill(hopper)
-
-    def result(self, hopper: ModelHopper, figures: dict, stats) -> ModelSelectionResult:
-        sel = self.sel
-        models = {}
-        for mid, (spec_key, io, est) in self.spark_models.items():
-            run = hopper.runs[mid]
-            models[mid] = SparkModel.from_store(
-                sel.store, mid, spec_key, run.state_key, history=run.history,
-                feature_columns=io.feature_columns, label_columns=io.label_columns,
-                input_shapes=io.input_shapes, custom_objects=est.custom_objects,
-                params=self.params[mid])
-        metric = f"val_{sel.evaluation_metric}"
-        key = ranking_key(metric)
-        ok = [m for m in models if hopper.runs[m].status != FAILED and hopper.runs[m].history]
-        if not ok:
-            errors = {m: r.error for m, r in hopper.runs.items() if r.error}
-            raise RuntimeError(f"every model failed; errors: {errors}")
-        missing = [m for m in ok if metric not in hopper.runs[m].history]
-        if missing:
-            known = sorted(hopper.runs[ok[0]].history)
-            raise ValueError(
-                f"evaluation_metric {sel.evaluation_metric!r} gives no {metric!r}; "
-                f"the models report {known}")
-        best = min(ok, key=lambda m: key(hopper.runs[m].history[metric][-1]))
-        best_model = models[best]
-        return ModelSelectionResult(
-            best_model, best_model.history, models, best_model.output_names,
-            evaluation_metric=sel.evaluation_metric,
-            statuses={m: r.status for m, r in hopper.runs.items()},
-            errors={m: r.error for m, r in hopper.runs.items() if r.error},
-            stats=figures)
+        return SearchRunner(self.backend, self.store, source, settings, info, columns).run()
 
 
 class GridSearch(ModelSelection):

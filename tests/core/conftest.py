@@ -29,5 +29,5 @@ def random_search(spark, small_mnist, tmp_path_factory):
     search = RandomSearch(backend, store, estimator_fn(batch_size=64),
                           {"lr": hp_loguniform(-4, -1), "units": hp_choice([16, 32])},
                           num_models=3, num_epochs=2, evaluation_metric="loss",
-                          validation="is_val", verbose=0, seed=1)
+                          validation="is_val", verbose=0, seed=1, project_name="random")
     return search.fit(small_mnist[0]), store

@@ -162,10 +162,13 @@ def test_worker_runtime_hops_equal_plain_keras(xy, store, cache_bytes):
 
 
 def test_visit_log_lists_every_partition_once_per_epoch(random_search):
+    from cerebro.storage.layout import RunLayout
+
     result, store = random_search
+    layout = RunLayout(store, "random")
     first_partitions = []
     for mid, model in result.get_all_models().items():
-        log = store.read_json(store.checkpoint_key(mid, "log.json"))
+        log = store.read_json(layout.log_key(mid))
         assert log["model_id"] == mid and log["status"] == "DONE" and log["epochs_done"] == 2
         assert sorted(log["visit_log"]) == ["0", "1"]
         for epoch, partitions in log["visit_log"].items():
@@ -174,6 +177,9 @@ def test_visit_log_lists_every_partition_once_per_epoch(random_search):
         assert log["history"] == model.history
         assert log["seq"] == 4 and log["state_key"].endswith("state-000004.npz")
         assert store.exists(log["state_key"])
-        states = [n for n in store.listdir(store.run_key(mid)) if n.startswith("state-")]
-        assert states == ["state-000004.npz"], "a finished model keeps only its final state"
+        states = [n for n in store.listdir(layout.model_dir(mid)) if n.startswith("state-")]
+        kept = sorted({"state-000004.npz", log["best_state_key"].rsplit("/", 1)[-1]})
+        assert states == kept, "a finished model keeps only its final and best states"
+        assert log["best_epoch"] in (0, 1) and log["best_state_key"].endswith(
+            f"state-{2 * (log['best_epoch'] + 1):06d}.npz"), "the best epoch's state is its end"
     assert len(set(first_partitions)) > 1, "models must start their epochs on different workers"

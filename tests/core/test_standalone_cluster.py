@@ -39,6 +39,7 @@ import keras
 from cerebro.backend import SparkBackend
 from cerebro.keras import SparkEstimator
 from cerebro.storage import LocalStore
+from cerebro.storage.layout import RunLayout
 from cerebro.tune import GridSearch, hp_choice
 
 rng = np.random.default_rng(0)
@@ -57,9 +58,10 @@ def gen(params):
 store = LocalStore(os.environ["STORE"])
 backend = SparkBackend(spark.sparkContext, num_workers=2, start_timeout=240, verbose=0)
 result = GridSearch(backend, store, gen, {"units": hp_choice([4, 8])}, num_epochs=2,
-                    evaluation_metric="accuracy", verbose=0).fit(df)
+                    evaluation_metric="accuracy", verbose=0, project_name="cluster").fit(df)
+layout = RunLayout(store, "cluster")
 out = {mid: {"history": m.history, "status": result.statuses[mid],
-             "visit_log": store.read_json(store.checkpoint_key(mid, "log.json"))["visit_log"]}
+             "visit_log": store.read_json(layout.log_key(mid))["visit_log"]}
        for mid, m in result.get_all_models().items()}
 print("search %.1f (workers started in %.1f s)" % (time.monotonic() - T0, result.stats["start_s"]))
 executors = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()

@@ -29,7 +29,7 @@ def _run(store: Path, mode: str, timeout: float = 600) -> dict:
 
 def _epochs_done(store: Path) -> int:
     total = 0
-    for log in (store / "runs").glob("trial_*/log.json"):
+    for log in (store / "runs").glob("*/trial_*/log.json"):
         try:
             total += json.loads(log.read_text())["epochs_done"]
         except (OSError, ValueError, KeyError):
@@ -55,8 +55,8 @@ def test_driver_kill_then_rerun_resumes(tmp_path):
         os.killpg(proc.pid, signal.SIGKILL)  # the driver, its JVM and its Python workers
         proc.wait()
     done_at_kill = _epochs_done(store)
-    logs_at_kill = {p.parent.name: json.loads(p.read_text())
-                    for p in (store / "runs").glob("trial_*/log.json")}
+    logs_at_kill = {p.parent: json.loads(p.read_text())
+                    for p in (store / "runs").glob("*/trial_*/log.json")}
 
     resumed = _run(store, "resume")
     assert set(resumed["trials"]) == set(fresh["trials"])
@@ -64,8 +64,8 @@ def test_driver_kill_then_rerun_resumes(tmp_path):
     # Finished trials were kept, not retrained; running ones lost at most one sub-epoch.
     trained_again = resumed["stats"]["visits"]
     assert _epochs_done(store) == TRIALS * EPOCHS
-    for name, log in logs_at_kill.items():
-        final = json.loads((store / "runs" / name / "log.json").read_text())
+    for run_dir, log in logs_at_kill.items():
+        final = json.loads((run_dir / "log.json").read_text())
         for epoch, parts in log["visit_log"].items():
             assert final["visit_log"][epoch][: len(parts)] == parts  # the same visit order
     visits_per_epoch = 2 * 2  # 2 train + 2 eval visits with 2 workers

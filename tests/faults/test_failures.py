@@ -45,14 +45,18 @@ def _mlp(params):
 def test_nan_loss_fails_that_model_only(spark, store, digits):
     from cerebro.tune import hp_choice
 
-    result = _grid(spark, store, {"lr": hp_choice([0.05, 1e30])}, _mlp, epochs=2).fit(digits)
+    from cerebro.storage.layout import RunLayout
+
+    search = _grid(spark, store, {"lr": hp_choice([0.05, 1e30])}, _mlp, epochs=2)
+    result = search.fit(digits)
     failed = [m for m, s in result.statuses.items() if s == "FAILED"]
     assert len(failed) == 1
     assert "non-finite" in result.errors[failed[0]]
     ok = [m for m in result.statuses if m not in failed]
     assert len(result.get_all_model_history()[ok[0]]["val_accuracy"]) == 2
     assert result.get_best_model().model_id == ok[0]
-    assert store.read_json(f"runs/{failed[0]}/log.json")["status"] == "FAILED"
+    assert store.read_json(RunLayout(store, search.project_name).log_key(failed[0]))["status"] \
+        == "FAILED"
 
 
 def _listening_ports() -> list[int]:

@@ -43,7 +43,7 @@ def test_ctrl_c_stops_cleanly_and_the_search_resumes(tmp_path):
              and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert not alive, f"orphans after Ctrl-C: {alive}"
     assert stop_s < 60
-    for log in (store / "runs").glob("trial_*/log.json"):
+    for log in (store / "runs").glob("*/trial_*/log.json"):
         record = json.loads(log.read_text())  # every log is whole JSON (atomic writes)
         if record["state_key"]:
             assert (store / record["state_key"]).exists(), "a log names a missing state"

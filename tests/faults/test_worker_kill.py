@@ -11,6 +11,7 @@ import numpy as np
 import psutil
 import pytest
 
+from cerebro.storage.layout import RunLayout
 from tests.conftest import make_vector_df
 
 pytestmark = pytest.mark.slow
@@ -82,8 +83,8 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
         # Wait for the first committed states, then kill whichever worker is busy.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            runs = store.listdir("runs")
-            if any(n.startswith("state-") for r in runs for n in store.listdir(f"runs/{r}")):
+            runs = [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
+            if any(n.startswith("state-") for r in runs for n in store.listdir(r)):
                 victim = _busy_spark_worker()
                 if victim is not None:
                     killed.append(victim.pid)
@@ -93,7 +94,8 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    result = _search(spark, store, digits_df).fit(digits_df)
+    search = _search(spark, store, digits_df)
+    result = search.fit(digits_df)
     t.join(5)
 
     assert killed, "no busy Spark worker was found to kill"
@@ -106,7 +108,7 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
         # Same committed states and per-visit seeds: the retried sub-epoch reproduces the run.
         np.testing.assert_allclose(a["val_loss"], b["val_loss"], rtol=1e-4)
     for model_id in hist_killed:
-        log = store.read_json(f"runs/{model_id}/log.json")
+        log = store.read_json(RunLayout(store, search.project_name).log_key(model_id))
         assert log["epochs_done"] == 3
         for epoch, parts in log["visit_log"].items():
             assert sorted(parts) == [0, 1], (model_id, epoch, parts)

@@ -106,12 +106,14 @@ def test_hyperband_frees_a_stopped_trials_worker_within_one_sub_epoch(spark, sto
 
 def test_same_seed_same_trials_and_visit_order(spark, tmp_path, df):
     from cerebro.storage import LocalStore
+    from cerebro.storage.layout import RunLayout
 
     runs = []
     for i in range(2):
         store = LocalStore(str(tmp_path / f"store{i}"))
         am, result = search(spark, store, df, "greedy", seed=1, exploration=0.5)
-        logs = {m: store.read_json(store.checkpoint_key(m, "log.json"))["visit_log"]
+        layout = RunLayout(store, am.project_name)
+        logs = {m: store.read_json(layout.log_key(m))["visit_log"]
                 for m in result.get_all_models()}
         runs.append((trial_values(am), logs))
     (values_a, logs_a), (values_b, logs_b) = runs

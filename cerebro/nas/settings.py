@@ -1,0 +1,69 @@
+"""``HyperHyperModel``'s settings as typed records (what ``resource_bind`` and ``tuner_bind``
+were given), instead of dicts that other modules read."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Optional
+
+
+@dataclasses.dataclass
+class Resources:
+    """What ``resource_bind`` binds: where and on what the search runs.
+
+    Attributes:
+        backend: A ``cerebro.backend.SparkBackend``.
+        store: A ``cerebro.storage.Store``.
+        feature_columns: One column per input node (or stacked scalars for one structured
+            input).
+        label_columns: One column per head.
+        evaluation_metric: The metric the result reports.
+        validation: Fraction of rows held out, or a bool/int column marking them.
+        verbose: 0 silent, 1 progress.
+        records: Where the search is recorded (``None``: ``<store>/cerebro.db`` unless
+            ``CEREBRO_RECORDS`` says otherwise; ``False``: off; a SQLAlchemy URL or path).
+        mlflow: MLflow tracking URI or ``True`` to log to MLflow (``None``: ``CEREBRO_MLFLOW``).
+        listeners: More ``(kind, payload)`` callbacks of the search's events.
+    """
+
+    backend: Any
+    store: Any
+    feature_columns: list[str]
+    label_columns: list[str]
+    evaluation_metric: str = "loss"
+    validation: Any = 0.2
+    verbose: int = 1
+    records: Any = None
+    mlflow: Any = None
+    listeners: Sequence[Any] = ()
+
+
+@dataclasses.dataclass
+class TunerSettings:
+    """What ``tuner_bind`` chose: the search algorithm and its budget.
+
+    Attributes:
+        tuner: A tuner name or a ``keras_tuner.Oracle``.
+        hyperparameters: The user's ``keras_tuner.HyperParameters`` (its Fixed values stay).
+        objective: The objective (e.g. ``"val_accuracy"``).
+        max_trials: The trial budget.
+        overwrite: Start the project afresh.
+        parallelism: Trials trained at once (``None``: twice the workers).
+        kwargs: Options for the oracle (e.g. ``exploration``).
+    """
+
+    tuner: Any = "greedy"
+    hyperparameters: Any = None
+    objective: Any = "val_loss"
+    max_trials: int = 100
+    overwrite: bool = False
+    parallelism: Optional[int] = None
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def objective_name(self) -> str:
+        obj = self.objective
+        if isinstance(obj, list):
+            return "multi_objective"
+        return str(getattr(obj, "name", obj))

@@ -1,0 +1,98 @@
+"""Assembles a search's ``ModelSelectionResult``: every trial's model, history and status.
+
+The best trial is the one whose best epoch scores best by the objective (KerasTuner's
+definition), and each model's weights are its best epoch's, so the exported model is the
+one whose score is shown. Trials of earlier runs of the project (a resumed search) are
+included from their logs in the store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from cerebro.engine.runs import ModelRun
+from cerebro.wire import ModelIO, ModelStatus
+
+if TYPE_CHECKING:
+    from cerebro.search.runner import SearchRunner
+
+
+def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, dict[str, Any]]:
+    """What the result needs of every trial, this run's and earlier runs'."""
+    out: dict[str, dict[str, Any]] = {}
+    io: Optional[ModelIO] = next((r.io for r in runs.values()), None)
+    for model_id, run in runs.items():
+        out[model_id] = {"history": run.history, "state_key": run.result_state_key,
+                         "status": run.status, "error": run.error, "io": run.io,
+                         "best_value": run.best_value, "best_epoch": run.best_epoch}
+    earlier = {**runner.source.earlier_trials(), **runner.finished_before}
+    for model_id, status in earlier.items():
+        if model_id in out:
+            continue
+        record = runner.layout.read_log(model_id)
+        if record is None:
+            continue  # failed before its first sub-epoch
+        rec_io = ModelIO.from_json(record["io"]) if "io" in record else io
+        if rec_io is None:
+            continue
+        out[model_id] = {"history": record["history"],
+                         "state_key": record.get("best_state_key") or record["state_key"],
+                         "status": ModelStatus(status), "error": record.get("error", ""),
+                         "io": rec_io, "best_value": record.get("best_value"),
+                         "best_epoch": record.get("best_epoch")}
+    return out
+
+
+def _spark_model(runner: SearchRunner, model_id: str, rec: dict[str, Any]) -> Any:
+    from cerebro.keras.estimator import SparkModel
+
+    lay, store = runner.layout, runner.store
+    custom = None
+    if store.exists(lay.custom_objects_key(model_id)):
+        import cloudpickle
+
+        custom = cloudpickle.loads(store.read_bytes(lay.custom_objects_key(model_id)))
+    io = rec["io"]
+    return SparkModel.from_store(
+        store, model_id, lay.spec_key(model_id), rec["state_key"], history=rec["history"],
+        feature_columns=io.feature_columns, label_columns=io.label_columns,
+        input_shapes=io.input_shapes, custom_objects=custom,
+        output_names=runner.settings.output_names, params=runner.source.params(model_id)
+        or runner.params.get(model_id, {}))
+
+
+def assemble(runner: SearchRunner, runs: dict[str, ModelRun], figures: dict[str, Any]) -> Any:
+    """The ``ModelSelectionResult`` of a finished search.
+
+    Raises:
+        RuntimeError: Every trial failed (their errors are listed).
+        ValueError: No trial reports the objective (the message lists what they report).
+    """
+    from cerebro.tune.result import ModelSelectionResult
+
+    records = _records(runner, runs)
+    ok = [m for m, r in records.items() if r["status"] != ModelStatus.FAILED and r["history"]]
+    if not ok:
+        errors = {m: r["error"] for m, r in records.items() if r["error"]}
+        raise RuntimeError(f"every trial failed; errors: {errors}")
+    objective = runner.objective
+    if objective.value_fn is None and not any(objective.name in records[m]["history"] for m in ok):
+        known = sorted(records[ok[0]]["history"])
+        raise ValueError(f"the objective {objective.name!r} is not a metric the models report; "
+                         f"they report {known}")
+    best_id = min(ok, key=lambda m: objective.sort_key(records[m]["best_value"]))
+    models = {m: _spark_model(runner, m, r) for m, r in records.items()}
+    best = models[best_id]
+    return ModelSelectionResult(
+        best, best.history, models, runner.settings.output_names,
+        evaluation_metric=runner.settings.evaluation_metric,
+        statuses={m: str(r["status"]) for m, r in records.items()},
+        errors={m: r["error"] for m, r in records.items() if r["error"]}, stats=figures)
+
+
+def store_location(store: Any) -> str:
+    """Where the store is, for the records (a URI, or the root path)."""
+    try:
+        return str(store.uri(""))
+    except Exception:  # noqa: BLE001 - a store without URIs still has a root
+        return str(getattr(store, "prefix_path", "") or store)

@@ -1,0 +1,257 @@
+"""``SearchRunner``: runs one search for either front end, from the first trial to the result.
+
+It is the hopper's controller: it asks the ``TrialSource`` for trials whenever fewer than
+``parallelism`` run, builds each trial's model once (on the driver) and writes its spec
+through the ``RunLayout``, resumes trials an interrupted earlier run left in the store,
+reports every epoch to the source (which may stop the trial), and ends trials. It wires
+the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Optional
+
+from cerebro._logging import get_logger
+from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine.runs import Objective, visit_seed
+from cerebro.search import result as result_mod
+from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.storage.layout import RunLayout
+from cerebro.wire import ModelIO, ModelStatus
+
+log = get_logger("search")
+
+
+@dataclasses.dataclass
+class RunnerSettings:
+    """How one search runs.
+
+    Attributes:
+        project: The project's name: its runs' directory and its records experiment.
+        parallelism: Trials trained at once.
+        output_names: The prediction columns of the result's models.
+        evaluation_metric: The metric the result reports (``ModelSelectionResult``).
+        seed: Seeds initial weights, visit order, shuffles.
+        verbose: 0 silent, 1 progress.
+        kind: ``"tune"`` or ``"nas"`` (for records).
+        records / mlflow: Where records go (see ``cerebro.records.record_search``).
+        listeners: More ``(kind, payload)`` listeners of the search's events.
+        config: Anything worth keeping with the records (epochs, space, ...).
+        liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
+            backend's settings).
+        strict_order: Scheduler mode.
+    """
+
+    project: str
+    parallelism: int
+    output_names: list[str]
+    evaluation_metric: str = "loss"
+    seed: int = 0
+    verbose: int = 1
+    kind: str = "tune"
+    records: Any = None
+    mlflow: Any = None
+    listeners: tuple[Any, ...] = ()
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    liveness: Optional[LivenessPolicy] = None
+    max_restarts: Optional[int] = None
+    strict_order: bool = True
+
+
+class SearchRunner:
+    """Runs a search; implements the hopper's ``Controller`` protocol.
+
+    Args:
+        backend: Starts the workers (``start_workers(store, dataset, columns)``).
+        store: The store.
+        source: Where the trials come from.
+        settings: How the search runs.
+        dataset: The prepared data (``DatasetInfo``); ``columns``: the columns workers load.
+    """
+
+    def __init__(self, backend: Any, store: Any, source: TrialSource, settings: RunnerSettings,
+                 dataset: Any, columns: tuple[str, ...]) -> None:
+        self.backend, self.store, self.source, self.settings = backend, store, source, settings
+        self.dataset, self.columns = dataset, tuple(columns)
+        self.layout = RunLayout(store, settings.project)
+        self.params: dict[str, dict[str, Any]] = {}
+        self.order: list[str] = []
+        self.finished_before: dict[str, ModelStatus] = {}
+        self.exhausted = False
+
+    @property
+    def objective(self) -> Objective:
+        return self.source.objective
+
+    # -- the whole search ------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Runs the search to its end; returns its ``ModelSelectionResult``."""
+        from cerebro.progress import ProgressReporter
+        from cerebro.records import record_search
+
+        s = self.settings
+        workers = self.backend.num_workers
+        reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
+                                    verbose=s.verbose, params=self.params.get)
+        rec = record_search(self.store, s.project, records=s.records, mlflow=s.mlflow,
+                            kind=s.kind, metric=self.objective.name, num_workers=workers,
+                            budget=self.source.budget, params=self.params.get,
+                            config={**s.config, "objective": self.objective.to_json(),
+                                    "store": result_mod.store_location(self.store),
+                                    "tuner": self.source.name})
+        bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
+        supervisor = PoolSupervisor(
+            lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
+            s.liveness or _liveness(self.backend), _max_restarts(s, self.backend))
+        hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
+                             strict_order=s.strict_order, emit=bus.emit,
+                             commands=bus.pending_commands)
+        t0 = time.monotonic()
+        try:
+            stats = hopper.run(self)
+            figures = stats.figures(workers, time.monotonic() - t0, supervisor.start_s,
+                                    supervisor.restarts)
+            bus.close()
+            rec.done(figures)
+        finally:
+            bus.close()
+            reporter.close()
+            rec.close()
+        figures["timeline"] = list(stats.timeline)  # (worker, model_id, kind, start_s, end_s)
+        log.info("search done: %d trials, utilisation %.1f%%, hop overhead %.2f%%",
+                 len(self.order), 100 * figures["utilisation"], 100 * figures["hop_overhead"])
+        result = result_mod.assemble(self, hopper.runs, figures)
+        rec.finish(result)
+        return result
+
+    # -- Controller protocol -----------------------------------------------------------------------
+    def refill(self, hopper: ModelHopper) -> None:
+        while not self.exhausted and len(hopper.active_models) < self.settings.parallelism:
+            req = self.source.ask()
+            if req is DONE:
+                self.exhausted = True
+            if not isinstance(req, TrialRequest):
+                return  # DONE, or WAIT: ask again when a trial ends
+            self.start(hopper, req)
+
+    def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
+                     metrics: dict[str, float]) -> None:
+        if not self.source.report(model_id, epoch, metrics):
+            hopper.stop_model(model_id)
+
+    def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
+        run = hopper.runs[model_id]
+        self.source.finish(model_id, run.status, run.best_value)
+        hopper.dispatch()  # idle workers first: building the next trial takes a while
+        self.refill(hopper)
+
+    def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
+                        reason: str) -> None:
+        self.source.finish(model_id, ModelStatus.FAILED, None, error)
+        hopper.dispatch()
+        self.refill(hopper)
+
+    def add_manual(self, hopper: ModelHopper, params: dict[str, Any]) -> str:
+        req = self.source.add(params)
+        if not self.start(hopper, req):
+            raise ValueError(f"{req.model_id} failed to build; see the log")
+        return req.model_id
+
+    # -- one trial -----------------------------------------------------------------------------------
+    def start(self, hopper: ModelHopper, req: TrialRequest) -> bool:
+        """Builds and adds a trial's model (or resumes it); returns False if it failed."""
+        self.params[req.model_id] = dict(req.params)
+        self.order.append(req.model_id)
+        if req.resumable and self._resume(hopper, req):
+            return True
+        try:
+            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+        except Exception as e:  # noqa: BLE001 - a bad trial must not stop the search
+            error = f"{type(e).__name__}: {e}"
+            log.warning("trial %s failed to build: %s", req.model_id, error)
+            hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
+                                         "reason": "build"})
+            self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
+            return False
+        run = self._write(req, built)
+        start_epoch, init_state = self._initial_state(hopper, req)
+        run.state_key = init_state
+        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
+                                    "params": req.params, "spec_key": run.spec_key,
+                                    "summary": built.summary})
+        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
+        return True
+
+    def _write(self, req: TrialRequest, built: BuiltModel) -> ModelRun:
+        """Writes the trial's spec (and its custom objects / transformation) to the store."""
+        lay = self.layout
+        self.store.write_bytes(lay.spec_key(req.model_id), built.spec)
+        extras = {lay.custom_objects_key(req.model_id): built.custom_objects,
+                  lay.transformation_fn_key(req.model_id): built.transformation_fn}
+        for key, obj in extras.items():
+            if obj:
+                import cloudpickle
+
+                self.store.write_bytes(key, cloudpickle.dumps(obj))
+        return ModelRun(req.model_id, lay.spec_key(req.model_id), built.io, built.batch_size,
+                        seed_key=req.seed_key,
+                        transform_key=lay.transformation_fn_key(req.model_id)
+                        if built.transformation_fn else None)
+
+    def _initial_state(self, hopper: ModelHopper, req: TrialRequest) -> tuple[int, Optional[str]]:
+        """A Hyperband trial starts from its parent's result state; without it, from scratch."""
+        if req.init_from is None:
+            return req.start_epoch, None
+        parent = hopper.runs.get(req.init_from)
+        if parent is not None:
+            state = parent.result_state_key
+        else:
+            record = self.layout.read_log(req.init_from) or {}
+            state = record.get("best_state_key") or record.get("state_key")
+        if state is None or not self.store.exists(state):
+            log.info("%s: the state of %s is gone; training from scratch", req.model_id,
+                     req.init_from)
+            return 0, None
+        return req.start_epoch, state
+
+    def _resume(self, hopper: ModelHopper, req: TrialRequest) -> bool:
+        """Continues a trial an earlier driver left in the store, from its last committed
+        sub-epoch; returns False if there is nothing to resume (it then starts afresh)."""
+        record = self.layout.read_log(req.model_id)
+        if record is None or record.get("state_key") is None \
+                or record.get("status") == ModelStatus.FAILED \
+                or not self.store.exists(self.layout.spec_key(req.model_id)):
+            return False
+        if int(record["epochs_done"]) >= req.epochs:  # the crash came after its last epoch
+            self.finished_before[req.model_id] = ModelStatus.DONE
+            self.source.finish(req.model_id, ModelStatus.DONE, record.get("best_value"))
+            return True
+        if "io" in record:  # the spec in the store is the model: no rebuild
+            io, batch_size = ModelIO.from_json(record["io"]), int(record["batch_size"])
+        else:  # a log written before io was logged: the build says how the model reads data
+            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+            io, batch_size = built.io, built.batch_size
+        run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
+                       seed_key=req.seed_key, transform_key=record.get("transform_key"))
+        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
+                                    "params": req.params, "spec_key": run.spec_key})
+        hopper.add_model(run, req.epochs, resume=record)
+        log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
+                 record["epochs_done"] + 1,
+                 len(record["visit_log"].get(str(record["epochs_done"]), [])))
+        hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
+        return True
+
+
+def _liveness(backend: Any) -> LivenessPolicy:
+    """The visit deadlines a backend asks for (``SparkBackend(visit_timeout=...)``)."""
+    return LivenessPolicy(floor_s=float(getattr(backend, "visit_deadline_floor", 60.0)),
+                          timeout_s=getattr(backend, "visit_timeout", None))
+
+
+def _max_restarts(settings: RunnerSettings, backend: Any) -> int:
+    if settings.max_restarts is not None:
+        return settings.max_restarts
+    return int(getattr(backend, "max_restarts", 10))
