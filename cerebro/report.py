@@ -99,5 +99,5 @@ def write_report(target: Any, out: str = "report.html",
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, out)
-    log.info("report written to %s", out)
+    log.debug("report written to %s", out)
     return out
