@@ -113,6 +113,13 @@ def create_app(db: RecordsDB | str, token: Optional[str] = None, *,
         return fast_json(guarded(live.delta, experiment_id, since, stuck_factor=stuck_factor,
                                  stuck_min_s=stuck_min_s))
 
+    @app.get("/api/experiments/{experiment_id}/visits", dependencies=read, tags=["schedule"],
+             response_class=JSONResponse)
+    def visits(experiment_id: Id, before: int = Query(..., ge=1, le=2**62),
+               limit: int = Query(live.VISITS_PAGE, ge=1, le=live.VISITS_PAGE)) -> Response:
+        """A page of the visits older than id ``before`` (a delta's ``visits.older``)."""
+        return fast_json(guarded(live.older_visits, experiment_id, before, limit))
+
     @app.get("/api/experiments/{experiment_id}/trials", dependencies=read, tags=["trials"])
     def trials(experiment_id: Id,
                sort: Optional[str] = Query(None, max_length=200, description=(

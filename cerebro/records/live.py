@@ -26,6 +26,7 @@ from cerebro.records.queries import (NotFound, _experiment_dict, _summaries, _tr
 METRIC_COLUMNS = ("trial_id", "epoch", "name", "value")
 VISIT_COLUMNS = ("id", "trial_id", "worker", "kind", "epoch", "start_s", "end_s", "status",
                  "peak_rss_bytes", "lost_reason")
+VISITS_PAGE = 4000  # visits in a first delta (the newest); older ones come by pages
 STUCK_FACTOR = 5.0
 STUCK_MIN_S = 5.0
 _TYPICAL_SAMPLE = 50
@@ -38,14 +39,18 @@ def now_s(created_at: dt.datetime, now: Optional[dt.datetime] = None) -> float:
 
 
 def delta(db: RecordsDB, experiment_id: int, since: int = 0, *,
-          stuck_factor: float = STUCK_FACTOR, stuck_min_s: float = STUCK_MIN_S) -> dict[str, Any]:
+          stuck_factor: float = STUCK_FACTOR, stuck_min_s: float = STUCK_MIN_S,
+          visits_limit: Optional[int] = VISITS_PAGE) -> dict[str, Any]:
     """Everything about an experiment that changed after change counter ``since``.
 
     Returns:
         ``{"rev", "since", "now_s", "experiment", "trials": [trial dicts],
-        "metrics": {"columns", "rows"}, "visits": {"columns", "rows"}, "commands",
+        "metrics": {"columns", "rows"}, "visits": {"columns", "rows", "older"}, "commands",
         "stuck": [...]}``. ``rev`` is the counter to pass as ``since`` next time; the
         experiment summary, the commands (newest 50) and the stuck visits are always whole.
+        A first delta (``since=0``) carries at most ``visits_limit`` visits (the newest;
+        ``None``: all); ``older`` is then the id below which :func:`older_visits` has the
+        rest (``None`` when none are left).
 
     Raises:
         NotFound: No such experiment.
@@ -66,17 +71,39 @@ def delta(db: RecordsDB, experiment_id: int, since: int = 0, *,
             .join(Trial, Trial.id == EpochMetric.trial_id)
             .where(Trial.experiment_id == experiment_id, EpochMetric.rev > since,
                    EpochMetric.rev <= rev).order_by(EpochMetric.id))]
-        visits = [list(r) for r in s.execute(
-            select(Visit.id, Visit.trial_id, Visit.worker, Visit.kind, Visit.epoch, Visit.start_s,
-                   Visit.end_s, Visit.status, Visit.peak_rss_bytes, Visit.lost_reason)
-            .where(Visit.experiment_id == experiment_id, Visit.rev > since, Visit.rev <= rev)
-            .order_by(Visit.id))]
+        q = (_visit_query().where(Visit.experiment_id == experiment_id, Visit.rev > since,
+                                  Visit.rev <= rev).order_by(Visit.id.desc()))
+        limit = visits_limit if since == 0 else None  # a poll gets every change
+        visits = [list(r) for r in s.execute(q.limit(limit + 1 if limit else None))]
+        older = None
+        if limit and len(visits) > limit:
+            visits = visits[:visits_limit]
+            older = visits[-1][0]
         stuck = (_stuck(s, experiment_id, clock, stuck_factor, stuck_min_s)
                  if e.status == "RUNNING" else [])
     return {"rev": rev, "since": since, "now_s": clock, "experiment": exp, "trials": trials,
             "metrics": {"columns": list(METRIC_COLUMNS), "rows": metrics},
-            "visits": {"columns": list(VISIT_COLUMNS), "rows": visits},
+            "visits": {"columns": list(VISIT_COLUMNS), "rows": visits, "older": older},
             "commands": list_commands(db, experiment_id, limit=50), "stuck": stuck}
+
+
+def _visit_query():
+    return select(Visit.id, Visit.trial_id, Visit.worker, Visit.kind, Visit.epoch,
+                  Visit.start_s, Visit.end_s, Visit.status, Visit.peak_rss_bytes,
+                  Visit.lost_reason)
+
+
+def older_visits(db: RecordsDB, experiment_id: int, before: int,
+                 limit: int = VISITS_PAGE) -> dict[str, Any]:
+    """A page of visits with ids below ``before``, newest first (``older``: the next page)."""
+    with db.session() as s:
+        if s.get(Experiment, experiment_id) is None:
+            raise NotFound(f"no experiment {experiment_id}")
+        rows = [list(r) for r in s.execute(_visit_query().where(
+            Visit.experiment_id == experiment_id, Visit.id < before)
+            .order_by(Visit.id.desc()).limit(limit + 1))]
+    older = rows[limit - 1][0] if len(rows) > limit else None
+    return {"columns": list(VISIT_COLUMNS), "rows": rows[:limit], "older": older}
 
 
 def stuck_visits(db: RecordsDB, experiment_id: int, factor: float = STUCK_FACTOR,

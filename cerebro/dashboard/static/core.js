@@ -124,12 +124,22 @@
         while (m[name].length < epoch - 1) m[name].push(null);
         m[name][epoch - 1] = value;
       }
-      const cols = d.visits.columns;
-      for (const row of d.visits.rows) {
+      this.addVisits(d.visits);
+      if (d.since === 0) this.olderVisits = d.visits.older;
+      this.rev = d.rev;
+    }
+    addVisits(page) {
+      const cols = page.columns;
+      for (const row of page.rows) {
         const v = {}; cols.forEach((c, i) => { v[c] = row[i]; });
         this.visits.set(v.id, v);
       }
-      this.rev = d.rev;
+    }
+    async loadOlderVisits() {  // the pages of visits a first delta left out
+      while (this.olderVisits && !CB.isStatic) {
+        const page = await CB.api('/experiments/' + this.id + '/visits?before=' + this.olderVisits);
+        this.addVisits(page); this.olderVisits = page.older;
+      }
     }
     async refresh() {
       this.apply(await CB.api('/experiments/' + this.id + '/delta?since=' + Math.max(0, this.rev)));

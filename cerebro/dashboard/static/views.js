@@ -277,14 +277,15 @@
     all: false,
     render(body, st) {
       body.textContent = '';
-      const btn = el('button', {id: 'gantt-all', type: 'button', onclick: () => { this.all = !this.all; this.update(body, st); }});
+      const btn = el('button', {id: 'gantt-all', type: 'button', onclick: async () => {
+        this.all = !this.all; if (this.all) await st.loadOlderVisits(); this.update(body, st); }});
       body.append(el('p', {class: 'muted'}, 'One row per worker, one bar per visit (solid: train, dotted: eval, hatched: in flight, crossed: lost; red outline: stuck). Hover a bar for its model, epoch, partition and duration.'),
         btn, el('div', {id: 'gantt'}));
       this.update(body, st);
     },
     update(body, st) {
       body.querySelector('#gantt-all').textContent = this.all ? 'show the latest 3000 visits' : 'show every visit';
-      body.querySelector('#gantt-all').hidden = st.visits.size <= 3000;
+      body.querySelector('#gantt-all').hidden = st.visits.size <= 3000 && !st.olderVisits;
       CB.charts.gantt(body.querySelector('#gantt'), st, {all: this.all});
     },
   };
