@@ -79,7 +79,7 @@ def _experiment_dict(e: Experiment, counts: dict[str, int],
             "updated_at": iso(e.updated_at), "ended_at": iso(e.ended_at),
             "duration_s": _seconds(e.created_at, end), "rev": e.rev or 0,
             "trials": sum(counts.values()),
-            "trial_status": {k: counts.get(k, 0) for k in STATUSES} | counts,
+            "trial_status": counts,
             "best_value": best[1] if best else None, "best_model_id": best[0] if best else None,
             "best_trial_id": best[2] if best else None}
 

@@ -54,7 +54,7 @@
     }
     if (!traces.length) return empty(div, 'No epoch of ' + metric + ' recorded yet.');
     draw(div, traces, {title: {text: opts.title || metric}, height: opts.height || 380,
-      showlegend: traces.length <= 25, legend: {font: {size: 10}},
+      showlegend: traces.length > 1 && traces.length <= 25, legend: {font: {size: 10}},
       xaxis: {title: {text: 'epoch'}, tickformat: 'd', dtick: maxEpoch <= 20 ? 1 : undefined},
       yaxis: {title: {text: metric}}});
   };
@@ -128,7 +128,7 @@
         text: inner.map((t) => t.model_id), marker: {size: 8, color: inner.map((t) => t.id), colorscale: 'Blues',
           line: {color: '#333', width: 0.5}},
         hovertemplate: '<b>%{text}</b><br>' + name + ' = %{x}<br>' + st.exp.metric + ' = %{y:.4f}<extra></extra>'}],
-      {title: {text: name, font: {size: 12}}, height: 260, margin: {l: 56, r: 10, t: 32, b: 40},
+      {title: {text: name, font: {size: 12}}, height: 260, margin: {l: 70, r: 10, t: 32, b: 40},
         xaxis: {type: cat ? 'category' : '-'}, yaxis: {title: {text: st.exp.metric}}});
     }
   };

@@ -91,6 +91,7 @@
   };
   CB.dur = function (s) {
     if (s === null || s === undefined) return '';
+    if (s < 1) return (s * 1000).toFixed(0) + ' ms';
     if (s < 60) return s.toFixed(s < 10 ? 1 : 0) + ' s';
     const m = Math.floor(s / 60), h = Math.floor(m / 60);
     if (h) return h + ' h ' + String(m % 60).padStart(2, '0') + ' m';
