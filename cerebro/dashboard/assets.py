@@ -1,7 +1,8 @@
 """Static files of the dashboard, all from installed packages (no CDN, works offline).
 
 * ``plotly.min.js`` — the charting library, as shipped inside the ``plotly`` wheel;
-* Swagger UI — the ``/docs`` page's files, as shipped inside ``swagger-ui-bundle``;
+* Swagger UI 5 — the ``/docs`` page's files, as shipped inside ``fastapi-offline`` (only its
+  static files are used);
 * ``app.js``/``app.css`` — the dashboard's own script and style (``cerebro/dashboard/static``).
 """
 
@@ -33,10 +34,14 @@ def plotly_js_path() -> str:
 
 @functools.lru_cache(maxsize=None)
 def swagger_dir() -> str:
-    """The directory of Swagger UI's files inside ``swagger-ui-bundle``."""
-    import swagger_ui_bundle
+    """The directory of Swagger UI's files (``swagger-ui-bundle.js``, ``swagger-ui.css``)
+    inside the ``fastapi-offline`` package."""
+    import importlib.util
 
-    return swagger_ui_bundle.swagger_ui_path
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the fastapi-offline package is not installed")
+    return os.path.join(list(spec.submodule_search_locations)[0], "static")
 
 
 def app_file(name: str) -> str:

@@ -88,7 +88,8 @@ def mount(app: FastAPI, token: Optional[str]) -> None:
                 '<script src="/docs/files/swagger-ui-bundle.js" defer></script>'
                 '<script src="/docs/init.js" defer></script>')
         text = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                "<title>Cerebro dashboard API</title>" + head + "</head><body>"
+                "<link rel=\"icon\" href=\"data:,\"><title>Cerebro dashboard API</title>"
+                + head + "</head><body>"
                 "<div id=\"swagger-ui\"></div></body></html>")
         return HTMLResponse(text, headers={"Content-Security-Policy": DOCS_CSP})
 
@@ -97,7 +98,7 @@ def mount(app: FastAPI, token: Optional[str]) -> None:
         script = ("window.addEventListener('load', function () { window.ui = SwaggerUIBundle({"
                   "url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, "
                   "withCredentials: true, presets: [SwaggerUIBundle.presets.apis], "
-                  "layout: 'BaseLayout'}); });")
+                  "layout: 'BaseLayout', persistAuthorization: true}); });")
         return Response(script, media_type="text/javascript; charset=utf-8")
 
     @app.get("/docs/files/{name}", include_in_schema=False)

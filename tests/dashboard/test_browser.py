@@ -39,6 +39,7 @@ def test_pages_show_sort_chart_and_act(server, browser):
     from selenium.webdriver.common.by import By
 
     base, eid, store = server
+    shots = b.artifacts("made-up-search")
     browser.get(f"{base}/?token={TOKEN}")
     b.wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#exps tbody a"),
            "the experiments table")
@@ -70,8 +71,30 @@ def test_pages_show_sort_chart_and_act(server, browser):
     b.click(browser, "a.tab", "Charts")
     for chart in ("#curves", "#parallel", "#importance", "#history"):
         b.wait(browser, lambda d, c=chart: b.plotted(d, c), f"the {chart} chart")
+    browser.save_screenshot(str(shots / "charts.png"))
     b.click(browser, "a.tab", "Schedule")
     b.wait(browser, lambda d: b.plotted(d, "#gantt"), "the Gantt chart")
+    b.click(browser, "a.tab", "Search space")
+    b.wait(browser, lambda d: "units" in d.find_element(By.ID, "space").text, "the space")
+    assert "8 (1 trial" in browser.find_element(By.ID, "space").text
+    browser.save_screenshot(str(shots / "space.png"))
+
+    b.click(driver := browser, "#crumbs a", "GridSearch-abc")
+    b.wait(driver, lambda d: len(b.rows(d)) == 3, "the trials table again")
+    b.click(driver, "#trials tbody a", "m0")
+    b.wait(driver, lambda d: b.plotted(d, "#trial-curve") and b.plotted(d, "#gantt"),
+           "the trial page's charts")
+    b.wait(driver, lambda d: "No model summary" in d.find_element(By.ID, "summary").text,
+           "the summary's absence explained")
+    assert "2 \u2605" in driver.find_element(By.ID, "epochs").text  # the best epoch, marked
+    driver.save_screenshot(str(shots / "trial.png"))
+
+    browser.get(base + "/docs")
+    b.wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"),
+           "Swagger UI's operations")
+    assert "/api/experiments/{experiment_id}/delta" in browser.find_element(
+        By.ID, "swagger-ui").text
+    browser.save_screenshot(str(shots / "docs.png"))
 
     from cerebro.records import RecordsDB, queries
 
