@@ -77,5 +77,16 @@ def serve(db: Any, host: str = "127.0.0.1", port: int = 8050, token: Optional[st
     if not is_loopback(host) and not token:
         raise ValueError(f"binding to {host} exposes the dashboard to the network: give a token")
     sock = sock or bind(host, port)
+    import threading
+
+    # The first importance request would otherwise pay for importing scikit-learn.
+    threading.Thread(target=_warm_imports, name="cerebro-dashboard-warm", daemon=True).start()
     config = uvicorn.Config(create_app(db, token=token, **kwargs), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _warm_imports() -> None:
+    try:
+        import sklearn.ensemble  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - only a warm-up
+        log.debug("could not import scikit-learn ahead: %s", e)

@@ -47,7 +47,7 @@
   const expSort = {key: 'id', desc: true};
   async function experiments() {
     crumbs();
-    const list = await CB.api('/experiments');
+    let list = await CB.api('/experiments');
     const view = {state: null, update() {}};
     CB.view = view; CB.pollState = null; CB.showStuck(null);
     const root = app(); root.textContent = '';
@@ -83,6 +83,12 @@
     };
     filter.addEventListener('input', draw);
     draw();
+    // While a search runs, the list refreshes itself (the experiment pages use deltas).
+    clearInterval(CB.listTimer);
+    CB.listTimer = setInterval(async () => {
+      if (CB.view !== view || CB.isStatic || document.hidden || !list.some((e) => e.status === 'RUNNING')) return;
+      try { list = await CB.api('/experiments'); draw(); } catch (err) { CB.say(err.message); }
+    }, 5000);
   }
 
   // -- one experiment -------------------------------------------------------------------------
