@@ -184,7 +184,7 @@ def _drive(driver, base, exp, shots, downloads, By, ActionChains) -> None:
     b.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#compare-table thead th"),
            "the comparison")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#compare-table thead th")) == 3
-    b.wait(driver, lambda d: b.plotted(d, ".slice.wide"), "the compared curves")
+    b.wait(driver, lambda d: b.plotted(d, "#compare-body .curve"), "the compared curves")
     driver.save_screenshot(str(shots / "07-compare.png"))
 
     # a trial page, and its .keras

@@ -54,7 +54,8 @@
     }
     if (!traces.length) return empty(div, 'No epoch of ' + metric + ' recorded yet.');
     draw(div, traces, {title: {text: opts.title || metric}, height: opts.height || 380,
-      showlegend: traces.length > 1 && traces.length <= 25, legend: {font: {size: 10}},
+      showlegend: traces.length > 1 && traces.length <= 25,
+      legend: only ? {font: {size: 10}, orientation: 'h', y: -0.25} : {font: {size: 10}},
       xaxis: {title: {text: 'epoch'}, tickformat: 'd', dtick: maxEpoch <= 20 ? 1 : undefined},
       yaxis: {title: {text: metric}}});
   };

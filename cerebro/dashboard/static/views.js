@@ -358,9 +358,9 @@
       for (const h of st.hyperparameters()) row(h, ts.map((t) => t.hyperparameters[h]), 'hp');
       table.appendChild(tbody);
       box.append(el('h2', {}, 'Side by side'), el('p', {class: 'muted'}, 'Rows that differ are highlighted.'), el('div', {class: 'scroll'}, table), el('h2', {}, 'Curves'));
-      const grid = el('div', {class: 'slices'}); box.appendChild(grid);
+      const grid = el('div', {class: 'pair'}); box.appendChild(grid);
       for (const m of st.metricNames()) {
-        const div = el('div', {class: 'slice wide', 'data-metric': m}); grid.appendChild(div);
+        const div = el('div', {class: 'curve', 'data-metric': m}); grid.appendChild(div);
         CB.charts.curves(div, st, m, {trials: this.ids, height: 300});
       }
     },
