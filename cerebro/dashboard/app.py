@@ -179,7 +179,13 @@ def create_app(db: RecordsDB | str, token: Optional[str] = None, *,
         """The trial's ``.keras`` file: its spec with the weights of its result state."""
         from cerebro.dashboard.model_file import keras_bytes
 
-        name, data = guarded(keras_bytes, trial_id, store)
+        try:
+            name, data = guarded(keras_bytes, trial_id, store)
+        except HTTPException:
+            raise
+        except Exception as e:  # noqa: BLE001 - a spec that no longer loads, a broken state
+            raise HTTPException(500, f"could not build the .keras file: "
+                                     f"{type(e).__name__}: {e}") from e
         return Response(data, media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -193,6 +199,8 @@ def create_app(db: RecordsDB | str, token: Optional[str] = None, *,
             return {"summary": summary_text(db, trial_id, store), "note": ""}
         except NotFound as e:  # a trial without one is no error
             return {"summary": "", "note": str(e)}
+        except Exception as e:  # noqa: BLE001 - a spec that no longer loads
+            return {"summary": "", "note": f"its spec did not load: {type(e).__name__}: {e}"}
 
     _command_routes(app, db, read, [Depends(action_access)], guarded)
 

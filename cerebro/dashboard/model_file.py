@@ -67,16 +67,21 @@ def keras_bytes(db: RecordsDB, trial_id: int, store_hint: Optional[str] = None) 
     return f"{t['model_id']}.keras", data
 
 
+def _custom_objects(store, run_dir: str) -> Optional[dict[str, Any]]:
+    """The estimator's ``custom_objects`` shipped beside the spec, if any."""
+    custom_key = f"{run_dir}/custom_objects.pkl"
+    if not store.exists(custom_key):
+        return None
+    import cloudpickle
+
+    return cloudpickle.loads(store.read_bytes(custom_key))
+
+
 def _build(store, spec_key: str, state_key: Optional[str], run_dir: str) -> bytes:
     from cerebro.keras import state as state_mod
 
-    custom: Optional[dict[str, Any]] = None
-    custom_key = f"{run_dir}/custom_objects.pkl"
-    if store.exists(custom_key):
-        import cloudpickle
-
-        custom = cloudpickle.loads(store.read_bytes(custom_key))
-    model = state_mod.model_from_bytes(store.read_bytes(spec_key), custom)
+    model = state_mod.model_from_bytes(store.read_bytes(spec_key),
+                                       _custom_objects(store, run_dir))
     if state_key:
         state_mod.set_state(model, state_mod.state_from_bytes(store.read_bytes(state_key)))
     return state_mod.model_to_bytes(model)
@@ -105,7 +110,9 @@ def summary_text(db: RecordsDB, trial_id: int, store_hint: Optional[str] = None)
 
         lines: list[str] = []
         with _BUILD_LOCK:
-            model = state_mod.model_from_bytes(store.read_bytes(spec_key), compile=False)
+            model = state_mod.model_from_bytes(
+                store.read_bytes(spec_key), _custom_objects(store, spec_key.rsplit("/", 1)[0]),
+                compile=False)
             model.summary(print_fn=lambda line, *a, **k: lines.append(str(line)), line_length=100)
         _SUMMARIES[key] = "\n".join(lines)
     return _SUMMARIES[key]

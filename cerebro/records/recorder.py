@@ -367,7 +367,7 @@ class Recorder:
     def _acker(self, command_id: int) -> Callable[..., None]:
         def ack(ok: bool, message: str = "", model_id: Optional[str] = None) -> None:
             try:
-                with self.db.session() as s:
+                with self._tx() as (s, _):  # a change: the dashboard's next delta shows it
                     c = s.get(Command, command_id)
                     c.status = APPLIED if ok else REJECTED
                     c.message, c.applied_at = message, utcnow()

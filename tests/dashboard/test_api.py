@@ -241,3 +241,43 @@ def test_stuck_visit_is_flagged(tmp_path):
     rec("visit_done", {"model_id": "a", "kind": "train", "epoch": 1, "partition": 0,
                        "metrics": {}, "seconds": 0.4})
     assert c.get("/api/experiments/1/stuck").json() == []
+
+
+def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
+    import keras
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from cerebro.dashboard import create_app
+    from cerebro.keras import state as sm
+    from cerebro.records import Recorder
+    from cerebro.storage import LocalStore
+
+    store = LocalStore(str(tmp_path))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
+    model.compile("adam", "mse")
+    store.write_bytes("runs/m/model.keras", sm.model_to_bytes(model))
+    first = sm.get_state(model)
+    store.write_bytes("runs/m/state-000001.npz", sm.state_to_bytes(first))
+    later = dict(first, weights=[np.full_like(w, 0.5) for w in first["weights"]])
+    store.write_bytes("runs/m/state-000003.npz", sm.state_to_bytes(later))
+    rec = Recorder(store, "dl")
+    rec("model_added", {"model_id": "m", "epochs": 1})
+    rec("model_done", {"model_id": "m", "status": "DONE"})
+    c = TestClient(create_app(str(tmp_path), token=TOKEN))
+
+    def download():
+        r = c.get("/api/trials/1/model.keras", headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert 'filename="m.keras"' in r.headers["content-disposition"]
+        path = tmp_path / "m.keras"
+        path.write_bytes(r.content)
+        return keras.saving.load_model(str(path))
+
+    assert all(np.allclose(w, 0.5) for w in download().get_weights())  # the newest state
+    rec("model_done", {"model_id": "m", "status": "DONE",
+                       "state_key": "runs/m/state-000001.npz"})  # the result's state wins
+    for got, want in zip(download().get_weights(), first["weights"]):
+        np.testing.assert_allclose(got, want)
+    summary = c.get("/api/trials/1/summary", headers=AUTH).json()
+    assert "out" in summary["summary"] and summary["note"] == ""  # built from the spec
