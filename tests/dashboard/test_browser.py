@@ -111,3 +111,30 @@ def test_pages_without_the_token_say_so(server, browser):
     b.wait(browser, lambda d: "401" in d.find_element(By.ID, "msg").text, "the refusal")
     browser.get(base + "/?token=wrong")
     b.wait(browser, lambda d: "401" in d.find_element(By.ID, "msg").text, "the refusal")
+
+
+def test_the_report_shows_the_same_views_offline(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    from cerebro.report import write_report
+
+    fill(str(tmp_path / "store"))
+    out = write_report(str(tmp_path / "store"), str(tmp_path / "report.html"))
+    shots = b.artifacts("report")
+    browser.get("file://" + out)
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the trials table")  # one experiment
+    assert b.rows(browser) == ["m1", "m0", "m2"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.stop")  # no actions offline
+    b.click(browser, "#trials th", "units")
+    b.wait(browser, lambda d: b.rows(d) == ["m0", "m1", "m2"], "sorting by units")
+    browser.save_screenshot(str(shots / "trials.png"))
+    b.click(browser, "a.tab", "Charts")
+    for chart in ("#curves", "#parallel", "#importance"):
+        b.wait(browser, lambda d, c=chart: b.plotted(d, c), f"the {chart} chart")
+    browser.save_screenshot(str(shots / "charts.png"))
+    b.click(browser, "#crumbs a", "GridSearch-abc")
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the trials table again")
+    b.click(browser, "#trials tbody a", "m1")
+    b.wait(browser, lambda d: b.plotted(d, "#gantt"), "the trial's visits")
+    assert "#/trials/" in browser.current_url
+    assert b.severe(browser) == []
