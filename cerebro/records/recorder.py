@@ -33,9 +33,10 @@ from sqlalchemy import delete, select
 
 from cerebro._logging import get_logger
 from cerebro.metrics import is_maximized
+from cerebro.records.commands import CommandSource
 from cerebro.records.db import RecordsDB
-from cerebro.records.models import (APPLIED, PENDING, REJECTED, Command, EpochMetric, Experiment,
-                                    Trial, Visit, utcnow)
+from cerebro.records.models import (PENDING, REJECTED, Command, EpochMetric, Experiment, Trial,
+                                    Visit, utcnow)
 
 log = get_logger("records")
 
@@ -85,7 +86,7 @@ def best_of(values: list[tuple[int, Optional[float]]], direction: str) -> tuple[
     return best
 
 
-class Recorder:
+class Recorder(CommandSource):
     """Hopper listener (``recorder(kind, payload)``) that records a search in a database.
 
     Args:
@@ -334,50 +335,6 @@ class Recorder:
             EpochMetric.trial_id == t.id, EpochMetric.name == self.metric)).all()
         if rows:
             t.best_epoch, t.best_value = best_of([(e, v) for e, v in rows], self.direction)
-
-    # -- commands ---------------------------------------------------------------------------
-    def commands(self) -> list[dict]:
-        """Pending commands for this experiment, oldest first, as the hopper applies them.
-
-        Each is ``{"id", "action", "model_id", "params", "epochs", "ack"}``; ``ack(ok,
-        message, model_id=None)`` marks the row ``APPLIED`` or ``REJECTED``. A resume
-        without ``epochs`` gets the trial's remaining planned epochs.
-        """
-        try:
-            with self.db.session() as s:
-                rows = s.scalars(select(Command).where(
-                    Command.experiment_id == self.experiment_id, Command.status == PENDING)
-                    .order_by(Command.id)).all()
-                out = []
-                for c in rows:
-                    epochs = c.epochs
-                    if c.action == "resume" and epochs is None and c.model_id:
-                        t = s.scalar(select(Trial).where(Trial.experiment_id == self.experiment_id,
-                                                         Trial.model_id == c.model_id))
-                        if t is not None and t.epochs_planned > t.epochs_done:
-                            epochs = t.epochs_planned - t.epochs_done
-                    out.append({"id": c.id, "action": c.action, "model_id": c.model_id,
-                                "params": dict(c.params or {}), "epochs": epochs,
-                                "ack": self._acker(c.id)})
-                return out
-        except Exception as e:  # noqa: BLE001
-            log.warning("could not read commands: %s", e)
-            return []
-
-    def _acker(self, command_id: int) -> Callable[..., None]:
-        def ack(ok: bool, message: str = "", model_id: Optional[str] = None) -> None:
-            try:
-                with self._tx() as (s, _):  # a change: the dashboard's next delta shows it
-                    c = s.get(Command, command_id)
-                    c.status = APPLIED if ok else REJECTED
-                    c.message, c.applied_at = message, utcnow()
-                    if model_id:
-                        c.model_id = model_id
-            except Exception as e:  # noqa: BLE001
-                log.warning("could not acknowledge command %d: %s", command_id, e)
-            (log.info if ok else log.warning)("command %d %s: %s", command_id,
-                                              "applied" if ok else "rejected", message)
-        return ack
 
     # -- the end ----------------------------------------------------------------------------
     def done(self, stats: Optional[dict] = None) -> None:
