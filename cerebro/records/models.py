@@ -2,13 +2,23 @@
 
 Tables:
 
-* ``experiments`` — one row per search (``kind`` ``tune`` or ``nas``), with the metric that
-  ranks its trials, its status, engine figures (``stats``) and timestamps.
+* ``experiments`` — one row per search (one per project: a resumed search reopens its row),
+  ``kind`` ``tune`` or ``nas``, with the objective that ranks its trials (``metric``,
+  ``direction`` ``min``/``max``), its status, engine figures (``stats``) and timestamps.
 * ``trials`` — one row per model the search trained: hyperparameters (JSON), status
-  (``RUNNING``/``DONE``/``STOPPED``/``FAILED``), error, planned/done epochs, last metrics.
+  (``RUNNING``/``DONE``/``STOPPED``/``FAILED``), error, planned/done epochs, last metrics, the
+  KerasTuner-style best (``best_value`` of the objective at ``best_epoch``, from 1), when its
+  first visit started, busy time, peak worker memory, the store keys of its ``.keras`` spec
+  and of its result state, and its Keras model summary.
 * ``epoch_metrics`` — one row per (trial, epoch, metric name); epochs are numbered from 1.
 * ``visits`` — the model-hopper schedule: which trial ran on which worker (partition), kind
-  ``train``/``eval``, which epoch (from 1), and when (seconds since the experiment began).
+  ``train``/``eval``, which epoch (from 1), and when (seconds since the experiment began). A
+  visit in flight has a start and no end (``status`` ``running``); a lost one ends ``lost``.
+
+``rev`` columns carry the experiment's change counter: every write of the
+:class:`~cerebro.records.recorder.Recorder` bumps ``experiments.rev`` and stamps the rows it
+touches with it, so that a reader asks for "what changed since rev N" (the dashboard's JSON
+deltas).
 * ``commands`` — human-in-the-loop actions (``stop``/``resume``/``add``) a dashboard queued
   for a running search, and what became of them (``PENDING``/``APPLIED``/``REJECTED``).
 
@@ -21,8 +31,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 PENDING, APPLIED, REJECTED = "PENDING", "APPLIED", "REJECTED"
@@ -58,13 +68,16 @@ class Experiment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    direction: Mapped[Optional[str]] = mapped_column(String(4), nullable=True)
+    rev: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Trial(Base):
     """One model of a search."""
 
     __tablename__ = "trials"
-    __table_args__ = (UniqueConstraint("experiment_id", "model_id", name="uq_trials_model"),)
+    __table_args__ = (UniqueConstraint("experiment_id", "model_id", name="uq_trials_model"),
+                      Index("ix_trials_experiment_rev", "experiment_id", "rev"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"),
@@ -79,6 +92,16 @@ class Trial(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
+    best_epoch: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    best_value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    compute_s: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_rss_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    spec_key: Mapped[Optional[str]] = mapped_column(String(1000), nullable=True)
+    state_key: Mapped[Optional[str]] = mapped_column(String(1000), nullable=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    fail_reason: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    rev: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class EpochMetric(Base):
@@ -93,13 +116,15 @@ class EpochMetric(Base):
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    rev: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Visit(Base):
     """One sub-epoch of the schedule: a trial on a worker, training or evaluating."""
 
     __tablename__ = "visits"
-    __table_args__ = (Index("ix_visits_experiment_start", "experiment_id", "start_s"),)
+    __table_args__ = (Index("ix_visits_experiment_start", "experiment_id", "start_s"),
+                      Index("ix_visits_experiment_rev", "experiment_id", "rev"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
@@ -108,7 +133,13 @@ class Visit(Base):
     kind: Mapped[str] = mapped_column(String(10))
     epoch: Mapped[int] = mapped_column(Integer)
     start_s: Mapped[float] = mapped_column(Float)
-    end_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="done")
+    deadline_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    peak_rss_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
+    lost_reason: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    rev: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Command(Base):

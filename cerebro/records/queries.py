@@ -18,48 +18,99 @@ from cerebro.records.models import (ACTIONS, PENDING, Command, EpochMetric, Expe
 from cerebro.records.recorder import jsonable
 
 TRIAL_FIELDS = ("id", "model_id", "status", "epochs_done", "epochs_planned", "created_at",
-                "ended_at")
+                "started_at", "ended_at", "best_value", "best_epoch", "duration_s", "compute_s",
+                "peak_rss_bytes", "fail_reason")
+STATUSES = ("RUNNING", "DONE", "STOPPED", "FAILED")
 
 
 class NotFound(LookupError):
-    """No such experiment, trial or command."""
+    """No such experiment, trial or command.
+
+    Attributes:
+        choices: For an experiment looked up by name or id: the experiments that exist, as
+            ``(id, name, status)``, so that a caller can list them.
+    """
+
+    def __init__(self, message: str, choices: Optional[list[tuple[int, str, str]]] = None):
+        super().__init__(message)
+        self.choices = list(choices or [])
 
 
 def iso(t: Optional[dt.datetime]) -> Optional[str]:
     """ISO 8601 in UTC (SQLite hands back naive datetimes, which are UTC here)."""
     if t is None:
         return None
+    return aware(t).isoformat()
+
+
+def aware(t: dt.datetime) -> dt.datetime:
+    """``t`` as a timezone-aware UTC datetime."""
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.timezone.utc)
-    return t.astimezone(dt.timezone.utc).isoformat()
+    return t.astimezone(dt.timezone.utc)
 
 
-def _experiment_dict(e: Experiment, counts: dict[str, int]) -> dict[str, Any]:
-    return {"id": e.id, "name": e.name, "kind": e.kind, "metric": e.metric, "status": e.status,
+def _seconds(a: Optional[dt.datetime], b: Optional[dt.datetime]) -> Optional[float]:
+    if a is None or b is None:
+        return None
+    return max(0.0, (aware(b) - aware(a)).total_seconds())
+
+
+def direction_of(e: Experiment) -> str:
+    """``min`` or ``max``: the experiment's direction (guessed from its metric when unset)."""
+    return e.direction if e.direction in ("min", "max") else metric_direction(e.metric)
+
+
+def better(a: Optional[float], b: Optional[float], direction: str) -> bool:
+    """Whether ``a`` beats ``b`` (``None`` never beats anything)."""
+    if a is None:
+        return False
+    return b is None or (a > b if direction == "max" else a < b)
+
+
+def _experiment_dict(e: Experiment, counts: dict[str, int],
+                     best: Optional[tuple[str, float, int]] = None) -> dict[str, Any]:
+    now = dt.datetime.now(dt.timezone.utc)
+    end = e.ended_at or (now if e.status == "RUNNING" else e.updated_at)
+    return {"id": e.id, "name": e.name, "kind": e.kind, "metric": e.metric,
+            "direction": direction_of(e), "status": e.status,
             "num_workers": e.num_workers, "budget": e.budget, "config": e.config or {},
             "stats": e.stats or {}, "error": e.error, "created_at": iso(e.created_at),
             "updated_at": iso(e.updated_at), "ended_at": iso(e.ended_at),
-            "trials": sum(counts.values()), "trial_status": counts}
+            "duration_s": _seconds(e.created_at, end), "rev": e.rev or 0,
+            "trials": sum(counts.values()),
+            "trial_status": counts,
+            "best_value": best[1] if best else None, "best_model_id": best[0] if best else None,
+            "best_trial_id": best[2] if best else None}
 
 
-def _counts(db: RecordsDB, experiment_id: Optional[int] = None) -> dict[int, dict[str, int]]:
+def _summaries(s, experiment_id: Optional[int] = None):
+    """Per experiment: trial counts by status and the best ``(model_id, value, trial id)``."""
     q = select(Trial.experiment_id, Trial.status, func.count()).group_by(
         Trial.experiment_id, Trial.status)
+    b = select(Trial.experiment_id, Trial.model_id, Trial.best_value, Trial.id,
+               Experiment.direction, Experiment.metric).join(
+        Experiment, Experiment.id == Trial.experiment_id).where(Trial.best_value.is_not(None))
     if experiment_id is not None:
-        q = q.where(Trial.experiment_id == experiment_id)
-    out: dict[int, dict[str, int]] = {}
-    with db.session() as s:
-        for eid, status, n in s.execute(q):
-            out.setdefault(eid, {})[status] = n
-    return out
+        q, b = q.where(Trial.experiment_id == experiment_id), b.where(
+            Trial.experiment_id == experiment_id)
+    counts: dict[int, dict[str, int]] = {}
+    for eid, status, n in s.execute(q):
+        counts.setdefault(eid, {})[status] = n
+    best: dict[int, tuple[str, float, int]] = {}
+    for eid, mid, value, tid, direction, metric in s.execute(b.order_by(Trial.id)):
+        d = direction if direction in ("min", "max") else metric_direction(metric)
+        if better(value, best[eid][1] if eid in best else None, d):
+            best[eid] = (mid, value, tid)
+    return counts, best
 
 
 def list_experiments(db: RecordsDB) -> list[dict[str, Any]]:
-    """Every experiment, newest first, with trial counts by status."""
-    counts = _counts(db)
+    """Every experiment, newest first, with trial counts by status, best value, duration."""
     with db.session() as s:
+        counts, best = _summaries(s)
         rows = s.scalars(select(Experiment).order_by(Experiment.id.desc())).all()
-        return [_experiment_dict(e, counts.get(e.id, {})) for e in rows]
+        return [_experiment_dict(e, counts.get(e.id, {}), best.get(e.id)) for e in rows]
 
 
 def get_experiment(db: RecordsDB, experiment_id: int) -> dict[str, Any]:
@@ -67,32 +118,54 @@ def get_experiment(db: RecordsDB, experiment_id: int) -> dict[str, Any]:
     with db.session() as s:
         e = s.get(Experiment, experiment_id)
         if e is None:
-            raise NotFound(f"no experiment {experiment_id}")
-        out = _experiment_dict(e, _counts(db, experiment_id).get(experiment_id, {}))
-    trials = list_trials(db, experiment_id)
-    best = trials[0] if trials and out["metric"] in trials[0]["metrics"] else None
-    out["best"] = best
+            raise NotFound(f"no experiment {experiment_id}", _choices(s))
+        counts, best = _summaries(s, experiment_id)
+        out = _experiment_dict(e, counts.get(experiment_id, {}), best.get(experiment_id))
+        t = s.get(Trial, out["best_trial_id"]) if out["best_trial_id"] else None
+        out["best"] = _trial_dict(t) if t is not None else None
     return out
 
 
+def _choices(s) -> list[tuple[int, str, str]]:
+    return [(i, n, st) for i, n, st in s.execute(
+        select(Experiment.id, Experiment.name, Experiment.status).order_by(Experiment.id.desc()))]
+
+
 def resolve_experiment(db: RecordsDB, ref: Optional[str]) -> int:
-    """An experiment id from an id or a name (the newest of that name); ``None``: newest."""
+    """An experiment id from an id or a name (the newest of that name); ``None``: newest.
+
+    Raises:
+        NotFound: No such experiment; its ``choices`` lists those that exist.
+    """
     with db.session() as s:
         q = select(Experiment.id).order_by(Experiment.id.desc())
-        if ref is not None:
-            q = q.where(Experiment.id == int(ref)) if str(ref).isdigit() else \
-                q.where(Experiment.name == str(ref))
-        eid = s.scalar(q.limit(1))
-    if eid is None:
-        raise NotFound(f"no experiment {ref!r}" if ref is not None else "no experiments yet")
+        text = None if ref is None else str(ref).strip()
+        if text is not None:
+            by_name = s.scalar(q.where(Experiment.name == text).limit(1))
+            if by_name is not None:
+                return by_name
+            q = q.where(Experiment.id == int(text)) if text.isdigit() else None
+        eid = s.scalar(q.limit(1)) if q is not None else None
+        if eid is None:
+            choices = _choices(s)
+            listed = ", ".join(f"{i} {n!r} ({st})" for i, n, st in choices[:20])
+            what = f"no experiment {ref!r}" if ref is not None else "no experiments yet"
+            raise NotFound(what + (f"; recorded: {listed}" if choices else ""), choices)
     return eid
 
 
 def _trial_dict(t: Trial) -> dict[str, Any]:
-    d = {f: getattr(t, f) for f in TRIAL_FIELDS}
-    d["created_at"], d["ended_at"] = iso(t.created_at), iso(t.ended_at)
-    d.update(hyperparameters=t.hyperparameters or {}, metrics=t.last_metrics or {},
-             error=t.error)
+    now = dt.datetime.now(dt.timezone.utc)
+    end = t.ended_at or (now if t.status == "RUNNING" else None)
+    d: dict[str, Any] = {
+        "id": t.id, "model_id": t.model_id, "status": t.status, "epochs_done": t.epochs_done,
+        "epochs_planned": t.epochs_planned, "created_at": iso(t.created_at),
+        "started_at": iso(t.started_at), "ended_at": iso(t.ended_at),
+        "best_value": t.best_value, "best_epoch": t.best_epoch,
+        "duration_s": _seconds(t.started_at, end), "compute_s": t.compute_s or 0.0,
+        "peak_rss_bytes": t.peak_rss_bytes, "fail_reason": t.fail_reason,
+        "hyperparameters": t.hyperparameters or {}, "metrics": t.last_metrics or {},
+        "error": t.error, "rev": t.rev or 0}
     return d
 
 
@@ -120,22 +193,33 @@ def sort_key(field: str):
 
 
 def list_trials(db: RecordsDB, experiment_id: int, sort: Optional[str] = None,
-                order: Optional[str] = None) -> list[dict[str, Any]]:
-    """An experiment's trials with hyperparameters and last metrics.
+                order: Optional[str] = None, status: Optional[str] = None,
+                since: int = 0) -> list[dict[str, Any]]:
+    """An experiment's trials with hyperparameters, best, last metrics and timings.
 
     Args:
-        sort: A metric (``val_accuracy``), ``hp.<name>``, or a trial field (``model_id``,
-            ``status``, ``epochs_done``…); default: the experiment's metric, best first.
+        sort: ``best_value`` (the default: best first by the objective's direction), a
+            metric (``val_accuracy``: its last value, best first), ``hp.<name>``, or a trial
+            field (``model_id``, ``status``, ``epochs_done``, ``duration_s``…).
         order: ``asc`` or ``desc``; default: best first for metrics, else ascending.
+        status: Only trials of this status.
+        since: Only trials changed after this change counter (``rev``).
     """
     with db.session() as s:
         e = s.get(Experiment, experiment_id)
         if e is None:
-            raise NotFound(f"no experiment {experiment_id}")
-        metric = e.metric
-        rows = [_trial_dict(t) for t in s.scalars(
-            select(Trial).where(Trial.experiment_id == experiment_id).order_by(Trial.id))]
-    field = sort or metric
+            raise NotFound(f"no experiment {experiment_id}", _choices(s))
+        direction = direction_of(e)
+        q = select(Trial).where(Trial.experiment_id == experiment_id)
+        if status:
+            q = q.where(Trial.status == status.upper())
+        if since:
+            q = q.where(Trial.rev > since)
+        rows = [_trial_dict(t) for t in s.scalars(q.order_by(Trial.id))]
+    field = sort or "best_value"
+    if order is None and field == "best_value":
+        sign = -1.0 if direction == "max" else 1.0
+        return sorted(rows, key=lambda t: (t["best_value"] is None, sign * (t["best_value"] or 0)))
     if order is None and not field.startswith("hp.") and field not in TRIAL_FIELDS:
         key = ranking_key(field)
         return sorted(rows, key=lambda t: key(t["metrics"].get(field)))
@@ -146,14 +230,19 @@ def list_trials(db: RecordsDB, experiment_id: int, sort: Optional[str] = None,
 
 
 def get_trial(db: RecordsDB, trial_id: int) -> dict[str, Any]:
-    """One trial with its per-epoch history ``{metric: [value of epoch 1, 2, …]}``."""
+    """One trial: its row, per-epoch history ``{metric: [epoch 1, 2, …]}``, Keras summary,
+    store keys, visits, and its experiment's objective."""
     with db.session() as s:
         t = s.get(Trial, trial_id)
         if t is None:
             raise NotFound(f"no trial {trial_id}")
+        e = s.get(Experiment, t.experiment_id)
         out = _trial_dict(t)
-        out["experiment_id"] = t.experiment_id
+        out.update(experiment_id=t.experiment_id, experiment_name=e.name, metric=e.metric,
+                   direction=direction_of(e), summary=t.summary or "", spec_key=t.spec_key,
+                   state_key=t.state_key)
     out["history"] = histories(db, out["experiment_id"], trial_id=trial_id).get(out["model_id"], {})
+    out["visits"] = schedule(db, out["experiment_id"], trial_id=trial_id)
     return out
 
 
@@ -176,19 +265,31 @@ def histories(db: RecordsDB, experiment_id: int,
 
 
 def metric_names(db: RecordsDB, experiment_id: int) -> list[str]:
-    """The metric names any trial of the experiment reported."""
-    names = {n for h in histories(db, experiment_id).values() for n in h}
+    """The metric names any trial of the experiment reported (validation ones first)."""
+    q = (select(EpochMetric.name).distinct().join(Trial, Trial.id == EpochMetric.trial_id)
+         .where(Trial.experiment_id == experiment_id))
+    with db.session() as s:
+        names = set(s.scalars(q))
     return sorted(names, key=lambda n: (not n.startswith("val_"), n))
 
 
-def schedule(db: RecordsDB, experiment_id: int) -> list[dict[str, Any]]:
-    """The model-worker schedule: one dict per visit, in start order."""
-    q = (select(Visit, Trial.model_id).join(Trial, Trial.id == Visit.trial_id)
-         .where(Visit.experiment_id == experiment_id).order_by(Visit.start_s))
+VISIT_COLUMNS = ("id", "trial_id", "model_id", "worker", "kind", "epoch", "start_s", "end_s",
+                 "status", "peak_rss_bytes", "lost_reason", "deadline_s")
+
+
+def schedule(db: RecordsDB, experiment_id: int,
+             trial_id: Optional[int] = None) -> list[dict[str, Any]]:
+    """The model-worker schedule: one dict per visit, in start order (``end_s`` is ``None``
+    for a visit in flight)."""
+    q = (select(Visit.id, Visit.trial_id, Trial.model_id, Visit.worker, Visit.kind, Visit.epoch,
+                Visit.start_s, Visit.end_s, Visit.status, Visit.peak_rss_bytes,
+                Visit.lost_reason, Visit.deadline_s)
+         .join(Trial, Trial.id == Visit.trial_id)
+         .where(Visit.experiment_id == experiment_id).order_by(Visit.start_s, Visit.id))
+    if trial_id is not None:
+        q = q.where(Visit.trial_id == trial_id)
     with db.session() as s:
-        return [{"model_id": mid, "trial_id": v.trial_id, "worker": v.worker, "kind": v.kind,
-                 "epoch": v.epoch, "start_s": v.start_s, "end_s": v.end_s}
-                for v, mid in s.execute(q)]
+        return [dict(zip(VISIT_COLUMNS, row)) for row in s.execute(q)]
 
 
 def _command_dict(c: Command) -> dict[str, Any]:
@@ -198,12 +299,13 @@ def _command_dict(c: Command) -> dict[str, Any]:
             "applied_at": iso(c.applied_at)}
 
 
-def list_commands(db: RecordsDB, experiment_id: int) -> list[dict[str, Any]]:
-    """An experiment's commands, newest first."""
+def list_commands(db: RecordsDB, experiment_id: int,
+                  limit: Optional[int] = None) -> list[dict[str, Any]]:
+    """An experiment's commands, newest first (the newest ``limit`` of them)."""
     with db.session() as s:
         return [_command_dict(c) for c in s.scalars(
             select(Command).where(Command.experiment_id == experiment_id)
-            .order_by(Command.id.desc()))]
+            .order_by(Command.id.desc()).limit(limit))]
 
 
 def get_command(db: RecordsDB, command_id: int) -> dict[str, Any]:
@@ -230,7 +332,7 @@ def add_command(db: RecordsDB, experiment_id: int, action: str, model_id: Option
     with db.session() as s:
         e = s.get(Experiment, experiment_id)
         if e is None:
-            raise NotFound(f"no experiment {experiment_id}")
+            raise NotFound(f"no experiment {experiment_id}", _choices(s))
         if e.status != "RUNNING":
             raise ValueError(f"experiment {experiment_id} is {e.status}, not running")
         if action in ("stop", "resume"):

@@ -1,9 +1,20 @@
 """``Recorder``: a model-hopper listener that writes a search's records as it runs.
 
-It turns the hopper's events into rows (one short transaction per event):
-``model_added`` → a trial; ``visit_done`` → a schedule row; ``epoch_end`` → metric rows;
-``model_done``/``model_failed``/``model_resumed`` → the trial's status. Its
-:meth:`Recorder.commands` is the hopper's command source: the dashboard's pending
+It turns the hopper's events (see ``CONTRACTS.md``, "Listener events") into rows, one short
+transaction per event: ``model_added`` → a trial (hyperparameters, spec key, Keras summary);
+``visit_started`` → a schedule row with a start and no end; ``visit_done``/``visit_lost`` →
+that row's end (and peak memory, or why it was lost); ``epoch_end`` → metric rows and the
+trial's best; ``model_done``/``model_failed``/``model_resumed`` → the trial's status (and the
+store key of the state its result uses). Payload keys an older or newer runner does not send
+are simply absent: each handler uses what is there.
+
+The best of a trial is KerasTuner's: the objective's best epoch by its direction (the first
+such epoch on a tie). When ``epoch_end``/``model_done`` carry ``best_epoch``/``best_value``
+they are kept as given; otherwise they are computed from the recorded epoch metrics.
+
+One experiment per project: ``on_existing`` says what happens when one of that name is
+already recorded (``"resume"`` reopens it, ``"overwrite"`` replaces it, ``"new"`` adds
+another). :meth:`Recorder.commands` is the hopper's command source: the dashboard's pending
 ``commands`` rows for this experiment, each with an ``ack`` that records the outcome.
 
 A database error never stops the search: it is logged and the event is dropped.
@@ -11,19 +22,26 @@ A database error never stops the search: it is logged and the event is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Iterator
+from typing import Any, Callable, Literal, Optional
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from cerebro._logging import get_logger
+from cerebro.metrics import is_maximized
+from cerebro.records.commands import CommandSource
 from cerebro.records.db import RecordsDB
-from cerebro.records.models import (APPLIED, PENDING, REJECTED, Command, EpochMetric, Experiment,
-                                    Trial, Visit, utcnow)
+from cerebro.records.models import (PENDING, REJECTED, Command, EpochMetric, Experiment, Trial,
+                                    Visit, utcnow)
 
 log = get_logger("records")
+
+OnExisting = Literal["resume", "overwrite", "new"]
+ON_EXISTING = ("resume", "overwrite", "new")
 
 
 def jsonable(obj: Any) -> Any:
@@ -48,40 +66,115 @@ def jsonable(obj: Any) -> Any:
     return clean(json.loads(json.dumps(obj, default=default)))
 
 
-class Recorder:
+def _float(v: Any) -> Optional[float]:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def best_of(values: list[tuple[int, Optional[float]]], direction: str) -> tuple[Optional[int],
+                                                                                Optional[float]]:
+    """KerasTuner's best of ``(epoch, value)`` pairs: the first best by ``direction``."""
+    best: tuple[Optional[int], Optional[float]] = (None, None)
+    for epoch, value in sorted(values):
+        if value is None or not math.isfinite(value):
+            continue
+        if best[1] is None or (value > best[1] if direction == "max" else value < best[1]):
+            best = (epoch, value)
+    return best
+
+
+class Recorder(CommandSource):
     """Hopper listener (``recorder(kind, payload)``) that records a search in a database.
 
     Args:
-        target: A ``Store`` (records in ``<root>/cerebro.db``), a SQLAlchemy URL or a path.
-        experiment_name: Name shown by the dashboard and the report.
+        target: A ``Store`` (records in ``<root>/cerebro.db``), a SQLAlchemy URL, a path or
+            an open :class:`RecordsDB`.
+        experiment_name: The experiment's name: the project's name (shown by the dashboard
+            and the report; ``cerebro report --experiment NAME`` finds it by it).
         kind: ``"tune"`` or ``"nas"``.
-        metric: The metric that ranks trials (e.g. ``val_accuracy``).
+        metric: The objective that ranks trials (e.g. ``val_accuracy``).
+        direction: ``"min"`` or ``"max"``; default: the config's ``objective.direction``,
+            else guessed from the metric's name (accuracy-like: max; losses: min).
         num_workers: Workers (partitions) of the search.
         budget: Planned number of trials, if known.
-        params: ``model_id -> hyperparameters`` lookup, called when a model is added.
-        config: Anything else worth keeping about the search (JSON).
+        params: ``model_id -> hyperparameters`` lookup, used when ``model_added`` carries no
+            ``params``.
+        config: The search's settings (JSON): ``store``, ``objective``, ``space``, ...
+        on_existing: When an experiment of this name is already recorded: ``"resume"``
+            (default) reopens the newest one (a resumed search: its trials, metrics and
+            schedule stay, it is ``RUNNING`` again and its config is updated);
+            ``"overwrite"`` deletes every experiment of that name, with its trials, metrics,
+            schedule and commands, and starts afresh (``overwrite=True`` searches);
+            ``"new"`` records another experiment beside it.
     """
 
     def __init__(self, target, experiment_name: str, *, kind: str = "tune",
-                 metric: str = "val_loss", num_workers: Optional[int] = None,
-                 budget: Optional[int] = None,
+                 metric: str = "val_loss", direction: Optional[str] = None,
+                 num_workers: Optional[int] = None, budget: Optional[int] = None,
                  params: Optional[Callable[[str], dict]] = None,
-                 config: Optional[dict] = None):
+                 config: Optional[dict] = None, on_existing: OnExisting = "resume"):
+        if on_existing not in ON_EXISTING:
+            raise ValueError(f"on_existing must be one of {list(ON_EXISTING)}, "
+                             f"got {on_existing!r}")
+        config = jsonable(config or {})
+        objective = config.get("objective") if isinstance(config.get("objective"), dict) else {}
+        direction = direction or objective.get("direction")
+        if direction not in ("min", "max"):
+            direction = "max" if is_maximized(metric) else "min"
         self.db = target if isinstance(target, RecordsDB) else RecordsDB(target)
         self.params = params or (lambda model_id: {})
-        self._t0 = time.monotonic()
+        self.metric, self.direction = metric, direction
         self._trials: dict[str, int] = {}
         self._finished = False
-        with self.db.session() as s:
-            exp = Experiment(name=experiment_name, kind=kind, metric=metric,
-                             num_workers=num_workers, budget=budget,
-                             config=jsonable(config or {}), stats={}, error="")
-            s.add(exp)
-            s.flush()
-            self.experiment_id: int = exp.id
+        fields = dict(kind=kind, metric=metric, direction=direction, num_workers=num_workers,
+                      budget=budget)
+        self.experiment_id, created = self._open(experiment_name, on_existing, fields, config)
+        age = (utcnow() - _aware(created)).total_seconds()
+        self._mono0, self._base_s = time.monotonic(), max(0.0, age)
         log.info("recording experiment %d (%s) in %r", self.experiment_id, experiment_name, self.db)
 
-    # -- listener ---------------------------------------------------------------------------
+    def _open(self, name: str, on_existing: str, fields: dict, config: dict):
+        with self.db.session() as s:
+            if on_existing == "overwrite":
+                ids = s.scalars(select(Experiment.id).where(Experiment.name == name)).all()
+                if ids:
+                    _delete_experiments(s, ids)
+                    log.info("overwrite: replaced experiment(s) %s named %r", ids, name)
+            exp = None
+            if on_existing == "resume":
+                exp = s.scalar(select(Experiment).where(Experiment.name == name)
+                               .order_by(Experiment.id.desc()).limit(1))
+            if exp is None:
+                exp = Experiment(name=name, config=config, stats={}, error="", rev=1, **fields)
+                s.add(exp)
+            else:
+                for key, value in fields.items():
+                    if value is not None:
+                        setattr(exp, key, value)
+                exp.config = {**(exp.config or {}), **config}
+                exp.status, exp.ended_at, exp.error = "RUNNING", None, ""
+                exp.updated_at, exp.rev = utcnow(), (exp.rev or 0) + 1
+                log.info("resuming experiment %d (%s)", exp.id, name)
+            s.flush()
+            return exp.id, exp.created_at
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _now_s(self) -> float:
+        """Seconds since the experiment was created (continues across a resume)."""
+        return self._base_s + time.monotonic() - self._mono0
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[tuple[Any, Experiment]]:
+        """A write transaction that bumps the experiment's change counter (``self.rev``)."""
+        with self.db.session() as s:
+            exp = s.get(Experiment, self.experiment_id)
+            exp.rev = (exp.rev or 0) + 1
+            self.rev = exp.rev
+            yield s, exp
+
     def __call__(self, kind: str, payload: dict) -> None:
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
@@ -94,112 +187,154 @@ class Recorder:
     def _trial(self, s, model_id: str) -> Trial:
         tid = self._trials.get(model_id)
         row = s.get(Trial, tid) if tid is not None else None
-        if row is not None:
-            return row  # (an id cached from a transaction that rolled back finds nothing)
-        row = s.scalar(select(Trial).where(Trial.experiment_id == self.experiment_id,
-                                           Trial.model_id == model_id))
+        if row is None:  # (an id cached from a transaction that rolled back finds nothing)
+            row = s.scalar(select(Trial).where(Trial.experiment_id == self.experiment_id,
+                                               Trial.model_id == model_id))
         if row is None:
             row = Trial(experiment_id=self.experiment_id, model_id=model_id, hyperparameters={},
-                        last_metrics={}, error="", epochs_planned=0, epochs_done=0)
+                        last_metrics={}, error="", epochs_planned=0, epochs_done=0,
+                        compute_s=0.0, summary="")
             s.add(row)
             s.flush()
         self._trials[model_id] = row.id
+        row.rev, row.updated_at = self.rev, utcnow()
         return row
 
+    def _open_visits(self, s, **where) -> list[Visit]:
+        q = select(Visit).where(Visit.experiment_id == self.experiment_id,
+                                Visit.end_s.is_(None))
+        for key, value in where.items():
+            q = q.where(getattr(Visit, key) == value)
+        return list(s.scalars(q))
+
+    def _close(self, visits: list[Visit], status: str, reason: Optional[str] = None,
+               error: str = "") -> None:
+        now = self._now_s()
+        for v in visits:
+            v.end_s, v.status, v.rev = max(now, v.start_s), status, self.rev
+            v.lost_reason, v.error = reason, error[:2000]
+
+    # -- trials -----------------------------------------------------------------------------
     def _on_model_added(self, p: dict) -> None:
-        try:
-            params = jsonable(dict(self.params(p["model_id"]) or {}))
-        except Exception as e:  # noqa: BLE001
-            log.debug("no hyperparameters for %s: %s", p["model_id"], e)
-            params = {}
-        with self.db.session() as s:
-            t = self._trial(s, p["model_id"])
-            t.hyperparameters, t.status = params, "RUNNING"
-            t.epochs_planned = int(p.get("epochs") or 0)
-            t.updated_at = utcnow()
-
-    def _on_visit_done(self, p: dict) -> None:
-        end = time.monotonic() - self._t0
-        with self.db.session() as s:
-            t = self._trial(s, p["model_id"])
-            s.add(Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=int(p["partition"]),
-                        kind=str(p["kind"]), epoch=int(p["epoch"]) + 1,
-                        start_s=max(0.0, end - float(p.get("seconds", 0.0))), end_s=end))
-
-    def _on_epoch_end(self, p: dict) -> None:
-        metrics = jsonable(p["metrics"])
-        epoch = int(p["epoch"]) + 1
-        now = utcnow()
-        with self.db.session() as s:
-            t = self._trial(s, p["model_id"])
-            for name, value in metrics.items():
-                s.add(EpochMetric(trial_id=t.id, epoch=epoch, name=name, value=value,
-                                  recorded_at=now))
-            t.epochs_done, t.last_metrics, t.updated_at = epoch, metrics, now
-            s.get(Experiment, self.experiment_id).updated_at = now
-
-    def _end_trial(self, model_id: str, status: str, error: str = "") -> None:
-        with self.db.session() as s:
+        model_id = p["model_id"]
+        params = p.get("params")
+        if not isinstance(params, dict):
+            try:
+                params = dict(self.params(model_id) or {})
+            except Exception as e:  # noqa: BLE001
+                log.debug("no hyperparameters for %s: %s", model_id, e)
+                params = {}
+        with self._tx() as (s, _):
             t = self._trial(s, model_id)
-            t.status, t.ended_at, t.updated_at = status, utcnow(), utcnow()
-            if error:
-                t.error = error
+            if params or not t.hyperparameters:
+                t.hyperparameters = jsonable(params)
+            t.status, t.ended_at, t.error, t.fail_reason = "RUNNING", None, "", None
+            t.epochs_planned = int(p.get("epochs") or t.epochs_planned or 0)
+            t.spec_key = p.get("spec_key") or t.spec_key
+            t.summary = str(p.get("summary") or t.summary or "")
 
     def _on_model_done(self, p: dict) -> None:
-        self._end_trial(p["model_id"], str(p.get("status", "DONE")))
+        with self._tx() as (s, _):
+            t = self._trial(s, p["model_id"])
+            t.status, t.ended_at = str(p.get("status", "DONE")), utcnow()
+            t.state_key = p.get("state_key") or t.state_key
+            self._set_best(s, t, p)
+            self._close(self._open_visits(s, trial_id=t.id), "lost", "ended")
 
     def _on_model_failed(self, p: dict) -> None:
-        self._end_trial(p["model_id"], "FAILED", str(p.get("error", "")))
+        with self._tx() as (s, _):
+            t = self._trial(s, p["model_id"])
+            t.status, t.ended_at = "FAILED", utcnow()
+            t.error = str(p.get("error") or t.error or "")
+            t.fail_reason = p.get("reason") or t.fail_reason
+            self._close(self._open_visits(s, trial_id=t.id), "lost", "failed")
 
     def _on_model_resumed(self, p: dict) -> None:
-        with self.db.session() as s:
+        with self._tx() as (s, _):
             t = self._trial(s, p["model_id"])
-            t.status, t.ended_at, t.updated_at = "RUNNING", None, utcnow()
+            t.status, t.ended_at = "RUNNING", None
             t.epochs_planned = int(p.get("epochs") or t.epochs_planned)
 
-    # -- commands ---------------------------------------------------------------------------
-    def commands(self) -> list[dict]:
-        """Pending commands for this experiment, oldest first, as the hopper applies them.
+    # -- visits -----------------------------------------------------------------------------
+    def _on_visit_started(self, p: dict) -> None:
+        now = self._now_s()
+        with self._tx() as (s, _):
+            t = self._trial(s, p["model_id"])
+            t.started_at = t.started_at or utcnow()
+            partition = int(p["partition"])
+            # A worker runs one visit, a model is on one worker: anything still open there
+            # was voided (e.g. by a pool restart) without an event of its own.
+            stale = {v.id: v for v in self._open_visits(s, worker=partition)}
+            stale.update({v.id: v for v in self._open_visits(s, trial_id=t.id)})
+            self._close(list(stale.values()), "lost", "voided")
+            s.add(Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=partition,
+                        kind=str(p["kind"]), epoch=int(p["epoch"]) + 1, start_s=now, end_s=None,
+                        status="running", deadline_s=_float(p.get("deadline_s")), error="",
+                        rev=self.rev))
 
-        Each is ``{"id", "action", "model_id", "params", "epochs", "ack"}``; ``ack(ok,
-        message, model_id=None)`` marks the row ``APPLIED`` or ``REJECTED``. A resume
-        without ``epochs`` gets the trial's remaining planned epochs.
-        """
-        try:
-            with self.db.session() as s:
-                rows = s.scalars(select(Command).where(
-                    Command.experiment_id == self.experiment_id, Command.status == PENDING)
-                    .order_by(Command.id)).all()
-                out = []
-                for c in rows:
-                    epochs = c.epochs
-                    if c.action == "resume" and epochs is None and c.model_id:
-                        t = s.scalar(select(Trial).where(Trial.experiment_id == self.experiment_id,
-                                                         Trial.model_id == c.model_id))
-                        if t is not None and t.epochs_planned > t.epochs_done:
-                            epochs = t.epochs_planned - t.epochs_done
-                    out.append({"id": c.id, "action": c.action, "model_id": c.model_id,
-                                "params": dict(c.params or {}), "epochs": epochs,
-                                "ack": self._acker(c.id)})
-                return out
-        except Exception as e:  # noqa: BLE001
-            log.warning("could not read commands: %s", e)
-            return []
+    def _visit(self, s, t: Trial, p: dict, start_s: float) -> Visit:
+        """The open visit an end event is about (or a new row when none was started)."""
+        kind, epoch, worker = str(p["kind"]), int(p["epoch"]) + 1, int(p["partition"])
+        for v in self._open_visits(s, trial_id=t.id, worker=worker):
+            if v.kind == kind and v.epoch == epoch:
+                return v
+        v = Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=worker, kind=kind,
+                  epoch=epoch, start_s=start_s, status="running", error="")
+        s.add(v)
+        return v
 
-    def _acker(self, command_id: int) -> Callable[..., None]:
-        def ack(ok: bool, message: str = "", model_id: Optional[str] = None) -> None:
-            try:
-                with self.db.session() as s:
-                    c = s.get(Command, command_id)
-                    c.status = APPLIED if ok else REJECTED
-                    c.message, c.applied_at = message, utcnow()
-                    if model_id:
-                        c.model_id = model_id
-            except Exception as e:  # noqa: BLE001
-                log.warning("could not acknowledge command %d: %s", command_id, e)
-            (log.info if ok else log.warning)("command %d %s: %s", command_id,
-                                              "applied" if ok else "rejected", message)
-        return ack
+    def _on_visit_done(self, p: dict) -> None:
+        end = self._now_s()
+        seconds = max(0.0, _float(p.get("seconds")) or 0.0)
+        peak = p.get("peak_rss_bytes")
+        with self._tx() as (s, _):
+            t = self._trial(s, p["model_id"])
+            v = self._visit(s, t, p, max(0.0, end - seconds))
+            v.end_s, v.status, v.rev = end, "done", self.rev
+            if isinstance(peak, (int, float)) and peak > 0:
+                v.peak_rss_bytes = int(peak)
+                t.peak_rss_bytes = max(int(peak), t.peak_rss_bytes or 0)
+            t.compute_s = (t.compute_s or 0.0) + seconds
+            t.started_at = t.started_at or utcnow()
+
+    def _on_visit_lost(self, p: dict) -> None:
+        end = self._now_s()
+        with self._tx() as (s, _):
+            t = self._trial(s, p["model_id"])
+            v = self._visit(s, t, p, end)
+            self._close([v], "lost", str(p.get("reason") or "exited"), str(p.get("error") or ""))
+
+    def _on_workers_restarted(self, p: dict) -> None:
+        with self._tx() as (s, _):
+            self._close(self._open_visits(s), "lost", "restart")
+
+    # -- epochs and the best ----------------------------------------------------------------
+    def _on_epoch_end(self, p: dict) -> None:
+        metrics = jsonable(p.get("metrics") or {})
+        epoch = int(p["epoch"]) + 1
+        now = utcnow()
+        with self._tx() as (s, exp):
+            t = self._trial(s, p["model_id"])
+            # A resumed search may report an epoch again: the newer values win.
+            s.execute(delete(EpochMetric).where(EpochMetric.trial_id == t.id,
+                                                EpochMetric.epoch == epoch))
+            for name, value in metrics.items():
+                s.add(EpochMetric(trial_id=t.id, epoch=epoch, name=name, value=_float(value),
+                                  recorded_at=now, rev=self.rev))
+            s.flush()
+            t.epochs_done, t.last_metrics = max(epoch, t.epochs_done or 0), metrics
+            exp.updated_at = now
+            self._set_best(s, t, p)
+
+    def _set_best(self, s, t: Trial, p: dict) -> None:
+        """The payload's best when it carries one, else the best of the recorded epochs."""
+        if p.get("best_epoch") is not None and _float(p.get("best_value")) is not None:
+            t.best_epoch, t.best_value = int(p["best_epoch"]) + 1, _float(p["best_value"])
+            return
+        rows = s.execute(select(EpochMetric.epoch, EpochMetric.value).where(
+            EpochMetric.trial_id == t.id, EpochMetric.name == self.metric)).all()
+        if rows:
+            t.best_epoch, t.best_value = best_of([(e, v) for e, v in rows], self.direction)
 
     # -- the end ----------------------------------------------------------------------------
     def done(self, stats: Optional[dict] = None) -> None:
@@ -209,8 +344,7 @@ class Recorder:
     def set_stats(self, stats: dict) -> None:
         """Stores the engine figures (utilisation, hop overhead, …) of the experiment."""
         try:
-            with self.db.session() as s:
-                exp = s.get(Experiment, self.experiment_id)
+            with self._tx() as (_, exp):
                 exp.stats = jsonable({**(exp.stats or {}), **stats})
         except Exception as e:  # noqa: BLE001
             log.warning("could not record the search's figures: %s", e)
@@ -224,8 +358,7 @@ class Recorder:
     def _finish(self, status: str, stats: Optional[dict] = None, error: str = "") -> None:
         self._finished = True
         try:
-            with self.db.session() as s:
-                exp = s.get(Experiment, self.experiment_id)
+            with self._tx() as (s, exp):
                 exp.status, exp.ended_at, exp.updated_at = status, utcnow(), utcnow()
                 exp.error = error
                 if stats:
@@ -234,10 +367,27 @@ class Recorder:
                         Command.experiment_id == self.experiment_id, Command.status == PENDING)):
                     c.status, c.message = REJECTED, "the search ended before it could apply this"
                     c.applied_at = utcnow()
+                self._close(self._open_visits(s), "lost", "ended")
                 if status != "DONE":
                     for t in s.scalars(select(Trial).where(
                             Trial.experiment_id == self.experiment_id, Trial.status == "RUNNING")):
-                        t.status, t.ended_at = "FAILED", utcnow()
+                        t.status, t.ended_at, t.rev = "FAILED", utcnow(), self.rev
                         t.error = t.error or "the search stopped before this trial ended"
         except Exception as e:  # noqa: BLE001
             log.warning("could not record the end of experiment %d: %s", self.experiment_id, e)
+
+
+def _aware(t):
+    import datetime as dt
+
+    return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
+
+
+def _delete_experiments(s, ids: list[int]) -> None:
+    """Deletes experiments and everything under them (explicitly: no reliance on cascades)."""
+    trial_ids = select(Trial.id).where(Trial.experiment_id.in_(ids))
+    s.execute(delete(EpochMetric).where(EpochMetric.trial_id.in_(trial_ids)))
+    s.execute(delete(Visit).where(Visit.experiment_id.in_(ids)))
+    s.execute(delete(Command).where(Command.experiment_id.in_(ids)))
+    s.execute(delete(Trial).where(Trial.experiment_id.in_(ids)))
+    s.execute(delete(Experiment).where(Experiment.id.in_(ids)))

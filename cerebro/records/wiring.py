@@ -85,8 +85,10 @@ def record_search(store, name: str, *, listeners: tuple = (), records: Any = Non
         records: ``None`` (environment / store), a URL or path, a ``RecordsDB``, or ``False``.
         mlflow: ``None`` (the ``CEREBRO_MLFLOW`` environment variable decides), a tracking URI,
             ``True``, ``False`` or an ``MlflowLogger``: MLflow logging, off by default.
-        **recorder_kwargs: ``kind``, ``metric``, ``num_workers``, ``budget``, ``params``,
-            ``config`` for :class:`~cerebro.records.recorder.Recorder`.
+        **recorder_kwargs: ``kind``, ``metric``, ``direction``, ``num_workers``, ``budget``,
+            ``params``, ``config`` and ``on_existing`` (``"resume"``: a resumed search
+            reopens its experiment; ``"overwrite"``: an ``overwrite=True`` search replaces
+            it) for :class:`~cerebro.records.recorder.Recorder`.
 
     Returns:
         A :class:`SearchRecording` (records off when they cannot be opened: logged).

@@ -71,39 +71,7 @@ class ModelSelectionResult:
         return df.reset_index(drop=True)
 
     def plot_history(self, path: Optional[str] = None, metrics: Optional[list[str]] = None):
-        """Learning curves of every model, one panel per metric.
+        """Learning curves, one panel per metric (see :func:`cerebro.tune.plots.plot_history`)."""
+        from cerebro.tune.plots import plot_history
 
-        Args:
-            path: Save as PNG there (and return the path); else return the figure.
-            metrics: Which history keys; default ``val_<evaluation_metric>`` and ``val_loss``
-                plus their ``train_`` twins.
-        """
-        import matplotlib
-
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        if metrics is None:
-            names = [f"val_{self.evaluation_metric}", f"train_{self.evaluation_metric}",
-                     "val_loss", "train_loss"]
-            metrics = list(dict.fromkeys(n for n in names if any(
-                n in m.history for m in self.all_models.values())))
-        fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(5 * max(1, len(metrics)), 3.8),
-                                 squeeze=False)
-        for ax, name in zip(axes[0], metrics):
-            for mid, m in self.all_models.items():
-                ys = m.history.get(name)
-                if ys:
-                    style = "-" if mid == getattr(self.best_model, "model_id", None) else "--"
-                    ax.plot(range(1, len(ys) + 1), ys, style, marker="o", label=mid)
-            ax.set_title(name)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-        axes[0][0].legend(fontsize=7)
-        fig.tight_layout()
-        if path is None:
-            return fig
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        return path
+        return plot_history(self, path, metrics)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -44,7 +43,8 @@ def test_trials_sort_by_any_metric_or_hyperparameter(client, records, sort, orde
 
 
 @pytest.mark.parametrize("path", ["/api/experiments", "/api/experiments/1", "/api/trials/1",
-                                  "/api/experiments/1/trials", "/api/experiments/1/charts/gantt"])
+                                  "/api/experiments/1/trials", "/api/experiments/1/delta",
+                                  "/api/experiments/1/importance", "/api/experiments/1/space"])
 def test_token_is_required_when_configured(client, path):
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -94,7 +94,9 @@ def test_bad_commands_are_refused(client, records, body, status):
 def test_missing_things_are_404(client):
     for path in ("/api/experiments/99", "/api/trials/99", "/api/commands/99",
                  "/api/experiments/99/trials", "/api/experiments/99/schedule",
-                 "/api/experiments/99/charts/curves", "/api/trials/99/charts/curves"):
+                 "/api/experiments/99/delta", "/api/experiments/99/importance",
+                 "/api/experiments/99/space", "/api/trials/99/model.keras",
+                 "/api/trials/99/summary"):
         assert client.get(path, headers=AUTH).status_code == 404, path
 
 
@@ -112,34 +114,22 @@ def test_finished_experiment_refuses_actions(tmp_path):
     assert r.status_code == 409 and "not running" in r.json()["detail"]
 
 
-@pytest.mark.parametrize("path", ["/api/experiments/1/charts/curves",
-                                  "/api/experiments/1/charts/curves?metric=val_loss&model_id=m0",
-                                  "/api/trials/2/charts/curves",
-                                  "/api/experiments/1/charts/gantt"])
-def test_charts_are_drawn_server_side(client, path):
-    svg = client.get(path, headers=AUTH)
-    assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
-    root = ET.fromstring(svg.content)
-    assert root.tag.endswith("svg")
-    png = client.get(path + ("&" if "?" in path else "?") + "fmt=png", headers=AUTH)
-    assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_gantt_names_every_trial(client):
-    svg = client.get("/api/experiments/1/charts/gantt", headers=AUTH).text
-    for mid in ("m0", "m1", "m2"):
-        assert mid in svg
-
-
 def test_pages_are_offline_and_locked_down(client):
-    for path in ("/", "/experiments/1"):
+    for path in ("/", "/experiments/1", "/experiments/1/charts", "/trials/2"):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
         assert "default-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-frame-options"] == "DENY"
-        assert not re.search(r"(src|href)=\"https?://", r.text)  # nothing from a CDN
-        assert "Authorization" in r.text  # the pages read the API with the token
-    assert client.get("/docs").status_code == 404  # Swagger UI would load from a CDN
+        assert not re.search(r"(src|href)=\"(https?:)?//", r.text)  # nothing from a CDN
+        scripts = re.findall(r'<script src="([^"]+)"', r.text)
+        assert [s.rsplit("/", 1)[1] for s in scripts] == ["plotly.min.js", "core.js",
+                                                           "charts.js", "views.js"]
+        for src in scripts:  # served from installed packages, cacheable
+            js = client.get(src)
+            assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+            assert "immutable" in js.headers["cache-control"]
+    assert "plotly.js v" in client.get(scripts[0]).text[:200]
+    assert client.get("/static/0/nope.js").status_code == 404
 
 
 def test_openapi_spec_documents_the_api(client):
@@ -148,4 +138,146 @@ def test_openapi_spec_documents_the_api(client):
     assert "/api/experiments/{experiment_id}/trials" in paths
     assert "post" in paths["/api/experiments/{experiment_id}/commands"]
     assert all(p.startswith("/api/") for p in paths)
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert client.get("/api/health").json()["actions"] is True
+
+
+def test_docs_serve_swagger_ui_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert not re.search(r"(src|href)=\"(https?:)?//", page.text)
+    for src in re.findall(r'(?:src|href)="(/docs/[^"]+)"', page.text):
+        assert client.get(src).status_code == 200, src
+    assert "SwaggerUIBundle" in client.get("/docs/files/swagger-ui-bundle.js").text[:5000] or \
+        len(client.get("/docs/files/swagger-ui-bundle.js").content) > 100_000
+    assert client.get("/docs/files/..%2Fsecret").status_code == 404
+
+
+def test_token_in_the_url_becomes_a_cookie_for_this_dashboard(client, records):
+    r = client.get("/experiments/1?token=" + TOKEN + "&x=1", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/experiments/1?x=1"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("cerebro_token_") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert client.get("/api/experiments").status_code == 200  # the cookie authenticates
+    body = {"action": "stop", "model_id": "m1"}
+    url = f"/api/experiments/{records[2]}/commands"
+    assert client.post(url, json=body).status_code == 403  # no X-Cerebro: could be CSRF
+    assert client.post(url, json=body, headers={"X-Cerebro": "1"}).status_code == 201
+    client.cookies.clear()
+    wrong = client.get("/?token=wrong", follow_redirects=False)
+    assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
+    assert client.get("/api/experiments").status_code == 401
+
+
+def test_delta_returns_only_what_changed(records):
+    from fastapi.testclient import TestClient
+
+    from cerebro.dashboard import create_app
+    from cerebro.records import Recorder
+
+    where, db, eid = records
+    c = TestClient(create_app(db, token=TOKEN))
+    full = c.get(f"/api/experiments/{eid}/delta?since=0", headers=AUTH).json()
+    assert {t["model_id"] for t in full["trials"]} == {"m0", "m1", "m2"}
+    assert full["metrics"]["columns"] == ["trial_id", "epoch", "name", "value"]
+    assert len(full["metrics"]["rows"]) == (2 + 2 + 1) * 4
+    assert len(full["visits"]["rows"]) == 20 and full["stuck"] == []
+    assert full["experiment"]["best_model_id"] == "m1"
+    same = c.get(f"/api/experiments/{eid}/delta?since={full['rev']}", headers=AUTH).json()
+    assert same["trials"] == [] and same["metrics"]["rows"] == [] and same["rev"] == full["rev"]
+    rec = Recorder(str(where), "GridSearch-abc", metric="val_accuracy")  # reopens it
+    assert rec.experiment_id == eid
+    rec("epoch_end", {"model_id": "m1", "epoch": 2, "metrics": {"val_accuracy": 0.95}})
+    new = c.get(f"/api/experiments/{eid}/delta?since={full['rev']}", headers=AUTH).json()
+    assert [t["model_id"] for t in new["trials"]] == ["m1"]
+    assert new["trials"][0]["best_value"] == pytest.approx(0.95)
+    assert new["trials"][0]["best_epoch"] == 3
+    assert [r[1:] for r in new["metrics"]["rows"]] == [[3, "val_accuracy", 0.95]]
+    assert new["rev"] > full["rev"]
+
+
+def test_importance_space_and_summary(client, records):
+    eid = records[2]
+    imp = client.get(f"/api/experiments/{eid}/importance", headers=AUTH).json()
+    assert imp["objective"] == "val_accuracy" and imp["trials"] == 3
+    assert {i["name"] for i in imp["importances"]} == {"units", "lr"}
+    assert sum(i["importance"] for i in imp["importances"]) == pytest.approx(1.0)
+    space = client.get(f"/api/experiments/{eid}/space", headers=AUTH).json()
+    units = next(h for h in space["hyperparameters"] if h["name"] == "units")
+    assert sorted(v["value"] for v in units["values"]) == [8, 16, 32]
+    assert units["type"] == "int" and units["trials"] == 3
+    tid = client.get(f"/api/experiments/{eid}/trials", headers=AUTH).json()[0]["id"]
+    summary = client.get(f"/api/trials/{tid}/summary", headers=AUTH).json()
+    assert summary["summary"] == "" and "no spec" in summary["note"]  # nothing in the store
+    r = client.get(f"/api/trials/{tid}/model.keras", headers=AUTH)
+    assert r.status_code == 404 and "model spec" in r.json()["detail"]
+
+
+def test_stuck_visit_is_flagged(tmp_path):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from cerebro.dashboard import create_app
+    from cerebro.records import Recorder
+
+    rec = Recorder(str(tmp_path), "stuck", metric="val_loss")
+    rec("model_added", {"model_id": "a", "epochs": 3})
+    for p in (0, 1):
+        rec("visit_started", {"model_id": "a", "kind": "train", "epoch": 0, "partition": p})
+        rec("visit_done", {"model_id": "a", "kind": "train", "epoch": 0, "partition": p,
+                           "metrics": {}, "seconds": 0.01})
+    rec("visit_started", {"model_id": "a", "kind": "train", "epoch": 1, "partition": 0,
+                          "deadline_s": None})
+    c = TestClient(create_app(str(tmp_path), stuck_factor=3, stuck_min_s=0.2))
+    assert c.get("/api/experiments/1/stuck").json() == []
+    time.sleep(0.3)
+    [s] = c.get("/api/experiments/1/stuck").json()
+    assert (s["model_id"], s["worker"], s["kind"], s["epoch"], s["reason"]) == \
+        ("a", 0, "train", 2, "slow")
+    assert s["elapsed_s"] >= 0.2 and s["times_typical"] > 3
+    assert c.get("/api/experiments/1/delta").json()["stuck"][0]["visit_id"] == s["visit_id"]
+    rec("visit_done", {"model_id": "a", "kind": "train", "epoch": 1, "partition": 0,
+                       "metrics": {}, "seconds": 0.4})
+    assert c.get("/api/experiments/1/stuck").json() == []
+
+
+def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
+    import keras
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from cerebro.dashboard import create_app
+    from cerebro.keras import state as sm
+    from cerebro.records import Recorder
+    from cerebro.storage import LocalStore
+
+    store = LocalStore(str(tmp_path))
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
+    model.compile("adam", "mse")
+    store.write_bytes("runs/m/model.keras", sm.model_to_bytes(model))
+    first = sm.get_state(model)
+    store.write_bytes("runs/m/state-000001.npz", sm.state_to_bytes(first))
+    later = dict(first, weights=[np.full_like(w, 0.5) for w in first["weights"]])
+    store.write_bytes("runs/m/state-000003.npz", sm.state_to_bytes(later))
+    rec = Recorder(store, "dl")
+    rec("model_added", {"model_id": "m", "epochs": 1})
+    rec("model_done", {"model_id": "m", "status": "DONE"})
+    c = TestClient(create_app(str(tmp_path), token=TOKEN))
+
+    def download():
+        r = c.get("/api/trials/1/model.keras", headers=AUTH)
+        assert r.status_code == 200, r.text
+        assert 'filename="m.keras"' in r.headers["content-disposition"]
+        path = tmp_path / "m.keras"
+        path.write_bytes(r.content)
+        return keras.saving.load_model(str(path))
+
+    assert all(np.allclose(w, 0.5) for w in download().get_weights())  # the newest state
+    rec("model_done", {"model_id": "m", "status": "DONE",
+                       "state_key": "runs/m/state-000001.npz"})  # the result's state wins
+    for got, want in zip(download().get_weights(), first["weights"]):
+        np.testing.assert_allclose(got, want)
+    summary = c.get("/api/trials/1/summary", headers=AUTH).json()
+    assert "out" in summary["summary"] and summary["note"] == ""  # built from the spec

@@ -1,5 +1,5 @@
-"""The dashboard pages in a real headless Chromium (selenium): they read the API with the
-token, sort the trials, show the server-drawn charts and queue a stop.
+"""The dashboard pages in a real headless Chromium (selenium) on a made-up search: they read
+the API with the token cookie, sort and filter the trials, draw the charts and queue a stop.
 
 Skipped when Chromium, chromedriver (Debian ``chromium``, ``chromium-driver``) or selenium are
 not installed.
@@ -7,24 +7,14 @@ not installed.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-
 import pytest
 
+from . import browser as b
 from .conftest import TOKEN, fill
-from .test_cli import _free_port
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 
-CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
-            or shutil.which("google-chrome"))
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+pytestmark = pytest.mark.skipif(not (b.CHROMIUM and b.DRIVER),
                                 reason="Chromium/chromedriver not installed "
                                        "(apt-get install chromium chromium-driver)")
 
@@ -32,105 +22,85 @@ pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
 @pytest.fixture
 def server(tmp_path):
     eid = fill(str(tmp_path))
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cerebro.cli", "dashboard", "--store",
-                             str(tmp_path), "--port", str(port), "--token", TOKEN],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=5)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-            time.sleep(0.3)
+    proc, base = b.start_dashboard(str(tmp_path), TOKEN)
     yield base, eid, tmp_path
     proc.terminate()
     proc.wait(timeout=30)
 
 
 @pytest.fixture
-def browser():
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,2000"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    driver.set_page_load_timeout(60)
+def browser(tmp_path):
+    driver = b.chrome(tmp_path / "downloads")
     yield driver
     driver.quit()
 
 
-def _wait(driver, predicate, what, timeout=30):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(
-        lambda d: predicate(d), message=f"timed out waiting for {what}")
-
-
-def _rows(driver):
-    """The trial ids in table order (read in one go: the page re-renders the table)."""
-    return driver.execute_script(
-        "return [...document.querySelectorAll('#trials tbody tr')]"
-        ".map(r => r.cells[0].textContent)")
-
-
-def _click(driver, selector: str, text: str) -> None:
-    """Clicks the first ``selector`` element whose text starts with ``text`` (looked up and
-    clicked in one script, so a re-render in between cannot leave a stale reference)."""
-    assert driver.execute_script(
-        "const el = [...document.querySelectorAll(arguments[0])]"
-        ".find(e => e.textContent.startsWith(arguments[1])); if (el) el.click(); return !!el;",
-        selector, text), f"no {selector} starting with {text!r}"
-
-
-def test_pages_show_sort_chart_and_act(server, browser, tmp_path):
+def test_pages_show_sort_chart_and_act(server, browser):
     from selenium.webdriver.common.by import By
 
     base, eid, store = server
+    shots = b.artifacts("made-up-search")
     browser.get(f"{base}/?token={TOKEN}")
-    link = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#exps tbody a"),
-                 "the experiments table")[0]
-    assert "token=" not in browser.current_url  # read once, kept out of the address bar
-    assert "GridSearch-abc" in browser.find_element(By.ID, "exps").text
-    link.click()
+    b.wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#exps tbody a"),
+           "the experiments table")
+    assert "token=" not in browser.current_url  # kept in a cookie, out of the address bar
+    text = browser.find_element(By.ID, "exps").text
+    assert "GridSearch-abc" in text and "0.8000" in text  # best value as a column
+    b.click(browser, "#exps tbody a", "GridSearch-abc")
 
-    _wait(browser, lambda d: len(_rows(d)) == 3, "the trials table")
-    assert _rows(browser) == ["m1", "m0", "m2"]  # best val_accuracy first
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the trials table")
+    assert b.rows(browser) == ["m1", "m0", "m2"]  # best val_accuracy first
     assert "m1" in browser.find_element(By.ID, "best").text
-    for img in ("curves", "gantt"):
-        _wait(browser, lambda d, img=img: d.execute_script(
-            f"const i = document.getElementById('{img}'); return i.complete && i.naturalWidth > 0"),
-            f"the {img} chart")
-
-    _click(browser, "#trials th", "units")
-    _wait(browser, lambda d: _rows(d) == ["m0", "m1", "m2"], "sorting by units")
-    _click(browser, "#trials th", "units")
-    _wait(browser, lambda d: _rows(d) == ["m2", "m1", "m0"], "sorting by units, descending")
-
-    _click(browser, "#trials tbody a", "m0")
-    _wait(browser, lambda d: d.execute_script(
-        "const i = document.getElementById('trialcurve'); return i.complete && i.naturalWidth > 0"),
-        "the chosen trial's curve")
+    b.click(browser, "#trials th", "units")
+    b.wait(browser, lambda d: b.rows(d) == ["m0", "m1", "m2"], "sorting by units")
+    b.click(browser, "#trials th", "units")
+    b.wait(browser, lambda d: b.rows(d) == ["m2", "m1", "m0"], "sorting by units, descending")
+    browser.find_element(By.ID, "trial-filter").send_keys("lr<0.05")
+    b.wait(browser, lambda d: b.rows(d) == ["m1", "m0"], "filtering by lr")
+    browser.find_element(By.ID, "trial-filter").clear()
+    browser.execute_script("const f = document.getElementById('trial-filter');"
+                           "f.dispatchEvent(new Event('input'))")
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the filter cleared")
 
     assert browser.execute_script(
-        "const row = [...document.querySelectorAll('#trials tbody tr')]"
-        ".find(r => r.cells[0].textContent === 'm1'); const b = row.querySelector('button.stop');"
-        "b.click(); return true;")
-    _wait(browser, lambda d: "stop" in d.find_element(By.ID, "cmds").text, "the queued stop")
+        "const row = document.querySelector('#trials tbody tr[data-trial=\"m1\"]');"
+        "row.querySelector('button.stop').click(); return true;")
+    b.click(browser, "a.tab", "Actions")
+    b.wait(browser, lambda d: "stop" in d.find_element(By.ID, "cmds").text, "the queued stop")
+
+    b.click(browser, "a.tab", "Charts")
+    for chart in ("#curves", "#parallel", "#importance", "#history"):
+        b.wait(browser, lambda d, c=chart: b.plotted(d, c), f"the {chart} chart")
+    browser.save_screenshot(str(shots / "charts.png"))
+    b.click(browser, "a.tab", "Schedule")
+    b.wait(browser, lambda d: b.plotted(d, "#gantt"), "the Gantt chart")
+    b.click(browser, "a.tab", "Search space")
+    b.wait(browser, lambda d: "units" in d.find_element(By.ID, "space").text, "the space")
+    assert "8 (1 trial" in browser.find_element(By.ID, "space").text
+    browser.save_screenshot(str(shots / "space.png"))
+
+    b.click(driver := browser, "#crumbs a", "GridSearch-abc")
+    b.wait(driver, lambda d: len(b.rows(d)) == 3, "the trials table again")
+    b.click(driver, "#trials tbody a", "m0")
+    b.wait(driver, lambda d: b.plotted(d, "#trial-curve") and b.plotted(d, "#gantt"),
+           "the trial page's charts")
+    b.wait(driver, lambda d: "No model summary" in d.find_element(By.ID, "summary").text,
+           "the summary's absence explained")
+    assert "2 \u2605" in driver.find_element(By.ID, "epochs").text  # the best epoch, marked
+    driver.save_screenshot(str(shots / "trial.png"))
+
+    browser.get(base + "/docs")
+    b.wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"),
+           "Swagger UI's operations")
+    assert "/api/experiments/{experiment_id}/delta" in browser.find_element(
+        By.ID, "swagger-ui").text
+    browser.save_screenshot(str(shots / "docs.png"))
 
     from cerebro.records import RecordsDB, queries
 
     [cmd] = queries.list_commands(RecordsDB(str(store)), eid)
     assert (cmd["action"], cmd["model_id"], cmd["status"]) == ("stop", "m1", "PENDING")
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert errors == []  # no CSP violation, no failed request
+    assert b.severe(browser) == []  # no CSP violation, no failed request
 
 
 def test_pages_without_the_token_say_so(server, browser):
@@ -138,4 +108,33 @@ def test_pages_without_the_token_say_so(server, browser):
 
     base, _, _ = server
     browser.get(base + "/")
-    _wait(browser, lambda d: "401" in d.find_element(By.ID, "msg").text, "the refusal")
+    b.wait(browser, lambda d: "401" in d.find_element(By.ID, "msg").text, "the refusal")
+    browser.get(base + "/?token=wrong")
+    b.wait(browser, lambda d: "401" in d.find_element(By.ID, "msg").text, "the refusal")
+
+
+def test_the_report_shows_the_same_views_offline(tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    from cerebro.report import write_report
+
+    fill(str(tmp_path / "store"))
+    out = write_report(str(tmp_path / "store"), str(tmp_path / "report.html"))
+    shots = b.artifacts("report")
+    browser.get("file://" + out)
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the trials table")  # one experiment
+    assert b.rows(browser) == ["m1", "m0", "m2"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "button.stop")  # no actions offline
+    b.click(browser, "#trials th", "units")
+    b.wait(browser, lambda d: b.rows(d) == ["m0", "m1", "m2"], "sorting by units")
+    browser.save_screenshot(str(shots / "trials.png"))
+    b.click(browser, "a.tab", "Charts")
+    for chart in ("#curves", "#parallel", "#importance"):
+        b.wait(browser, lambda d, c=chart: b.plotted(d, c), f"the {chart} chart")
+    browser.save_screenshot(str(shots / "charts.png"))
+    b.click(browser, "#crumbs a", "GridSearch-abc")
+    b.wait(browser, lambda d: len(b.rows(d)) == 3, "the trials table again")
+    b.click(browser, "#trials tbody a", "m1")
+    b.wait(browser, lambda d: b.plotted(d, "#gantt"), "the trial's visits")
+    assert "#/trials/" in browser.current_url
+    assert b.severe(browser) == []

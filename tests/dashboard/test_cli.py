@@ -34,7 +34,10 @@ def test_help_explains_the_commands():
     for cmd in ("dashboard", "report"):
         sub = run(cmd, "--help")
         assert sub.returncode == 0 and "--store" in sub.stdout and "--db" in sub.stdout
-    assert "--trials" in run("demo", "--help").stdout
+    demo = run("demo", "--help").stdout
+    for option in ("--trials", "--epochs", "--workers", "--work-dir"):
+        assert option in demo
+    assert demo.count("(default:") >= 4 and "(default: .demo)" in demo
 
 
 def test_version(capsys):
@@ -51,6 +54,8 @@ def test_no_command_prints_help(capsys):
 
 
 def test_report_is_self_contained_html(tmp_path):
+    import json
+
     fill(str(tmp_path / "store"), finish=True)
     fill(str(tmp_path / "store"), name="second")
     out = tmp_path / "r" / "report.html"
@@ -58,21 +63,77 @@ def test_report_is_self_contained_html(tmp_path):
     assert r.returncode == 0, r.stderr
     html = out.read_text()
     assert html.startswith("<!doctype html>")
-    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)) == 6
-    assert not re.search(r"(src|href)=\"(https?:)?//", html)
-    for text in ("GridSearch-abc", "second", "Best model", "m1", "worker utilisation",
-                 "80.00 %", "Model hopper schedule"):
-        assert text in html
-    assert "&lt;b&gt;bad&lt;/b&gt;" in html and "<b>bad</b>" not in html  # escaped
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.S)
+    assert not re.search(r"(src|href)=\"(https?:)?//", markup)  # links to nothing
+    assert "<script src=" not in html and "plotly.js v" in html  # the library is inlined
+    assert "default-src 'none'" in html  # and the file may fetch nothing
+    data = json.loads(re.search(r'<script type="application/json" id="cerebro-data">(.*?)'
+                                r"</script>", html, re.S).group(1))
+    api = data["api"]
+    assert [e["name"] for e in api["/experiments"]] == ["second", "GridSearch-abc"]
+    for eid in (1, 2):
+        for view in ("delta", "importance", "space"):
+            assert f"/experiments/{eid}/{view}" in api
+    assert api["/experiments/1/delta"]["experiment"]["stats"]["utilisation"] == 0.8
+    assert sum(k.startswith("/trials/") for k in api) == 6
+    assert "\\u003cb\\u003ebad" in html and "<b>bad</b>" not in html  # escaped
     one = tmp_path / "one.html"
     assert main(["report", "--db", f"sqlite:///{tmp_path}/store/cerebro.db", "--out", str(one),
                  "--experiment", "second"]) == 0
-    assert "second" in one.read_text() and "GridSearch-abc" not in one.read_text()
+    text = one.read_text()
+    assert '"start":"/experiments/2"' in text and "GridSearch-abc" not in text
+
+
+def test_unknown_experiment_lists_those_that_exist(tmp_path):
+    fill(str(tmp_path), name="alpha", finish=True)
+    for cmd in ("report", "dashboard"):
+        r = run(cmd, "--store", str(tmp_path), "--experiment", "beta", "--port", "1") \
+            if cmd == "dashboard" else run(cmd, "--store", str(tmp_path), "--experiment", "beta")
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "no experiment named 'beta'" in r.stderr and "alpha" in r.stderr
+    by_name = run("report", "--store", str(tmp_path), "--experiment", "alpha",
+                  "--out", str(tmp_path / "a.html"))
+    assert by_name.returncode == 0, by_name.stderr
+
+
+@pytest.mark.parametrize("args,words", [
+    (["report", "--db", "nonsense://x"], "not a database URL"),
+    (["report", "--db", "sqlite:////nonexistent/dir/x.db"], "no records at"),
+    (["report", "--db", "postgresql://u@127.0.0.1:1/db"], "cannot open the database"),
+    (["dashboard", "--store", "/nonexistent", "--port", "99999"], "a port is 1-65535"),
+])
+def test_mistakes_end_in_one_line_without_a_traceback(args, words):
+    r = run(*args)
+    assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_database_that_is_not_ours_is_refused_untouched(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "theirs.db"
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE accounts (id INTEGER)")
+    r = run("report", "--db", f"sqlite:///{path}")
+    assert r.returncode == 2 and "no Cerebro records" in r.stderr
+    with sqlite3.connect(path) as c:
+        tables = {n for (n,) in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"accounts"}
+
+
+def test_a_taken_port_is_reported_before_any_url(tmp_path):
+    fill(str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = run("dashboard", "--store", str(tmp_path), "--port", str(port), "--token", TOKEN)
+    assert r.returncode == 2 and "already in use" in r.stderr and "--port" in r.stderr
+    assert "http://" not in r.stdout and "Traceback" not in r.stderr
 
 
 def test_report_without_records_says_so(tmp_path):
     r = run("report", "--store", str(tmp_path))
-    assert r.returncode != 0 and "no records" in r.stderr
+    assert r.returncode == 2 and "no records" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "cerebro.db").exists()
 
 
@@ -99,8 +160,8 @@ def test_dashboard_serves_on_loopback(tmp_path):
     fill(str(tmp_path))
     port = _free_port()
     proc = subprocess.Popen([*CLI, "dashboard", "--store", str(tmp_path), "--port", str(port),
-                             "--token", TOKEN], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "--token", TOKEN, "--experiment", "GridSearch-abc"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -127,4 +188,4 @@ def test_dashboard_serves_on_loopback(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    assert f"?token={TOKEN}" in proc.stdout.read()
+    assert f":{port}/experiments/1?token={TOKEN}" in proc.stdout.read()

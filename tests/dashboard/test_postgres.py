@@ -121,7 +121,12 @@ def test_records_and_dashboard_on_postgresql(pg_url):
     trials = client.get(f"/api/experiments/{eid}/trials?sort=hp.units&order=desc",
                         headers=AUTH).json()
     assert [t["model_id"] for t in trials] == ["m2", "m1", "m0"]
-    assert client.get(f"/api/experiments/{eid}/charts/gantt", headers=AUTH).status_code == 200
+    delta = client.get(f"/api/experiments/{eid}/delta", headers=AUTH).json()
+    assert len(delta["visits"]["rows"]) == 20 and delta["experiment"]["best_model_id"] == "m1"
+    since = client.get(f"/api/experiments/{eid}/delta?since={delta['rev']}", headers=AUTH).json()
+    assert since["trials"] == [] and since["metrics"]["rows"] == []
+    imp = client.get(f"/api/experiments/{eid}/importance", headers=AUTH).json()
+    assert len(imp["importances"]) == 2
 
 
 def test_commands_round_trip_on_postgresql(pg_url):
@@ -135,3 +140,8 @@ def test_commands_round_trip_on_postgresql(pg_url):
     assert queries.get_command(RecordsDB(pg_url), cmd["id"])["status"] == "APPLIED"
     rec.done()
     rec.close()
+    again = Recorder(pg_url, "live", metric="val_loss", on_existing="overwrite")
+    assert again.experiment_id != rec.experiment_id
+    with pytest.raises(queries.NotFound):
+        queries.get_experiment(RecordsDB(pg_url), rec.experiment_id)
+    again.close()

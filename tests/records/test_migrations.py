@@ -17,7 +17,7 @@ TABLES = {"alembic_version", "commands", "epoch_metrics", "experiments", "trials
 def test_fresh_database_is_upgraded_to_head(tmp_path):
     db = RecordsDB(str(tmp_path))
     assert set(db.tables()) == TABLES
-    assert current_revision(db.engine) == head_revision() == "0001"
+    assert current_revision(db.engine) == head_revision() == "0002"
     assert (tmp_path / "cerebro.db").exists()
 
 
@@ -103,3 +103,32 @@ def test_make_engine_creates_the_directory(tmp_path):
     with engine.connect():
         pass
     assert (tmp_path / "deep" / "er" / "r.db").exists()
+
+
+def test_upgrade_from_0001_keeps_rows_and_fills_in_the_best(tmp_path):
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path}/old.db")
+    upgrade(engine, "0001")
+    now = "2025-01-01 00:00:00"
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO experiments (id, name, kind, metric, status, config, stats, "
+                       "error, created_at, updated_at) VALUES (1, 'old', 'tune', 'val_loss', "
+                       f"'DONE', '{{}}', '{{}}', '', '{now}', '{now}')"))
+        c.execute(text("INSERT INTO trials (id, experiment_id, model_id, hyperparameters, "
+                       "status, error, epochs_planned, epochs_done, last_metrics, created_at, "
+                       f"updated_at) VALUES (1, 1, 'm', '{{}}', 'DONE', '', 2, 2, '{{}}', "
+                       f"'{now}', '{now}')"))
+        for epoch, value in ((1, 0.4), (2, 0.6)):
+            c.execute(text("INSERT INTO epoch_metrics (trial_id, epoch, name, value, "
+                           f"recorded_at) VALUES (1, {epoch}, 'val_loss', {value}, '{now}')"))
+        c.execute(text("INSERT INTO visits (experiment_id, trial_id, worker, kind, epoch, "
+                       "start_s, end_s) VALUES (1, 1, 0, 'train', 1, 0.0, 1.0)"))
+    db = RecordsDB(f"sqlite:///{tmp_path}/old.db")
+    assert current_revision(db.engine) == head_revision()
+    from cerebro.records import queries
+
+    [t] = queries.list_trials(db, 1)
+    assert (t["best_epoch"], t["best_value"]) == (1, 0.4)  # val_loss: min
+    assert queries.get_experiment(db, 1)["direction"] == "min"
+    assert queries.schedule(db, 1)[0]["status"] == "done"

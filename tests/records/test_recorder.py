@@ -185,3 +185,94 @@ def test_fan_out_and_jsonable():
     assert jsonable({"a": np.float32(0.5), "b": np.int64(3), "c": (1, 2), "d": math.inf,
                      1: {"x": float("nan")}}) == {"a": 0.5, "b": 3, "c": [1, 2], "d": None,
                                                   "1": {"x": None}}
+
+
+def test_every_contract_event_is_recorded(db):
+    """Today's events and the contract's richer ones (best, memory, keys, summary, loss)."""
+    rec = Recorder(db, "proj", metric="val_loss", config={"objective": {"name": "val_loss",
+                                                                          "direction": "min"}})
+    rec("model_added", {"model_id": "t0", "epochs": 3, "params": {"units": 8},
+                        "spec_key": "runs/proj/t0/model.keras", "summary": "Model: t0 ..."})
+    rec("visit_started", {"model_id": "t0", "kind": "train", "epoch": 0, "partition": 1,
+                          "deadline_s": 30.0})
+    eid = rec.experiment_id
+    [open_] = queries.schedule(db, eid)
+    assert open_["end_s"] is None and open_["status"] == "running" and open_["deadline_s"] == 30
+    rec("visit_done", {"model_id": "t0", "kind": "train", "epoch": 0, "partition": 1,
+                       "metrics": {}, "seconds": 0.5, "peak_rss_bytes": 300 * 2**20})
+    rec("visit_started", {"model_id": "t0", "kind": "eval", "epoch": 0, "partition": 0})
+    rec("visit_lost", {"model_id": "t0", "kind": "eval", "epoch": 0, "partition": 0,
+                       "reason": "memory", "error": "killed"})
+    for e, loss in enumerate((0.5, 0.3, 0.4)):
+        rec("epoch_end", {"model_id": "t0", "epoch": e, "metrics": {"val_loss": loss}})
+    rec("model_done", {"model_id": "t0", "status": "DONE",
+                       "state_key": "runs/proj/t0/state-000004.npz"})
+    visits = queries.schedule(db, eid)
+    assert [(v["status"], v["lost_reason"]) for v in visits] == [("done", None),
+                                                                  ("lost", "memory")]
+    assert visits[0]["peak_rss_bytes"] == 300 * 2**20 and visits[0]["end_s"] >= 0
+    t = queries.get_trial(db, queries.list_trials(db, eid)[0]["id"])
+    assert (t["best_epoch"], t["best_value"]) == (2, pytest.approx(0.3))  # min, 1-based
+    assert t["hyperparameters"] == {"units": 8} and t["summary"] == "Model: t0 ..."
+    assert t["spec_key"] == "runs/proj/t0/model.keras"
+    assert t["state_key"] == "runs/proj/t0/state-000004.npz"
+    assert t["peak_rss_bytes"] == 300 * 2**20 and t["compute_s"] == pytest.approx(0.5)
+    assert t["started_at"] and t["duration_s"] >= 0
+
+    # the runner's own best (0-based epoch in the event) wins over the computed one
+    rec("model_added", {"model_id": "t1", "epochs": 2})
+    rec("epoch_end", {"model_id": "t1", "epoch": 0, "metrics": {"val_loss": 0.2},
+                      "best_epoch": 0, "best_value": 0.2})
+    rec("epoch_end", {"model_id": "t1", "epoch": 1, "metrics": {"val_loss": 0.1},
+                      "best_epoch": 0, "best_value": 0.2})
+    rec("model_failed", {"model_id": "t1", "error": "boom", "reason": "memory"})
+    t1 = next(x for x in queries.list_trials(db, eid) if x["model_id"] == "t1")
+    assert (t1["best_epoch"], t1["best_value"]) == (1, 0.2)
+    assert t1["fail_reason"] == "memory" and t1["status"] == "FAILED"
+    exp = queries.get_experiment(db, eid)
+    assert exp["direction"] == "min" and exp["best_model_id"] == "t1"
+
+
+def test_best_ties_keep_the_first_epoch_and_follow_the_direction(db):
+    from cerebro.records.recorder import best_of
+
+    assert best_of([(1, 0.5), (2, 0.7), (3, 0.7)], "max") == (2, 0.7)
+    assert best_of([(1, 0.5), (2, None), (3, 0.5)], "min") == (1, 0.5)
+    assert best_of([], "min") == (None, None)
+
+
+def test_reopening_and_overwriting_an_experiment(db):
+    first = Recorder(db, "proj", metric="val_accuracy")
+    feed(first, "t0", 2)
+    first.close()  # interrupted: FAILED
+    eid = first.experiment_id
+    again = Recorder(db, "proj", metric="val_accuracy", on_existing="resume")
+    assert again.experiment_id == eid
+    assert queries.get_experiment(db, eid)["status"] == "RUNNING"
+    again("model_added", {"model_id": "t0", "epochs": 3})
+    again("epoch_end", {"model_id": "t0", "epoch": 1, "metrics": {"val_accuracy": 0.9}})
+    again("epoch_end", {"model_id": "t0", "epoch": 2, "metrics": {"val_accuracy": 0.8}})
+    again.done()
+    t = queries.list_trials(db, eid)[0]
+    assert t["epochs_done"] == 3 and (t["best_epoch"], t["best_value"]) == (2, 0.9)
+    assert queries.histories(db, eid)["t0"]["val_accuracy"] == pytest.approx([0.5, 0.9, 0.8])
+
+    Recorder(db, "other").close()
+    fresh = Recorder(db, "proj", on_existing="overwrite")
+    assert fresh.experiment_id != eid
+    assert sorted(e["name"] for e in queries.list_experiments(db)) == ["other", "proj"]
+    assert queries.list_trials(db, fresh.experiment_id) == []
+    with pytest.raises(queries.NotFound):
+        queries.get_experiment(db, eid)
+    extra = Recorder(db, "proj", on_existing="new")
+    assert len([e for e in queries.list_experiments(db) if e["name"] == "proj"]) == 2
+    assert queries.resolve_experiment(db, "proj") == extra.experiment_id
+    with pytest.raises(ValueError, match="on_existing"):
+        Recorder(db, "proj", on_existing="append")
+
+
+def test_unknown_experiment_lists_the_choices(db):
+    Recorder(db, "alpha").close()
+    with pytest.raises(queries.NotFound) as e:
+        queries.resolve_experiment(db, "beta")
+    assert e.value.choices[0][1] == "alpha" and "alpha" in str(e.value)

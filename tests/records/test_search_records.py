@@ -51,6 +51,10 @@ def test_experiment_and_trials_match_the_result(searched):
         assert set(history) == set(model.history)
         for name, values in model.history.items():
             assert history[name] == pytest.approx(values)
+        accs = model.history["val_accuracy"]  # KerasTuner's best: the first best epoch
+        assert t["best_epoch"] == accs.index(max(accs)) + 1
+        assert t["best_value"] == pytest.approx(max(accs))
+        assert t["started_at"] and t["duration_s"] > 0 and t["compute_s"] > 0
     best = queries.get_experiment(db, exp["id"])["best"]
     assert best["model_id"] == result.get_best_model().model_id
 
@@ -65,6 +69,7 @@ def test_schedule_is_a_valid_mop_schedule(searched):
     for v in visits:
         assert v["worker"] in (0, 1) and v["kind"] in ("train", "eval")
         assert 1 <= v["epoch"] <= EPOCHS and 0 <= v["start_s"] <= v["end_s"]
+        assert v["status"] == "done"  # visit_started opened it, visit_done closed it
     for worker in (0, 1):  # a worker runs one visit at a time
         spans = sorted((v["start_s"], v["end_s"]) for v in visits if v["worker"] == worker)
         assert all(a[1] <= b[0] + 1e-3 for a, b in zip(spans, spans[1:]))
