@@ -75,18 +75,33 @@ def decode(data: bytes, shape: Sequence[int]) -> np.ndarray:
     """
     from PIL import Image, UnidentifiedImageError
 
-    h, w, c = (int(s) for s in shape)
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.format not in FORMATS:
                 raise ImageDecodeError(f"a {img.format} image; expected JPEG or PNG")
-            img = img.convert(_MODES[c]) if img.mode != _MODES[c] else img
-            if img.size != (w, h):
-                img = img.resize((w, h), Image.Resampling.BILINEAR)
-            out = np.asarray(img, dtype=np.uint8)
+            return _fit(img, shape)
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise ImageDecodeError(f"not a decodable JPEG/PNG image ({e})") from e
-    return out.reshape(h, w, c)
+
+
+def _fit(img, shape: Sequence[int]) -> np.ndarray:
+    """A Pillow image -> ``(h, w, c)`` uint8: channels converted, size stretched (bilinear)."""
+    from PIL import Image
+
+    h, w, c = (int(s) for s in shape)
+    img = img.convert(_MODES[c]) if img.mode != _MODES[c] else img
+    if img.size != (w, h):
+        img = img.resize((w, h), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.uint8).reshape(h, w, c)
+
+
+def from_pixels(pixels: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """``(h', w', c')`` uint8 pixels -> ``shape``, exactly as :func:`decode` would give."""
+    from PIL import Image
+
+    c = pixels.shape[-1]
+    img = Image.fromarray(pixels[:, :, 0] if c == 1 else pixels, _MODES[c])
+    return _fit(img, shape)
 
 
 def decode_batch(values: Sequence[Optional[bytes]], shape: Sequence[int],

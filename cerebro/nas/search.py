@@ -113,7 +113,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     result = _result(am, controller, hopper, figures, feature_cols, label_cols, shapes, targets)
     rec.finish(result)
     fitted = {"result": result, "targets": targets, "feature_columns": feature_cols,
-              "groups": groups, "shapes": shapes, "label_columns": label_cols, "stats": stats}
+              "groups": groups, "shapes": shapes, "label_columns": label_cols, "stats": stats,
+              "inputs": data.inputs, "dataset": info.fingerprint}
     return result, fitted
 
 
