@@ -90,7 +90,7 @@ class TextEncoding:
         rows = list(token_lists)
         out = np.zeros((len(rows), self.sequence_length), np.int32)
         for i, toks in enumerate(rows):
-            if toks:
+            if toks is not None and len(toks):  # lists, or numpy arrays from pandas
                 ids = [lookup.get(t, OOV) for t in toks[:self.sequence_length]]
                 out[i, :len(ids)] = ids
         return out

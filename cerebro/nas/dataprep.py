@@ -112,7 +112,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
     sample_inputs = [model_input(sample[c], s, c in text_cols)
                      for c, s in zip(feature_cols, shapes)]
     _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
-                     epochs)
+                     epochs, vocabulary)
     specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
                        if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
              for c, s in zip(feature_cols, shapes)]
@@ -142,12 +142,18 @@ def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
 
 
 def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: int,
-                     epochs: int) -> None:
+                     epochs: int, text_ids: int) -> None:
     """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes.
 
     A ``TextInput``'s analyser expects raw strings; its input is token ids, whose shape is
-    all it needs (set below), so that analyser is not run.
+    all it needs (set below), so that analyser is not run. A ``TextBlock`` without
+    ``max_tokens`` gets the vocabulary's size (``text_ids`` distinct ids) instead of
+    searching larger, never-used embeddings.
     """
+    for block in am.graph.blocks:
+        if type(block).__name__ == "TextBlock" and getattr(block, "max_tokens", None) is None:
+            # Ids stop below the vocabulary size: a larger embedding would never be indexed.
+            block.max_tokens = text_ids - 1
     for node, sample in zip(am.inputs, sample_inputs):
         if _is_text(node):
             continue

@@ -118,3 +118,17 @@ def evaluate(fitted: dict, df, batch_size: int = 256) -> dict[str, float]:
                               [t.column for t in targets], [t.shape for t in targets],
                               [t.encoding for t in targets], batch_size=batch_size,
                               custom_objects=best.custom_objects)
+
+
+def export_preprocessing(fitted: dict) -> dict[str, Any]:
+    """What to save beside an exported model: how raw inputs become what it reads.
+
+    Returns a JSON-able document: ``dataset`` (the prepared dataset's fingerprint; its record
+    is ``store.dataset_key(dataset)``) and, per model input, ``column``, ``shape``, ``kind``
+    (``numeric``, ``image``: JPEG/PNG decoded and resized as ``cerebro.data.images`` says,
+    or ``text``) and, for text, the ``TextEncoding`` (``cerebro.data.text.TextEncoding
+    .from_json(doc).encode(strings)`` gives the model's int32 input).
+    """
+    return {"dataset": fitted.get("dataset", ""),
+            "inputs": [{"column": s.column, "shape": list(s.shape), "kind": s.kind,
+                        "text": s.text} for s in input_specs(fitted)]}
