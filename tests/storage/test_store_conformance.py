@@ -439,14 +439,6 @@ def test_unreachable_hdfs_fails_clearly_on_first_use(kwargs) -> None:
     assert time.monotonic() - start < 10
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    from s3_server import moto_server
-
-    with moto_server() as endpoint:
-        yield endpoint
-
-
 class TestS3StoreOnMotoServer(StoreConformance):
     """The same suite against a real S3-protocol server (moto) on 127.0.0.1."""
 
