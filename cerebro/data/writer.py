@@ -147,6 +147,13 @@ def schema(plan: WritePlan):
     return pa.schema([pa.field(c.name, arrow_type(c), nullable=False) for c in plan.columns])
 
 
+def dictionary_columns(plan: WritePlan) -> list[str]:
+    """Integer columns (labels, ids, pixels): their few distinct values dictionary-encode
+    well. Floats and image bytes rarely repeat; a dictionary tried on them is wasted space."""
+    return [c.name for c in plan.columns
+            if c.kind == TEXT or (c.kind != IMAGE and np.dtype(c.dtype).kind in "iu")]
+
+
 class _SplitWriter:
     """Buffers a split's rows into row groups of bounded size; opens its file on first rows."""
 
@@ -174,7 +181,8 @@ class _SplitWriter:
         if self.writer is None:
             key = f"{self.plan.staging[self.split]}/{part_name(self.partition)}"
             out = self.stack.enter_context(self.plan.store.open_output(key))
-            self.writer = pq.ParquetWriter(out, schema(self.plan), compression="snappy")
+            self.writer = pq.ParquetWriter(out, schema(self.plan), compression="snappy",
+                                           use_dictionary=dictionary_columns(self.plan))
             self.stack.callback(self.writer.close)
         table = pa.concat_tables(self.pending)
         per_row = max(1, table.nbytes // max(1, table.num_rows))
