@@ -192,6 +192,15 @@ def as_output_list(preds, model) -> list[np.ndarray]:
     return [np.asarray(preds)]
 
 
+def as_targets(ys: list[np.ndarray], model):
+    """Labels in the model's output structure: one array, a list, or a dict keyed like the
+    model's dict outputs (in their order: Keras would flatten a list in sorted-key order)."""
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):
+        return dict(zip(list(structure), ys))
+    return ys[0] if len(ys) == 1 else ys
+
+
 @dataclasses.dataclass
 class _Job:
     """What every task of one inference job needs (small: the model goes by broadcast)."""
@@ -301,7 +310,7 @@ def evaluate(df, spec: bytes, state: Optional[bytes], inputs: Sequence[InputSpec
             for j, (enc, s) in enumerate(zip(encs, shapes)):
                 y = _column_array(pdf[f"__cerebro_y_{j}"], (-1,) if enc else s)
                 ys.append(_encode_labels(y, enc) if enc else y)
-            m = model.evaluate(job.x(pdf), ys[0] if len(ys) == 1 else ys,
+            m = model.evaluate(job.x(pdf), as_targets(ys, model),
                                batch_size=job.batch_size, verbose=0, return_dict=True)
             yield pd.DataFrame({"metrics": [json.dumps({k: float(v) for k, v in m.items()})],
                                 "n": [len(pdf)]})
