@@ -103,7 +103,8 @@ class FilesystemStore(Store):
         """Creates the filesystem; returns it and the root if not yet known."""
         if self._source_uri is None:
             raise RuntimeError(f"{type(self).__name__} has no filesystem to connect to")
-        return pafs.FileSystem.from_uri(self._source_uri)
+        fs, path = pafs.FileSystem.from_uri(self._source_uri)
+        return fs, str(path)
 
     @property
     def filesystem(self) -> pafs.FileSystem:
@@ -258,7 +259,8 @@ class FilesystemStore(Store):
         path = self._file_path(key)
         try:
             with self.filesystem.open_input_stream(path, compression=None) as stream:
-                return stream.read()
+                data: bytes = stream.read()
+                return data
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"no such key in store: {key!r} (path {path!r})") from exc
         except OSError as exc:
@@ -270,7 +272,7 @@ class FilesystemStore(Store):
 
     def exists(self, key: str) -> bool:
         """Returns whether a file or directory exists at ``key``."""
-        return self._info(self.fs_path(key)).type != _MISSING
+        return bool(self._info(self.fs_path(key)).type != _MISSING)
 
     def listdir(self, key: str) -> list[str]:
         """Returns sorted child names of ``key`` ([] if missing; temps hidden)."""

@@ -227,7 +227,7 @@ class S3Store(FilesystemStore):
         return self.root.split("/", 1)[0]
 
     def _connect(self) -> tuple[pafs.FileSystem, str | None]:
-        fs = pafs.S3FileSystem(**self._s3_options)  # type: ignore[arg-type]
+        fs = pafs.S3FileSystem(**self._s3_options)
         if self._create_bucket and fs.get_file_info(self.bucket).type == pafs.FileType.NotFound:
             fs.create_dir(self.bucket)
         return fs, None
