@@ -51,7 +51,16 @@ class SplitInfo:
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
-    """The prepared dataset: columns, the number of partitions and the two splits."""
+    """The prepared dataset: columns, the number of partitions and the two splits.
+
+    Attributes:
+        fingerprint: The content address of the dataset in the store: a hash of the source
+            DataFrame's content and of the preparation settings.
+        text: For each text column (now int32 ids): its ``TextEncoding`` as JSON, which
+            says how to tokenize raw strings the same way (``cerebro.data.text``).
+        reused: This ``prepare_data`` call found the dataset already in the store and wrote
+            nothing (not saved).
+    """
 
     columns: dict[str, ColumnInfo]
     num_partitions: int
@@ -59,6 +68,9 @@ class DatasetInfo:
     val: SplitInfo
     feature_columns: tuple[str, ...] = ()
     label_columns: tuple[str, ...] = ()
+    fingerprint: str = ""
+    text: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    reused: bool = dataclasses.field(default=False, compare=False)
 
     def column(self, name: str) -> ColumnInfo:
         if name not in self.columns:
@@ -75,6 +87,8 @@ class DatasetInfo:
             "val": {"shards": [list(s) for s in self.val.shards], "rows": list(self.val.rows)},
             "feature_columns": list(self.feature_columns),
             "label_columns": list(self.label_columns),
+            "fingerprint": self.fingerprint,
+            "text": self.text,
         }
 
     @classmethod
@@ -89,6 +103,8 @@ class DatasetInfo:
             val=split(d["val"]),
             feature_columns=tuple(d.get("feature_columns", ())),
             label_columns=tuple(d.get("label_columns", ())),
+            fingerprint=d.get("fingerprint", ""),
+            text=dict(d.get("text", {})),
         )
 
 

@@ -1,24 +1,38 @@
 """Spark DataFrame -> Parquet shards in the store, one shard per worker, train and val.
 
-The data never goes through the driver: Spark converts and writes it; the driver only reads
-Parquet footers (row counts) and writes a small JSON record (``DatasetInfo``) last, so a crash
-mid-way never leaves a dataset that looks complete.
+The data never goes through the driver: Spark tasks convert it and write it with pyarrow
+through the store's filesystem (``cerebro.data.writer``); the driver only gets one small
+summary per task and writes a JSON record (``DatasetInfo``) last, so a crash mid-way never
+leaves a dataset that looks complete.
+
+Prepared data is content-addressed: its *fingerprint* hashes the source DataFrame's content
+(an order-independent aggregate that the column checks compute in the same Spark job) and
+every preparation setting. A rerun on the same store with the same DataFrame and settings
+finds ``data/datasets/<fingerprint>.json`` and reuses the shards instead of writing them
+again; a changed DataFrame gets another fingerprint and is prepared anew. Two projects on
+one store therefore never overwrite each other's data, and nothing here deletes a dataset.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
+import json
 import uuid
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from cerebro._logging import get_logger
-from cerebro.data.columns import check_columns_exist, inspect_columns, numeric_expr
-from cerebro.data.metadata import ColumnInfo, DatasetInfo, SplitInfo
+from cerebro.data import text as text_mod
+from cerebro.data.columns import (TEXT, Inspection, check_columns_exist, inspect_dataframe,
+                                  is_image_struct, storage_expr)
+from cerebro.data.metadata import ARRAY, IMAGE, ColumnInfo, DatasetInfo, SplitInfo
+from cerebro.data.writer import SUMMARY_SCHEMA, ColumnPlan, WritePlan, part_name, write_partition
 
 log = get_logger("data")
 
-_PART = re.compile(r"^part-(\d+)")
 VAL_FLAG = "__cerebro_is_val"
+FORMAT_VERSION = 2  # bump when the prepared format changes: old datasets are not reused
+
+ImageShapes = Mapping[str, Optional[Sequence[int]]]
 
 
 def _validation_flag(df, validation, seed: int):
@@ -44,25 +58,41 @@ def _validation_flag(df, validation, seed: int):
     return df.withColumn(VAL_FLAG, F.rand(seed) < F.lit(float(validation)))
 
 
-def _shards_of(store, key: str, num_partitions: int) -> SplitInfo:
-    """Maps Spark's ``part-NNNNN`` files under ``key`` to partitions and counts their rows."""
-    import pyarrow.parquet as pq
+def fingerprint(content: str, settings: dict[str, Any]) -> str:
+    """The content address of a prepared dataset (hex, 20 characters)."""
+    doc = json.dumps({"version": FORMAT_VERSION, "content": content, **settings},
+                     sort_keys=True, default=list)
+    return hashlib.sha256(doc.encode()).hexdigest()[:20]
 
-    shards: list[list[str]] = [[] for _ in range(num_partitions)]
-    rows = [0] * num_partitions
-    fs = store.filesystem
-    for name in store.listdir(key):
-        m = _PART.match(name)
-        if not m or not name.endswith(".parquet"):
-            continue
-        p = int(m.group(1))
-        if p >= num_partitions:
-            raise RuntimeError(f"unexpected Parquet part {name} for {num_partitions} partitions")
-        file_key = f"{key}/{name}"
-        with fs.open_input_file(store.fs_path(file_key)) as f:
-            rows[p] += pq.read_metadata(f).num_rows
-        shards[p].append(file_key)
-    return SplitInfo(tuple(tuple(s) for s in shards), tuple(rows))
+
+def _check_args(num_partitions, feature_columns, label_columns, images, text) -> None:
+    if isinstance(num_partitions, bool) or not isinstance(num_partitions, int) \
+            or num_partitions < 1:
+        raise ValueError(f"num_partitions must be an int >= 1, got {num_partitions!r}")
+    overlap = set(feature_columns) & set(label_columns)
+    if overlap:
+        raise ValueError(f"column(s) {sorted(overlap)} are both features and labels")
+    for name, cols in (("images", images), ("text", text)):
+        unknown = sorted(set(cols) - set(feature_columns))
+        if unknown:
+            raise ValueError(f"{name} names column(s) {unknown} that are not feature columns")
+    for c, shape in images.items():
+        if shape is not None and (len(tuple(shape)) not in (2, 3)
+                                  or any(int(s) <= 0 for s in shape)
+                                  or (len(tuple(shape)) == 3 and int(shape[2]) not in (1, 2, 3, 4))):
+            raise ValueError(f"image shape {tuple(shape)} for column {c!r} must be (height, "
+                             "width) or (height, width, channels) with 1-4 channels")
+
+
+def _inspect(df, inspected, features, labels, validation, text) -> Inspection:
+    if isinstance(inspected, Inspection):
+        return inspected
+    if inspected is not None:  # (rows, columns): checks done, but no content fingerprint
+        rows, columns = inspected
+        return Inspection(rows, columns, {}, "")
+    extra = [validation] if isinstance(validation, str) else []
+    return inspect_dataframe(df, features, labels, text_columns=list(text),
+                             extra_columns=extra)
 
 
 def prepare_data(
@@ -71,101 +101,226 @@ def prepare_data(
     feature_columns: Sequence[str],
     label_columns: Sequence[str],
     num_partitions: int,
-    validation=0.25,
+    validation: Union[float, str] = 0.25,
     seed: int = 0,
-    inspected: Optional[tuple[int, dict[str, ColumnInfo]]] = None,
+    inspected: Union[Inspection, tuple[int, dict[str, ColumnInfo]], None] = None,
+    *,
+    images: Optional[ImageShapes] = None,
+    text: Optional[Mapping[str, text_mod.TextSettings]] = None,
+    reuse: bool = True,
 ) -> DatasetInfo:
-    """Validates ``df`` and writes it as ``num_partitions`` train and val shards.
+    """Validates ``df`` and writes it as ``num_partitions`` train and val shards (or reuses them).
 
     Args:
         store: A ``cerebro.storage.Store``.
         df: The Spark DataFrame.
-        feature_columns: Feature column names (numeric, arrays of numbers, or ML vectors).
-        label_columns: Label column names.
+        feature_columns: Feature column names (numeric, arrays of numbers, ML vectors, JPEG/PNG
+            bytes or Spark image structs, and the ``text`` columns).
+        label_columns: Label column names (numeric).
         num_partitions: Shards per split; one per worker.
         validation: A fraction in (0, 1), or the name of a bool/int column marking val rows.
         seed: Seed of the random split.
-        inspected: ``(rows, columns)`` that an ``inspect_columns`` of exactly these columns
-            of ``df`` returned; the caller's checks stand and that Spark job is not repeated.
+        inspected: What ``inspect_dataframe`` returned for exactly these columns of ``df``
+            (with the validation column among its ``extra_columns``): its checks stand and that
+            Spark job is not repeated. A bare ``(rows, columns)`` pair carries no content
+            fingerprint, so such a dataset is never reused.
+        images: Target ``(height, width[, channels])`` of image columns; an image column left
+            out (or ``None``) takes the size and channels of its first image.
+        text: ``TextSettings`` of each string feature column to tokenize.
+        reuse: Reuse a dataset already in the store with the same fingerprint.
 
     Returns:
-        The ``DatasetInfo`` also written to ``store.metadata_key()``.
+        The ``DatasetInfo``, also written to ``store.dataset_key(info.fingerprint)`` and, as
+        the latest dataset, to ``store.metadata_key()``.
     """
-    if num_partitions < 1:
-        raise ValueError(f"num_partitions must be >= 1, got {num_partitions}")
     feature_columns, label_columns = list(feature_columns), list(label_columns)
-    overlap = set(feature_columns) & set(label_columns)
-    if overlap:
-        raise ValueError(f"column(s) {sorted(overlap)} are both features and labels")
-    if inspected is None:
-        inspected = inspect_columns(df, feature_columns, label_columns)
-    rows, columns = inspected
-    missing = [c for c in feature_columns + label_columns if c not in columns]
+    images, text = dict(images or {}), dict(text or {})
+    _check_args(num_partitions, feature_columns, label_columns, images, text)
+    found = _inspect(df, inspected, feature_columns, label_columns, validation, text)
+    missing = [c for c in feature_columns + label_columns if c not in found.columns]
     if missing:
         raise ValueError(f"inspected holds no information on column(s) {missing}")
-    columns = {c: columns[c] for c in feature_columns + label_columns}
-    flagged = _validation_flag(df, validation, seed)
-    types = dict((f.name, f.dataType) for f in df.schema.fields)
-    exprs = [numeric_expr(c, types[c]) for c in feature_columns + label_columns]
-
-    from pyspark.sql import functions as F
-
-    prep_id = uuid.uuid4().hex[:12]
-    staging = f"{store.train_data_key()}/.staging-{prep_id}"
-    keys = {"staging": staging, "train": f"{store.train_data_key()}/{prep_id}",
-            "val": f"{store.val_data_key()}/{prep_id}"}
-    try:
-        # One pass: the split is computed once, so no row can land in both splits or in
-        # neither, whatever the input's row order. Each of the num_partitions tasks writes
-        # its part-NNNNN file under both VAL_FLAG=false (train) and VAL_FLAG=true (val).
-        log.info("writing train and val shards to %s", store.uri(staging))
-        (flagged.select(*exprs, F.col(VAL_FLAG)).repartition(num_partitions)
-         .write.mode("overwrite").partitionBy(VAL_FLAG).parquet(store.uri(staging)))
-        for split, flag in (("train", "false"), ("val", "true")):
-            if store.exists(f"{staging}/{VAL_FLAG}={flag}"):
-                store.move_atomic(f"{staging}/{VAL_FLAG}={flag}", keys[split])
-        store.delete(staging)
-        train = _shards_of(store, keys["train"], num_partitions)
-        val = _shards_of(store, keys["val"], num_partitions)
-        if train.total_rows == 0:
-            raise ValueError(f"the validation split took all {rows} rows; no training rows are left")
-        if val.total_rows == 0:
-            raise ValueError(f"the validation split of {validation!r} left no validation rows")
-    except BaseException:
-        for key in keys.values():  # leave the previous dataset (if any) exactly as it was
-            store.delete(key)
-        raise
-    info = DatasetInfo(
-        columns=columns,
-        num_partitions=num_partitions,
-        train=train,
-        val=val,
-        feature_columns=tuple(feature_columns),
-        label_columns=tuple(label_columns),
-    )
-    old = _previous_prep_dirs(store, prep_id)
+    columns = {c: found.columns[c] for c in feature_columns + label_columns}
+    for c, info in columns.items():
+        if info.kind == TEXT and c not in text:
+            text[c] = text_mod.TextSettings()
+    settings = _settings(columns, feature_columns, label_columns, validation, seed,
+                         num_partitions, images, text)
+    fp = fingerprint(found.content, settings) if found.content else uuid.uuid4().hex[:20]
+    if reuse and found.content:
+        info = _reusable(store, fp)
+        if info is not None:
+            log.info("data preparation skipped: the store already holds dataset %s for this "
+                     "DataFrame (%d rows, same content fingerprint) and these settings; "
+                     "reusing its %d train and %d val rows", fp, found.rows,
+                     info.train.total_rows, info.val.total_rows)
+            store.write_json(store.metadata_key(), info.to_json())
+            return info
+    why = ("no content fingerprint" if not found.content else
+           "no dataset in the store matches this DataFrame's content and settings")
+    log.info("preparing dataset %s (%s)", fp, why)
+    encodings = {c: text_mod.fit(df, c, s) for c, s in text.items()}
+    info = _write(store, df, fp, columns, feature_columns, label_columns, num_partitions,
+                  validation, seed, images, encodings)
+    store.write_json(store.dataset_key(fp), info.to_json())
     store.write_json(store.metadata_key(), info.to_json())
-    for key in old:
-        store.delete(key)
-    log.info(
-        "prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
-        train.total_rows, val.total_rows, num_partitions, list(train.rows),
-    )
+    log.info("prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
+             info.train.total_rows, info.val.total_rows, num_partitions, list(info.train.rows))
     return info
 
 
-def _previous_prep_dirs(store, keep: str) -> list[str]:
-    out = []
-    for base in (store.train_data_key(), store.val_data_key()):
-        out += [f"{base}/{name}" for name in store.listdir(base)
-                if name != keep and not name.startswith(".staging-")]
-    return out
+def _settings(columns, features, labels, validation, seed, num_partitions, images,
+              text) -> dict[str, Any]:
+    return {
+        "columns": {c: [i.kind, i.length, i.source_type, i.dtype] for c, i in columns.items()},
+        "features": features, "labels": labels, "num_partitions": num_partitions,
+        "validation": ["column", validation] if isinstance(validation, str)
+        else ["fraction", float(validation), seed],
+        "images": {c: list(s) if s is not None else None for c, s in sorted(images.items())},
+        "text": {c: [s.sequence_length, s.vocabulary_size, s.lowercase]
+                 for c, s in sorted(text.items())},
+    }
 
 
-def load_dataset_info(store) -> DatasetInfo:
-    """Reads the ``DatasetInfo`` that ``prepare_data`` wrote, or raises ``FileNotFoundError``."""
-    if not store.exists(store.metadata_key()):
+def _reusable(store, fp: str, quiet: bool = False) -> Optional[DatasetInfo]:
+    """The dataset ``fp`` if the store holds it complete (record and every shard file)."""
+    import dataclasses
+
+    key = store.dataset_key(fp)
+    if not store.exists(key):
+        return None
+    info = DatasetInfo.from_json(store.read_json(key))
+    for split, s in (("train", info.train), ("val", info.val)):
+        present = set(store.listdir(store.shards_key(split, fp)))
+        if any(k.rsplit("/", 1)[-1] not in present for files in s.shards for k in files):
+            if not quiet:
+                log.warning("dataset %s in the store is missing shard files; preparing it "
+                            "again", fp)
+            return None
+    return dataclasses.replace(info, reused=True)
+
+
+def _plan(store, columns, features, labels, types, encodings, staging) -> WritePlan:
+    plans = []
+    for c in features + labels:
+        info = columns[c]
+        plans.append(ColumnPlan(c, info.kind, info.dtype, is_image_struct(types[c]),
+                                encodings[c].to_json() if c in encodings else None))
+    return WritePlan(store, tuple(plans), staging, VAL_FLAG)
+
+
+def _write(store, df, fp, columns, features, labels, num_partitions, validation, seed, images,
+           encodings) -> DatasetInfo:
+    """Runs the one Spark job that writes both splits, then publishes them."""
+    from pyspark.sql import functions as F
+
+    flagged = _validation_flag(df, validation, seed)
+    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    exprs = []
+    for c in features + labels:
+        if c in encodings:
+            flagged = encodings[c].tokenize(flagged, c, f"{c}__tokens")
+            exprs.append(F.col(f"`{c}__tokens`").alias(c))
+        else:
+            exprs.append(storage_expr(columns[c], types[c]).alias(c))
+    final = {s: store.shards_key(s, fp) for s in ("train", "val")}
+    staging = {s: store.temp_key(k) for s, k in final.items()}
+    plan = _plan(store, columns, features, labels, types, encodings, staging)
+    try:
+        log.info("writing train and val shards of dataset %s under %s", fp,
+                 store.shards_key("train", fp))
+        out = (flagged.select(*exprs, F.col(VAL_FLAG)).repartition(num_partitions)
+               .mapInArrow(lambda it: write_partition(plan, it), SUMMARY_SCHEMA))
+        summaries = [json.loads(r["summary"]) for r in
+                     out.agg(F.sort_array(F.collect_list(F.struct("partition", "summary")))
+                             .alias("s")).first()["s"]]
+        errors = [s["error"] for s in summaries if s.get("error")]
+        if errors:
+            raise ValueError(errors[0])
+        info = _dataset_info(fp, summaries, columns, features, labels, num_partitions,
+                             images, encodings, store)
+        done = _reusable(store, fp, quiet=True)
+        if done is not None:  # another run published this very dataset meanwhile
+            for key in staging.values():
+                store.delete(key)
+            return done
+        for s in ("train", "val"):
+            if store.exists(staging[s]):
+                store.move_atomic(staging[s], final[s])
+            else:
+                store.makedirs(final[s])
+    except BaseException:
+        for key in staging.values():  # leave every dataset in the store exactly as it was
+            store.delete(key)
+        raise
+    return info
+
+
+def _dataset_info(fp, summaries, columns, features, labels, num_partitions, images,
+                  encodings, store) -> DatasetInfo:
+    rows = {s: [0] * num_partitions for s in ("train", "val")}
+    stats: list[dict] = []
+    for s in summaries:
+        for split in rows:
+            rows[split][s["partition"]] = s["rows"][split]
+        stats.append(s.get("stats", {}))
+    total = {s: sum(r) for s, r in rows.items()}
+    if total["train"] == 0:
+        raise ValueError(f"the validation split took all {total['val']} rows; no training rows "
+                         "are left")
+    if total["val"] == 0:
+        raise ValueError("the validation split left no validation rows")
+    out = dict(columns)
+    for c, info in columns.items():
+        if info.kind == IMAGE:
+            out[c] = _image_column(info, images.get(c), [st.get(c, {}) for st in stats])
+        elif c in encodings:
+            out[c] = ColumnInfo(c, ARRAY, encodings[c].sequence_length, info.source_type, "int32")
+            _log_text(c, encodings[c], [st.get(c, {}) for st in stats])
+
+    def split(name: str) -> SplitInfo:
+        key = store.shards_key(name, fp)
+        shards = tuple((f"{key}/{part_name(p)}",) if n else () for p, n in enumerate(rows[name]))
+        return SplitInfo(shards, tuple(rows[name]))
+
+    return DatasetInfo(out, num_partitions, split("train"), split("val"), tuple(features),
+                       tuple(labels), fp, {c: e.to_json() for c, e in encodings.items()})
+
+
+def _image_column(info: ColumnInfo, wanted, stats: list[dict]) -> ColumnInfo:
+    seen = [s for s in stats if s.get("rows")]
+    first = seen[0]["first"]
+    shape = tuple(int(v) for v in wanted) if wanted is not None else tuple(first)
+    if len(shape) == 2:
+        shape = shape + (int(first[2]),)
+    h_lo, h_hi = min(s["h"][0] for s in seen), max(s["h"][1] for s in seen)
+    w_lo, w_hi = min(s["w"][0] for s in seen), max(s["w"][1] for s in seen)
+    if (h_lo, h_hi, w_lo, w_hi) != (shape[0], shape[0], shape[1], shape[1]):
+        log.info("image column %r: images from %dx%d to %dx%d are resized (bilinear, "
+                 "stretched) to %dx%d when decoded", info.name, h_lo, w_lo, h_hi, w_hi,
+                 shape[0], shape[1])
+    h, w, c = shape
+    return ColumnInfo(info.name, IMAGE, h * w * c, info.source_type, "uint8", (h, w, c))
+
+
+def _log_text(column: str, enc: text_mod.TextEncoding, stats: list[dict]) -> None:
+    rows = sum(s.get("rows", 0) for s in stats) or 1
+    tokens = sum(s.get("tokens", 0) for s in stats) or 1
+    log.info("text column %r: %d-word vocabulary, %d ids per row; %.1f%% of rows truncated, "
+             "%.1f%% of kept tokens out of the vocabulary", column, len(enc.vocabulary),
+             enc.sequence_length, 100 * sum(s.get("truncated", 0) for s in stats) / rows,
+             100 * sum(s.get("oov", 0) for s in stats) / tokens)
+
+
+def load_dataset_info(store, fingerprint: Optional[str] = None) -> DatasetInfo:
+    """Reads a prepared ``DatasetInfo``: dataset ``fingerprint``, or the latest one prepared.
+
+    Raises:
+        FileNotFoundError: the store holds no such prepared dataset.
+    """
+    key = store.dataset_key(fingerprint) if fingerprint else store.metadata_key()
+    if not store.exists(key):
         raise FileNotFoundError(
-            f"no prepared data in the store at {store.metadata_key()!r}; call prepare_data first"
+            f"no prepared data in the store at {key!r}; call prepare_data first"
         )
-    return DatasetInfo.from_json(store.read_json(store.metadata_key()))
+    return DatasetInfo.from_json(store.read_json(key))

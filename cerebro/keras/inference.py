@@ -1,44 +1,136 @@
-"""Distributed inference: a trained model scores a Spark DataFrame with ``mapInPandas``.
+"""Distributed inference: the one Spark path of ``SparkModel.transform``, NAS ``predict`` and
+``evaluate``.
 
-The model travels once per executor process as a broadcast variable and is built once per
-Python worker process; the DataFrame never goes through the driver.
+The model travels once per executor as a broadcast variable and is built once per Python
+worker process; the DataFrame never goes through the driver. Every task limits its
+framework to ``spark.task.cpus`` threads. Inputs are decoded per chunk of rows, as the
+workers decode them in training: numbers to float32, JPEG/PNG bytes and Spark image structs
+to ``(h, w, c)`` pixels (``cerebro.data.images``), text to the int32 ids of the search's
+``TextEncoding``. Models with several outputs, as a list or a dict, give one column each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import os
-from typing import Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
-from cerebro.data.columns import check_columns_exist, column_kind, numeric_expr
+from cerebro.data.columns import check_columns_exist, column_kind, is_image_struct, numeric_expr
 
+NUMERIC, IMAGE, TEXT = "numeric", "image", "text"
+CHUNK_BYTES = 64 << 20  # decoded input held at once per task
 _MODELS: dict[str, object] = {}
 
 
-def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects):
-    if key not in _MODELS:
-        from cerebro.keras import state as state_mod
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """How one model input is read from a DataFrame column.
 
-        model = state_mod.model_from_bytes(spec, custom_objects, compile=False)
-        if state is not None:
-            st = state_mod.state_from_bytes(state)
-            for var, value in zip(model.weights, st["weights"]):
-                var.assign(value)
-        _MODELS.clear()  # one model per Python worker at a time keeps memory flat
-        _MODELS[key] = model
-    return _MODELS[key]
+    Attributes:
+        column: The DataFrame column.
+        shape: The model input's per-row shape.
+        kind: ``"numeric"``, ``"image"`` (JPEG/PNG bytes or a Spark image struct, decoded
+            to ``shape``) or ``"text"`` (strings, tokenized with ``text``).
+        text: The ``TextEncoding`` (as JSON) of a text input.
+    """
+
+    column: str
+    shape: tuple[int, ...]
+    kind: str = NUMERIC
+    text: Optional[dict[str, Any]] = None
 
 
-def _limit_threads(n: int, keras_backend: str) -> None:
-    """One Spark task, ``spark.task.cpus`` threads: torch's default (one per core) in every
-    concurrent task oversubscribes the executor and spins, many times slower."""
-    if keras_backend == "torch":
-        import torch
+def input_specs(df, feature_columns: Sequence[str], input_shapes: Sequence[Sequence[int]],
+                inputs: Optional[Sequence[InputSpec]] = None) -> list[InputSpec]:
+    """The inputs' specs: ``inputs`` if given, else numeric or image by the column's type.
 
-        if torch.get_num_threads() != n:
-            torch.set_num_threads(n)
+    Raises:
+        ValueError: a column is missing, or an image input's shape is not (h, w, c).
+        TypeError: a column's type cannot feed a model input.
+    """
+    if inputs is not None:
+        specs = list(inputs)
+    else:
+        specs = [InputSpec(c, tuple(int(v) for v in s))
+                 for c, s in zip(feature_columns, input_shapes)]
+    check_columns_exist(df, [s.column for s in specs], "feature")
+    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    out = []
+    for spec in specs:
+        if spec.kind == TEXT:
+            from pyspark.sql import types as T
+
+            if not isinstance(types[spec.column], T.StringType):
+                raise TypeError(f"text column {spec.column!r} has Spark type "
+                                f"{types[spec.column].simpleString()}; expected strings")
+            out.append(spec)
+            continue
+        kind = column_kind(spec.column, types[spec.column], "feature")
+        if kind == "image":
+            if len(spec.shape) != 3:
+                raise ValueError(f"image column {spec.column!r} feeds an input of shape "
+                                 f"{spec.shape}; expected (height, width, channels)")
+            spec = dataclasses.replace(spec, kind=IMAGE)
+        out.append(spec)
+    return out
+
+
+def _spark_inputs(df, specs: Sequence[InputSpec]):
+    """``df`` plus one temporary column (or a few, for image structs) per input."""
+    from pyspark.sql import functions as F
+
+    from cerebro.data.text import TextEncoding
+
+    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    extra = []
+    for i, s in enumerate(specs):
+        tmp = f"__cerebro_in_{i}"
+        if s.kind == TEXT:
+            df = TextEncoding.from_json(s.text or {}).tokenize(df, s.column, tmp)
+        elif s.kind == IMAGE and is_image_struct(types[s.column]):
+            col = F.col(f"`{s.column}`")
+            extra += [col.height.alias(tmp + "_h"), col.width.alias(tmp + "_w"),
+                      col.nChannels.alias(tmp + "_c"), col.data.alias(tmp)]
+        elif s.kind == IMAGE:
+            extra.append(F.col(f"`{s.column}`").alias(tmp))
+        else:
+            extra.append(numeric_expr(s.column, types[s.column]).alias(tmp))
+    return df.select("*", *extra) if extra else df
+
+
+def _struct_images(pdf, tmp: str, shape) -> np.ndarray:
+    from cerebro.data import images
+
+    h, w, c = shape
+    out = np.empty((len(pdf), h, w, c), np.uint8)
+    for i, (hh, ww, cc, data) in enumerate(zip(pdf[tmp + "_h"], pdf[tmp + "_w"],
+                                               pdf[tmp + "_c"], pdf[tmp])):
+        out[i] = images.from_pixels(images.struct_to_pixels(int(hh), int(ww), int(cc), data),
+                                    shape)
+    return out
+
+
+def batch_arrays(pdf, specs: Sequence[InputSpec]) -> list[np.ndarray]:
+    """The model inputs of one pandas chunk (with ``_spark_inputs``' temporary columns)."""
+    from cerebro.data import images
+    from cerebro.data.text import TextEncoding
+
+    xs = []
+    for i, s in enumerate(specs):
+        tmp = f"__cerebro_in_{i}"
+        if s.kind == TEXT:
+            xs.append(TextEncoding.from_json(s.text or {}).ids(pdf[tmp]))
+        elif s.kind == IMAGE and tmp + "_h" in pdf:
+            xs.append(_struct_images(pdf, tmp, s.shape).astype(np.float32))
+        elif s.kind == IMAGE:
+            xs.append(images.decode_batch(list(pdf[tmp]), s.shape)[0].astype(np.float32))
+        else:
+            xs.append(_column_array(pdf[tmp], s.shape))
+    return xs
 
 
 def _column_array(series, shape: Sequence[int]) -> np.ndarray:
@@ -50,47 +142,190 @@ def _column_array(series, shape: Sequence[int]) -> np.ndarray:
     return a.reshape((len(series),) + tuple(shape))
 
 
+def _temp_columns(pdf) -> list[str]:
+    return [c for c in pdf.columns if c.startswith("__cerebro_in_")]
+
+
+def _chunk_rows(specs: Sequence[InputSpec], batch_size: int) -> int:
+    per_row = sum(4 * int(np.prod(s.shape)) for s in specs) or 4
+    return max(batch_size, CHUNK_BYTES // per_row)
+
+
+def _chunks(batches, rows: int) -> Iterator[Any]:
+    for pdf in batches:
+        for start in range(0, len(pdf), rows):
+            yield pdf.iloc[start:start + rows]
+
+
+def limit_threads(n: int, keras_backend: str) -> None:
+    """One Spark task, ``spark.task.cpus`` threads: torch's default (one per core) in every
+    concurrent task oversubscribes the executor and spins, many times slower."""
+    if keras_backend == "torch":
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
+def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects, compile: bool):
+    if key not in _MODELS:
+        from cerebro.keras import state as state_mod
+
+        model = state_mod.model_from_bytes(spec, custom_objects, compile=compile)
+        if state is not None:
+            weights = state_mod.state_from_bytes(state)["weights"]
+            for var, value in zip(model.weights, weights):
+                var.assign(value)
+        _MODELS.clear()  # one model per Python worker at a time keeps memory flat
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def as_output_list(preds, model) -> list[np.ndarray]:
+    """A model's predictions as a list in output order (dict outputs: the model's key order)."""
+    if isinstance(preds, dict):
+        structure = getattr(model, "output", None)
+        keys = list(structure) if isinstance(structure, dict) else list(preds)
+        return [np.asarray(preds[k]) for k in keys]
+    if isinstance(preds, (list, tuple)):
+        return [np.asarray(p) for p in preds]
+    return [np.asarray(preds)]
+
+
+def as_targets(ys: list[np.ndarray], model):
+    """Labels in the model's output structure: one array, a list, or a dict keyed like the
+    model's dict outputs (in their order: Keras would flatten a list in sorted-key order)."""
+    structure = getattr(model, "output", None)
+    if isinstance(structure, dict):
+        return dict(zip(list(structure), ys))
+    return ys[0] if len(ys) == 1 else ys
+
+
+@dataclasses.dataclass
+class _Job:
+    """What every task of one inference job needs (small: the model goes by broadcast)."""
+
+    key: str
+    spec: Any
+    state: Any
+    custom_objects: Optional[dict]
+    backend: str
+    threads: int
+    specs: list[InputSpec]
+    batch_size: int
+    compile: bool
+
+    def model(self):
+        os.environ.setdefault("KERAS_BACKEND", self.backend)
+        limit_threads(self.threads, self.backend)
+        return _load(self.key, self.spec.value, self.state.value, self.custom_objects,
+                     self.compile)
+
+    def x(self, pdf):
+        xs = batch_arrays(pdf, self.specs)
+        return xs[0] if len(xs) == 1 else xs
+
+
+def _job(df, spec: bytes, state: Optional[bytes], specs, batch_size, custom_objects,
+         keras_backend, compile: bool) -> _Job:
+    sc = df.sparkSession.sparkContext
+    key = hashlib.sha1(spec + (state or b"") + bytes([compile])).hexdigest()
+    return _Job(key, sc.broadcast(spec), sc.broadcast(state), custom_objects,
+                keras_backend or os.environ.get("KERAS_BACKEND", "torch"),
+                int(sc.getConf().get("spark.task.cpus", "1")), list(specs), batch_size, compile)
+
+
 def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence[str],
               input_shapes: Sequence[tuple[int, ...]], output_names: Sequence[str],
               batch_size: int = 256, custom_objects: Optional[dict] = None,
-              keras_backend: Optional[str] = None):
-    """Returns ``df`` plus one ``array<float>`` column per model output."""
+              keras_backend: Optional[str] = None,
+              inputs: Optional[Sequence[InputSpec]] = None):
+    """Returns ``df`` plus one ``array<float>`` column per model output.
+
+    Args:
+        inputs: How each input is read (text encodings); default: numeric or image columns
+            ``feature_columns`` shaped ``input_shapes``.
+    """
     from pyspark.sql import types as T
 
-    check_columns_exist(df, feature_columns, "feature")
-    types = dict((f.name, f.dataType) for f in df.schema.fields)
-    for c in feature_columns:
-        column_kind(c, types[c], "feature")
-    key = hashlib.sha1(spec + (state or b"")).hexdigest()
-    sc = df.sparkSession.sparkContext
-    b_spec, b_state = sc.broadcast(spec), sc.broadcast(state)
-    backend = keras_backend or os.environ.get("KERAS_BACKEND", "torch")
-    threads = int(sc.getConf().get("spark.task.cpus", "1"))
-    feats = list(feature_columns)
-    shapes = [tuple(s) for s in input_shapes]
+    specs = input_specs(df, feature_columns, input_shapes, inputs)
+    job = _job(df, spec, state, specs, batch_size, custom_objects, keras_backend, False)
     outs = list(output_names)
-    tmp = [f"__cerebro_in_{i}" for i in range(len(feats))]
-    converted = df.select("*", *[numeric_expr(c, types[c]).alias(t) for c, t in zip(feats, tmp)])
+    converted = _spark_inputs(df, specs)
     schema = T.StructType(
-        [f for f in df.schema.fields]
+        list(df.schema.fields)
         + [T.StructField(o, T.ArrayType(T.FloatType()), False) for o in outs])
+    rows = _chunk_rows(specs, batch_size)
 
     def predict(batches):
-        os.environ.setdefault("KERAS_BACKEND", backend)
-        _limit_threads(threads, backend)
-        model = _load(key, b_spec.value, b_state.value, custom_objects)
-        for pdf in batches:
+        model = job.model()
+        for pdf in _chunks(batches, rows):
             if len(pdf) == 0:
                 continue
-            xs = [_column_array(pdf[t], s) for t, s in zip(tmp, shapes)]
-            preds = model.predict(xs[0] if len(xs) == 1 else xs, batch_size=batch_size, verbose=0)
-            preds = preds if isinstance(preds, (list, tuple)) else [preds]
-            if isinstance(preds, dict):
-                preds = list(preds.values())
-            out = pdf.drop(columns=tmp)
+            preds = as_output_list(model.predict(job.x(pdf), batch_size=job.batch_size,
+                                                 verbose=0), model)
+            out = pdf.drop(columns=_temp_columns(pdf))
             for name, p in zip(outs, preds):
-                p = np.asarray(p, np.float32).reshape(len(pdf), -1)
-                out[name] = list(p)
+                out[name] = list(np.asarray(p, np.float32).reshape(len(pdf), -1))
             yield out
 
     return converted.mapInPandas(predict, schema)
+
+
+def evaluate(df, spec: bytes, state: Optional[bytes], inputs: Sequence[InputSpec],
+             label_columns: Sequence[str], label_shapes: Sequence[tuple[int, ...]],
+             encodings: Sequence[Optional[dict]], batch_size: int = 256,
+             custom_objects: Optional[dict] = None,
+             keras_backend: Optional[str] = None) -> dict[str, float]:
+    """The compiled model's metrics on ``df``: a row-weighted mean of per-chunk results
+    (exact for mean metrics such as loss and accuracy).
+
+    Raises:
+        ValueError: a column is missing or ``df`` is empty.
+    """
+    from pyspark.sql import types as T
+
+    from cerebro.keras.runtime import _encode_labels
+
+    check_columns_exist(df, label_columns, "label")
+    specs = input_specs(df, [s.column for s in inputs], [s.shape for s in inputs], inputs)
+    job = _job(df, spec, state, specs, batch_size, custom_objects, keras_backend, True)
+    types = dict((f.name, f.dataType) for f in df.schema.fields)
+    labels = [numeric_expr(c, types[c]).alias(f"__cerebro_y_{j}")
+              for j, c in enumerate(label_columns)]
+    with_inputs = _spark_inputs(df.select("*", *labels), specs)
+    converted = with_inputs.select(*[c for c in with_inputs.columns
+                                     if c.startswith(("__cerebro_in_", "__cerebro_y_"))])
+    shapes, encs = [tuple(s) for s in label_shapes], list(encodings)
+    rows = _chunk_rows(specs, batch_size)
+
+    def run(batches):
+        import pandas as pd
+
+        model = job.model()
+        for pdf in _chunks(batches, rows):
+            if len(pdf) == 0:
+                continue
+            ys = []
+            for j, (enc, s) in enumerate(zip(encs, shapes)):
+                y = _column_array(pdf[f"__cerebro_y_{j}"], (-1,) if enc else s)
+                ys.append(_encode_labels(y, enc) if enc else y)
+            m = model.evaluate(job.x(pdf), as_targets(ys, model),
+                               batch_size=job.batch_size, verbose=0, return_dict=True)
+            yield pd.DataFrame({"metrics": [json.dumps({k: float(v) for k, v in m.items()})],
+                                "n": [len(pdf)]})
+
+    schema = T.StructType([T.StructField("metrics", T.StringType()),
+                           T.StructField("n", T.LongType())])
+    from pyspark.sql import functions as F
+
+    rows_out = converted.mapInPandas(run, schema).agg(
+        F.collect_list(F.struct("metrics", "n")).alias("r")).first()["r"]
+    if not rows_out:
+        raise ValueError("evaluate() got an empty DataFrame")
+    total = sum(r["n"] for r in rows_out)
+    out: dict[str, float] = {}
+    for r in rows_out:
+        for k, v in json.loads(r["metrics"]).items():
+            out[k] = out.get(k, 0.0) + v * r["n"] / total
+    return out

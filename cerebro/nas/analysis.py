@@ -5,8 +5,9 @@
   scalar labels (int, double or string) are encoded to a class index by a Spark expression,
   and the worker one-hot/binary-encodes that index.
 - Input analysers and ``Normalization`` statistics see a bounded random sample of the
-  prepared training data (``SAMPLE_ROWS`` rows), read with pyarrow from randomly chosen row
-  groups of the training shards (no Spark job).
+  prepared training data (``SAMPLE_ROWS`` rows, fewer for wide rows such as large images),
+  read with pyarrow from randomly chosen row groups of the training shards (no Spark job);
+  encoded images in it are decoded here, on the driver, with ``cerebro.data.images``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from cerebro.data.metadata import ARRAY, ColumnInfo
+from cerebro.data.metadata import ARRAY, IMAGE, ColumnInfo
 
 MAX_CLASSES = 10_000
 SAMPLE_ROWS = 2_000
+SAMPLE_BYTES = 256 << 20  # the decoded sample, as float32, stays under this
 INDEX_SUFFIX = "__class_index"
 
 
@@ -97,9 +99,41 @@ def add_class_index_columns(df, targets: Sequence[HeadTarget]):
     return df
 
 
+def column_values(chunked, info: ColumnInfo) -> np.ndarray:
+    """A prepared column's values in their stored dtype: ``(rows,)``, ``(rows, length)``, or
+    for images the decoded ``(rows, h, w, c)`` uint8 pixels.
+
+    Raises:
+        ValueError: an image does not decode (names the column).
+    """
+    import pyarrow as pa
+
+    from cerebro.data import images
+
+    arr = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+    if info.kind == IMAGE:
+        try:
+            return images.decode_batch(arr.to_pylist(), info.image_shape or ())[0]
+        except images.ImageDecodeError as e:
+            raise ValueError(f"image column {info.name!r}: {e}; fix or drop that image "
+                             "before fit()") from e
+    dtype = np.dtype(info.dtype)
+    if info.kind == ARRAY:
+        values = arr.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+        return values.reshape(len(arr), info.length)
+    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+
+
+def sample_rows(info, columns: Sequence[str], rows: int = SAMPLE_ROWS) -> int:
+    """``rows``, fewer for wide rows: the decoded sample stays under ``SAMPLE_BYTES``."""
+    per_row = sum(4 * max(1, info.column(c).length) for c in columns)
+    return max(1, min(rows, SAMPLE_BYTES // per_row))
+
+
 def bounded_sample(store, info, columns: Sequence[str], seed: int,
                    rows: int = SAMPLE_ROWS) -> dict[str, np.ndarray]:
-    """A random sample of at most ``rows`` prepared training rows, as float32 arrays.
+    """A random sample of at most ``rows`` prepared training rows, in their stored dtypes
+    (images decoded to uint8 pixels, so a corrupt one fails here, before any training).
 
     Row groups of the training shards are drawn at random until they hold ``2 * rows`` rows
     (or all are drawn); only those are read, only ``columns`` of them, and ``rows`` rows of
@@ -108,8 +142,7 @@ def bounded_sample(store, info, columns: Sequence[str], seed: int,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cerebro.data.shard import _column_to_numpy
-
+    rows = sample_rows(info, columns, rows)
     rng = np.random.default_rng(seed)
     fs = store.filesystem
     groups = []  # (file, row group, rows)
@@ -132,8 +165,4 @@ def bounded_sample(store, info, columns: Sequence[str], seed: int,
         raise ValueError("the prepared training data has no rows to configure the graph from")
     keep = np.sort(rng.choice(table.num_rows, size=min(rows, table.num_rows), replace=False))
     table = table.take(pa.array(keep))
-    out = {}
-    for c in columns:
-        ci = info.column(c)
-        out[c] = _column_to_numpy(table.column(c), ci.kind, ci.length)
-    return out
+    return {c: column_values(table.column(c), info.column(c)) for c in columns}

@@ -13,9 +13,12 @@ from typing import Any, Optional
 
 import numpy as np
 
-from cerebro.data.columns import inspect_dataframe
-from cerebro.data.metadata import ARRAY, SCALAR, ColumnInfo, DatasetInfo
+from cerebro.data.columns import Inspection, inspect_dataframe
+from cerebro.data.metadata import ARRAY, IMAGE, SCALAR, ColumnInfo, DatasetInfo
 from cerebro.data.prepare import prepare_data
+from cerebro.data.text import TextSettings
+from cerebro.keras.inference import IMAGE as IMAGE_INPUT
+from cerebro.keras.inference import NUMERIC, TEXT, InputSpec
 from cerebro.nas import analysis, schema
 from cerebro.wire import ModelIO
 
@@ -33,6 +36,8 @@ class NasData:
         targets: How each head's label column is fed.
         feature_columns / label_columns: The prepared columns the models read.
         sample_inputs: A bounded sample of each input, shaped like the model's inputs.
+        inputs: How inference reads each input from a DataFrame or numpy (image decoding,
+            the text encoding): give it to ``cerebro.nas.predict`` as ``fitted["inputs"]``.
     """
 
     info: DatasetInfo
@@ -42,6 +47,7 @@ class NasData:
     feature_columns: list[str]
     label_columns: list[str]
     sample_inputs: list[np.ndarray]
+    inputs: list[InputSpec] = dataclasses.field(default_factory=list)
 
     @property
     def io(self) -> ModelIO:
@@ -60,43 +66,70 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
             validation_df=None) -> NasData:
     """Checks ``df`` against ``am``'s graph, writes the shards and configures the graph.
 
+    A rerun with the same DataFrame and settings on the same store reuses the shards
+    (``prepare_data``'s fingerprint); the graph is configured from them all the same.
+
     Args:
         am: A bound ``HyperHyperModel`` (its graph, inputs, heads, columns, store, backend).
         df: The training DataFrame.
         epochs / batch_size: Given to AutoKeras's graph (its fit arguments).
-        input_shape: The user's per-row shape(s).
+        input_shape: The user's per-row shape(s); for a ``TextInput``, ``(sequence_length,)``.
         validation_df: Explicit validation rows, else ``am``'s ``validation`` setting.
     """
     res = am.resources
     backend, store = res.backend, res.store
     df, val_col = _with_validation_df(df, validation_df)
+    validation = val_col or res.validation
     groups = schema.input_groups(am.inputs, res.feature_columns)
     class_cols = [col for head, col in zip(am.heads, res.label_columns)
                   if type(head).__name__ == "ClassificationHead"]
+    text_cols = [g[0] for node, g in zip(am.inputs, groups) if _is_text(node)]
     found = inspect_dataframe(df, res.feature_columns, res.label_columns, class_cols,
-                              max_classes=analysis.MAX_CLASSES)
+                              max_classes=analysis.MAX_CLASSES, text_columns=text_cols,
+                              extra_columns=[validation] if isinstance(validation, str) else [])
     columns = found.columns
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
-    targets = []
-    for col in res.label_columns:
-        if col in class_cols:
-            targets.append(analysis.classification_target(col, columns[col],
-                                                          found.classes.get(col)))
-        else:
-            targets.append(analysis.regression_target(col, columns[col]))
-
+    targets = [analysis.classification_target(col, columns[col], found.classes.get(col))
+               if col in class_cols else analysis.regression_target(col, columns[col])
+               for col in res.label_columns]
+    feature_cols = [feature_column(g) for g in groups]
+    images = {c: s for c, s in zip(feature_cols, shapes) if columns.get(c) is not None
+              and columns[c].kind == IMAGE}
+    vocabulary = schema.text_vocabulary_size(am.graph)
+    text = {c: TextSettings(sequence_length=s[0], vocabulary_size=vocabulary)
+            for c, s in zip(feature_cols, shapes) if c in text_cols}
     seed = am.seed or 0
     prepared = stack_columns(analysis.add_class_index_columns(df, targets), groups)
-    feature_cols = [feature_column(g) for g in groups]
     label_cols = [t.column for t in targets]
+    inspected = Inspection(found.rows, _prepared_columns(columns, groups, targets), {},
+                           found.content)
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
-                        validation=val_col or res.validation, seed=seed,
-                        inspected=(found.rows, _prepared_columns(columns, groups, targets)))
+                        validation=validation, seed=seed, inspected=inspected, images=images,
+                        text=text)
+    shapes = [tuple(s) for s in schema.resolve_input_shapes(
+        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, shapes)))]
     sample = analysis.bounded_sample(store, info, feature_cols, seed)
-    _configure_graph(am, groups, shapes, targets, sample, info.train.total_rows, batch_size, epochs)
-    sample_inputs = [sample[c].reshape((-1,) + tuple(s)) for c, s in zip(feature_cols, shapes)]
-    return NasData(info, groups, [tuple(s) for s in shapes], targets, feature_cols, label_cols,
-                   sample_inputs)
+    sample_inputs = [model_input(sample[c], s, c in text_cols)
+                     for c, s in zip(feature_cols, shapes)]
+    _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
+                     epochs, vocabulary)
+    specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
+                       if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
+             for c, s in zip(feature_cols, shapes)]
+    return NasData(info, groups, shapes, targets, feature_cols, label_cols, sample_inputs,
+                   specs)
+
+
+def _is_text(node) -> bool:
+    import autokeras as ak
+
+    return isinstance(node, ak.TextInput)
+
+
+def model_input(values: np.ndarray, shape, is_text: bool) -> np.ndarray:
+    """A sample column as the model reads it: int32 token ids, or float32 values."""
+    return values.astype(np.int32 if is_text else np.float32, copy=False).reshape(
+        (-1,) + tuple(shape))
 
 
 def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
@@ -108,12 +141,24 @@ def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
             .unionByName(validation_df.withColumn(VALIDATION_FLAG, F.lit(True)))), VALIDATION_FLAG
 
 
-def _configure_graph(am, groups, shapes, targets, sample, rows: int, batch_size: int,
-                     epochs: int) -> None:
-    """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes."""
-    for node, group, shape in zip(am.inputs, groups, shapes):
+def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: int,
+                     epochs: int, text_ids: int) -> None:
+    """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes.
+
+    A ``TextInput``'s analyser expects raw strings; its input is token ids, whose shape is
+    all it needs (set below), so that analyser is not run. A ``TextBlock`` without
+    ``max_tokens`` gets the vocabulary's size (``text_ids`` distinct ids) instead of
+    searching larger, never-used embeddings.
+    """
+    for block in am.graph.blocks:
+        if type(block).__name__ == "TextBlock" and getattr(block, "max_tokens", None) is None:
+            # Ids stop below the vocabulary size: a larger embedding would never be indexed.
+            block.max_tokens = text_ids - 1
+    for node, sample in zip(am.inputs, sample_inputs):
+        if _is_text(node):
+            continue
         analyser = node.get_analyser()
-        analyser.update(sample[feature_column(group)].reshape((-1,) + tuple(shape)))
+        analyser.update(sample)
         analyser.finalize()
         node.config_from_analyser(analyser)
     for head, target in zip(am.heads, targets):
@@ -156,5 +201,6 @@ def _prepared_columns(columns, groups, targets) -> dict[str, ColumnInfo]:
                                 source_type="array<float>"))
     for t in targets:
         out[t.column] = (columns[t.source_column] if t.classes is None else
-                         ColumnInfo(name=t.column, kind=SCALAR, length=1, source_type="int"))
+                         ColumnInfo(name=t.column, kind=SCALAR, length=1, source_type="int",
+                                    dtype="uint8" if len(t.classes) <= 256 else "int32"))
     return out

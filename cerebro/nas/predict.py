@@ -1,13 +1,17 @@
-"""Prediction and evaluation with the best trial, on Spark DataFrames (distributed) or numpy."""
+"""Prediction and evaluation with the best trial, on Spark DataFrames (distributed) or numpy.
+
+The Spark side is ``cerebro.keras.inference`` (the one inference path); here the search's
+inputs are read as in training (stacked scalar columns, image decoding, the text encoding)
+and class indices are turned back into the original labels.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
 
-from cerebro.keras.runtime import _encode_labels
+from cerebro.keras import inference
 from cerebro.nas import analysis
 
 
@@ -24,32 +28,67 @@ def _decode(target, probs: np.ndarray) -> np.ndarray:
     return np.asarray(target.classes, dtype=object)[idx]
 
 
+def input_specs(fitted: dict) -> list[inference.InputSpec]:
+    """How each model input is read: the search's specs, or numeric columns (older results)."""
+    specs = fitted.get("inputs")
+    if specs:
+        return list(specs)
+    return [inference.InputSpec(c, tuple(s))
+            for c, s in zip(fitted["feature_columns"], fitted["shapes"])]
+
+
 def _prepare_df(fitted, df):
     from cerebro.nas.dataprep import stack_columns
 
     return stack_columns(df, fitted["groups"])
 
 
+def _numpy_input(spec: inference.InputSpec, a: Any) -> np.ndarray:
+    """One input given as numpy / a list: raw strings, encoded images, or numbers."""
+    from cerebro.data import images
+    from cerebro.data.text import TextEncoding
+
+    if spec.kind == inference.TEXT:
+        values = np.asarray(a, dtype=object).reshape(-1)
+        if not all(v is None or isinstance(v, str) for v in values):
+            raise TypeError(f"input {spec.column!r} is text: give strings, got "
+                            f"{type(next(v for v in values if not isinstance(v, str))).__name__}")
+        return TextEncoding.from_json(spec.text or {}).encode(values)
+    values = a if isinstance(a, (list, tuple)) else None
+    if values is not None and values and isinstance(values[0], (bytes, bytearray)):
+        return images.decode_batch(values, spec.shape)[0].astype(np.float32)
+    arr = np.asarray(a)
+    if arr.dtype == object and arr.size and isinstance(arr.reshape(-1)[0], (bytes, bytearray)):
+        return images.decode_batch(list(arr.reshape(-1)), spec.shape)[0].astype(np.float32)
+    return np.asarray(arr, np.float32).reshape((len(arr),) + tuple(spec.shape))
+
+
 def predict(fitted: dict, x: Any, batch_size: int = 256):
     best = fitted["result"].get_best_model()
     targets = fitted["targets"]
+    specs = input_specs(fitted)
     if isinstance(x, (np.ndarray, list, tuple, dict)):
-        xs = x if isinstance(x, (list, tuple)) else [x]
+        xs = x if isinstance(x, (list, tuple)) and len(specs) > 1 else [x]
         if isinstance(x, dict):
             xs = [x[c] for c in fitted["feature_columns"]]
-        xs = [np.asarray(a, np.float32).reshape((len(a),) + tuple(s))
-              for a, s in zip(xs, fitted["shapes"])]
-        preds = best.keras().predict(xs[0] if len(xs) == 1 else xs, batch_size=batch_size, verbose=0)
-        preds = preds if isinstance(preds, (list, tuple)) else [preds]
-        out = [_decode(t, np.asarray(p)) for t, p in zip(targets, preds)]
+        if len(xs) != len(specs):
+            raise ValueError(f"the model has {len(specs)} input(s), {len(xs)} were given")
+        arrays = [_numpy_input(s, a) for s, a in zip(specs, xs)]
+        model = best.keras()
+        preds = inference.as_output_list(
+            model.predict(arrays[0] if len(arrays) == 1 else arrays, batch_size=batch_size,
+                          verbose=0), model)
+        out = [_decode(t, p) for t, p in zip(targets, preds)]
         return out[0] if len(out) == 1 else out
-    return _predict_df(fitted, best, _prepare_df(fitted, x), batch_size)
+    return _predict_df(fitted, best, _prepare_df(fitted, x), specs, batch_size)
 
 
-def _predict_df(fitted, best, df, batch_size):
+def _predict_df(fitted, best, df, specs, batch_size):
     from pyspark.sql import functions as F
 
-    out = best.transform(df, batch_size=batch_size)
+    out = inference.transform(df, best.spec_bytes, best.state_bytes, best.feature_columns,
+                              best.input_shapes, best.output_names, batch_size=batch_size,
+                              custom_objects=best.custom_objects, inputs=specs)
     for t in fitted["targets"]:
         if t.head != "classification":
             continue
@@ -68,59 +107,28 @@ def _predict_df(fitted, best, df, batch_size):
 
 
 def evaluate(fitted: dict, df, batch_size: int = 256) -> dict[str, float]:
-    """Sample-weighted mean of per-partition ``model.evaluate`` results (exact for means)."""
-    import os
-
-    from pyspark.sql import types as T
-
-    from cerebro.data.columns import check_columns_exist, numeric_expr
-    from cerebro.keras.inference import _column_array
+    """Sample-weighted mean of per-chunk ``model.evaluate`` results (exact for means)."""
+    from cerebro.data.columns import check_columns_exist
 
     best = fitted["result"].get_best_model()
     targets = fitted["targets"]
     check_columns_exist(df, [t.source_column for t in targets], "label")
     df = _prepare_df(fitted, analysis.add_class_index_columns(df, targets))
-    feats, labels = fitted["feature_columns"], [t.column for t in targets]
-    types = dict((f.name, f.dataType) for f in df.schema.fields)
-    cols = [numeric_expr(c, types[c]).alias(f"__c{i}") for i, c in enumerate(feats + labels)]
-    conv = df.select(*cols)
-    sc = df.sparkSession.sparkContext
-    b_spec, b_state = sc.broadcast(best.spec_bytes), sc.broadcast(best.state_bytes)
-    shapes, nf = fitted["shapes"], len(feats)
-    encs = [t.encoding for t in targets]
-    tshapes = [t.shape for t in targets]
-    backend = os.environ.get("KERAS_BACKEND", "torch")
+    return inference.evaluate(df, best.spec_bytes, best.state_bytes, input_specs(fitted),
+                              [t.column for t in targets], [t.shape for t in targets],
+                              [t.encoding for t in targets], batch_size=batch_size,
+                              custom_objects=best.custom_objects)
 
-    def run(batches):
-        import pandas as pd
 
-        os.environ.setdefault("KERAS_BACKEND", backend)
-        model = None
-        for pdf in batches:
-            if len(pdf) == 0:
-                continue
-            if model is None:
-                from cerebro.keras import state as state_mod
+def export_preprocessing(fitted: dict) -> dict[str, Any]:
+    """What to save beside an exported model: how raw inputs become what it reads.
 
-                model = state_mod.model_from_bytes(b_spec.value)
-                state_mod.set_state(model, state_mod.state_from_bytes(b_state.value))
-            xs = [_column_array(pdf[f"__c{i}"], s) for i, s in enumerate(shapes)]
-            ys = []
-            for j, (enc, s) in enumerate(zip(encs, tshapes)):
-                y = _column_array(pdf[f"__c{nf + j}"], (-1,) if enc else s)
-                ys.append(_encode_labels(y, enc) if enc else y)
-            m = model.evaluate(xs[0] if len(xs) == 1 else xs, ys[0] if len(ys) == 1 else ys,
-                               batch_size=batch_size, verbose=0, return_dict=True)
-            yield pd.DataFrame(
-                {"metrics": [json.dumps({k: float(v) for k, v in m.items()})], "n": [len(pdf)]})
-
-    schema = T.StructType([T.StructField("metrics", T.StringType()), T.StructField("n", T.LongType())])
-    rows = conv.mapInPandas(run, schema).collect()
-    if not rows:
-        raise ValueError("evaluate() got an empty DataFrame")
-    total = sum(r["n"] for r in rows)
-    out: dict[str, float] = {}
-    for r in rows:
-        for k, v in json.loads(r["metrics"]).items():
-            out[k] = out.get(k, 0.0) + v * r["n"] / total
-    return out
+    Returns a JSON-able document: ``dataset`` (the prepared dataset's fingerprint; its record
+    is ``store.dataset_key(dataset)``) and, per model input, ``column``, ``shape``, ``kind``
+    (``numeric``, ``image``: JPEG/PNG decoded and resized as ``cerebro.data.images`` says,
+    or ``text``) and, for text, the ``TextEncoding`` (``cerebro.data.text.TextEncoding
+    .from_json(doc).encode(strings)`` gives the model's int32 input).
+    """
+    return {"dataset": fitted.get("dataset", ""),
+            "inputs": [{"column": s.column, "shape": list(s.shape), "kind": s.kind,
+                        "text": s.text} for s in input_specs(fitted)]}

@@ -92,5 +92,6 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         am.tuner.register_model(trial_id_of(model_id), model)
     am.tuner.save()
     fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
-              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns}
+              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
+              "inputs": data.inputs, "dataset": data.info.fingerprint}
     return result, fitted

@@ -7,6 +7,6 @@ Use :meth:`Store.create` to pick the implementation from a path or URI::
 """
 
 from cerebro.storage.base import Store
-from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore
+from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore, S3Store
 
-__all__ = ["FilesystemStore", "HDFSStore", "LocalStore", "Store"]
+__all__ = ["FilesystemStore", "HDFSStore", "LocalStore", "S3Store", "Store"]

@@ -15,8 +15,9 @@ a failed write deletes its temporary file and leaves the old content.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow.fs as pafs
@@ -102,7 +103,8 @@ class FilesystemStore(Store):
         """Creates the filesystem; returns it and the root if not yet known."""
         if self._source_uri is None:
             raise RuntimeError(f"{type(self).__name__} has no filesystem to connect to")
-        return pafs.FileSystem.from_uri(self._source_uri)
+        fs, path = pafs.FileSystem.from_uri(self._source_uri)
+        return fs, str(path)
 
     @property
     def filesystem(self) -> pafs.FileSystem:
@@ -200,6 +202,23 @@ class FilesystemStore(Store):
             self._discard(tmp)
             raise
 
+    @contextlib.contextmanager
+    def open_output(self, key: str) -> Iterator[Any]:
+        """Streams a write to a hidden temporary, published as ``key`` on a clean exit."""
+        path = self._file_path(key)
+        fs = self.filesystem
+        parent = _parent(path)
+        if parent not in ("", "/"):
+            fs.create_dir(parent, recursive=True)
+        tmp = _temp_sibling(path)
+        try:
+            with fs.open_output_stream(tmp, compression=None) as out:
+                yield out
+            self._replace_file(tmp, path)
+        except BaseException:
+            self._discard(tmp)
+            raise
+
     def _replace_file(self, src: str, dst: str) -> None:
         try:
             self.filesystem.move(src, dst)
@@ -240,7 +259,8 @@ class FilesystemStore(Store):
         path = self._file_path(key)
         try:
             with self.filesystem.open_input_stream(path, compression=None) as stream:
-                return stream.read()
+                data: bytes = stream.read()
+                return data
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"no such key in store: {key!r} (path {path!r})") from exc
         except OSError as exc:
@@ -252,7 +272,7 @@ class FilesystemStore(Store):
 
     def exists(self, key: str) -> bool:
         """Returns whether a file or directory exists at ``key``."""
-        return self._info(self.fs_path(key)).type != _MISSING
+        return bool(self._info(self.fs_path(key)).type != _MISSING)
 
     def listdir(self, key: str) -> list[str]:
         """Returns sorted child names of ``key`` ([] if missing; temps hidden)."""
@@ -262,6 +282,8 @@ class FilesystemStore(Store):
             infos = self.filesystem.get_file_info(selector)
         except NotADirectoryError as exc:
             raise NotADirectoryError(f"store key is a file, not a directory: {key!r}") from exc
+        if not infos and self._info(path).type == _FILE:  # object stores list a file as empty
+            raise NotADirectoryError(f"store key is a file, not a directory: {key!r}")
         return sorted(i.base_name for i in infos if not is_temp_name(i.base_name))
 
     def delete(self, key: str) -> None:

@@ -19,6 +19,11 @@ _BUCKET_SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def clean_bucket_path(path: str) -> str:
+    """``bucket/prefix/`` -> ``bucket/prefix`` (S3 paths have no leading ``/``)."""
+    return "/".join(p for p in path.split("/") if p)
+
+
 def _join(scheme: str, authority: str, path: str) -> str:
     if path.startswith("/"):
         return f"{scheme}://{authority}{path}"

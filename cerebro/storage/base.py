@@ -14,6 +14,7 @@ must not carry live connections across a pickle round trip.
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
@@ -109,8 +110,12 @@ class Store(abc.ABC):
 
     Layout (keys, relative to the store root, overridable in the constructor):
 
-    * ``data/train``, ``data/val`` - Parquet datasets,
-    * ``data/metadata.json`` - dataset metadata,
+    * ``data/train/<fingerprint>``, ``data/val/<fingerprint>`` - prepared Parquet shards,
+      content-addressed: one directory per distinct (source content, preparation settings),
+      so projects sharing a store never overwrite each other's data,
+    * ``data/datasets/<fingerprint>.json`` - the record of one prepared dataset (written
+      last: a dataset without it is incomplete),
+    * ``data/metadata.json`` - a copy of the latest prepared dataset's record,
     * ``runs/<model_id>/<name>`` - checkpoints of one model,
     * ``runs/<model_id>/logs`` - its logs.
 
@@ -137,7 +142,8 @@ class Store(abc.ABC):
         """Builds the store suited to ``prefix_path``.
 
         Plain paths and ``file://`` URIs give a :class:`LocalStore`, ``hdfs://``
-        URIs an :class:`HDFSStore`, and any other URI understood by
+        URIs an :class:`HDFSStore`, ``s3://`` URIs an :class:`S3Store` (its keyword
+        arguments, e.g. ``endpoint_override``, may be passed), and any other URI understood by
         ``pyarrow.fs.FileSystem.from_uri`` a generic :class:`FilesystemStore`.
 
         Args:
@@ -147,13 +153,15 @@ class Store(abc.ABC):
         Returns:
             A new store.
         """
-        from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore
+        from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore, S3Store
 
         scheme = prefix_path.split("://", 1)[0].lower() if is_uri(prefix_path) else ""
         if scheme in ("", "file"):
             return LocalStore(prefix_path, **kwargs)
         if scheme == "hdfs":
             return HDFSStore(prefix_path, **kwargs)
+        if scheme in ("s3", "s3a"):
+            return S3Store(prefix_path, **kwargs)
         return FilesystemStore.from_uri(prefix_path, **kwargs)
 
     # ------------------------------------------------------------------ layout
@@ -166,8 +174,23 @@ class Store(abc.ABC):
         return self._val_path
 
     def metadata_key(self) -> str:
-        """Returns the key of the dataset metadata JSON file."""
+        """Returns the key of the latest prepared dataset's record (a JSON file)."""
         return "data/metadata.json"
+
+    def dataset_key(self, fingerprint: str) -> str:
+        """Returns the key of the record of the prepared dataset ``fingerprint``.
+
+        Raises:
+            ValueError: If ``fingerprint`` is not a single key component.
+        """
+        return join_key("data/datasets", validate_model_id(fingerprint) + ".json")
+
+    def shards_key(self, split: str, fingerprint: str) -> str:
+        """Returns the directory of split ``"train"`` or ``"val"`` of dataset ``fingerprint``."""
+        if split not in ("train", "val"):
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+        base = self._train_path if split == "train" else self._val_path
+        return join_key(base, validate_model_id(fingerprint))
 
     def runs_key(self) -> str:
         """Returns the key of the directory holding all runs."""
@@ -257,6 +280,16 @@ class Store(abc.ABC):
         """Publishes ``src_key`` (file or directory) as ``dst_key``.
 
         An existing destination is replaced.
+        """
+
+    @abc.abstractmethod
+    def open_output(self, key: str) -> contextlib.AbstractContextManager[Any]:
+        """Opens ``key`` for streaming writes, published atomically when the block exits.
+
+        Used as ``with store.open_output(key) as out: out.write(...)``; the stream is a
+        ``pyarrow.NativeFile`` (Parquet writers accept it). The data goes to a hidden
+        temporary sibling and is published as ``key`` only if the block exits without an
+        exception; otherwise the temporary is removed and any previous ``key`` is kept.
         """
 
     @abc.abstractmethod

@@ -16,7 +16,7 @@ from cerebro.storage import _uris
 from cerebro.storage._fsstore import FilesystemStore
 from cerebro.storage.base import is_uri, normalize_key
 
-__all__ = ["FilesystemStore", "HDFSStore", "LocalStore"]
+__all__ = ["FilesystemStore", "HDFSStore", "LocalStore", "S3Store"]
 
 
 class LocalStore(FilesystemStore):
@@ -161,3 +161,85 @@ class HDFSStore(FilesystemStore):
             return super().__repr__()
         return f"HDFSStore('hdfs://{self._authority}{self._root}')"
 
+
+
+class S3Store(FilesystemStore):
+    """A store on S3 or an S3-compatible server (MinIO, Ceph, moto...), via ``pyarrow.fs``.
+
+    The ``pyarrow.fs.S3FileSystem`` is created lazily in each process (the driver and every
+    Spark task), from the options given here; options left out come from pyarrow's usual
+    AWS chain (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``, ``~/.aws``, instance roles).
+    Spark never addresses the store itself (no ``hadoop-aws`` needed): prepared shards are
+    written by the Spark tasks with pyarrow.
+
+    Args:
+        prefix_path: ``s3://bucket/prefix`` (``s3a://`` is accepted too).
+        endpoint_override: ``host:port`` or URL of an S3-compatible server.
+        access_key / secret_key / session_token: Explicit credentials. They travel with
+            the store to the Spark tasks (pickled): prefer the environment on a cluster.
+        region: The bucket's region.
+        scheme: ``"http"`` or ``"https"`` (default: from ``endpoint_override``, else https).
+        create_bucket: Create the bucket when it is missing (the first write does it).
+        train_path / val_path / runs_path: See :class:`Store`.
+        **s3_options: Any other ``pyarrow.fs.S3FileSystem`` keyword argument.
+    """
+
+    def __init__(
+        self,
+        prefix_path: str,
+        endpoint_override: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        region: str | None = None,
+        scheme: str | None = None,
+        create_bucket: bool = False,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        runs_path: str | None = None,
+        **s3_options: object,
+    ) -> None:
+        parsed = urlsplit(prefix_path)
+        if parsed.scheme.lower() not in ("s3", "s3a") or not parsed.netloc:
+            raise ValueError(f"S3Store needs an s3://bucket/prefix URI, got {prefix_path!r}")
+        root = _uris.clean_bucket_path(parsed.netloc + unquote(parsed.path))
+        if endpoint_override and "://" in endpoint_override:
+            ep = urlsplit(endpoint_override)
+            scheme = scheme or ep.scheme
+            endpoint_override = ep.netloc
+        options: dict[str, object] = dict(s3_options)
+        for name, value in (("endpoint_override", endpoint_override), ("access_key", access_key),
+                            ("secret_key", secret_key), ("session_token", session_token),
+                            ("region", region), ("scheme", scheme)):
+            if value is not None:
+                options[name] = value
+        if create_bucket:
+            options["allow_bucket_creation"] = True
+        self._s3_options = options
+        self._create_bucket = create_bucket
+        super().__init__(
+            None, root, train_path=train_path, val_path=val_path, runs_path=runs_path
+        )
+
+    @property
+    def bucket(self) -> str:
+        """The bucket holding the store."""
+        return self.root.split("/", 1)[0]
+
+    def _connect(self) -> tuple[pafs.FileSystem, str | None]:
+        fs = pafs.S3FileSystem(**self._s3_options)
+        if self._create_bucket and fs.get_file_info(self.bucket).type == pafs.FileType.NotFound:
+            fs.create_dir(self.bucket)
+        return fs, None
+
+    def _path_to_uri(self, path: str) -> str:
+        return "s3://" + path.lstrip("/")
+
+    def _uri_to_path(self, uri: str) -> str:
+        parsed = urlsplit(uri)
+        if parsed.scheme.lower() not in ("s3", "s3a", "s3n"):
+            raise ValueError(f"URI {uri!r} is not on S3 ({self!r})")
+        return parsed.netloc + parsed.path
+
+    def __repr__(self) -> str:
+        return f"S3Store('s3://{self.root}')"

@@ -79,7 +79,7 @@ def _load_split(store, info, split: str):
         rows = (info.train if split == "train" else info.val).rows[p]
         assert shard.rows == rows
         for c in columns:
-            assert shard.arrays[c].dtype == np.float32, c
+            assert np.issubdtype(shard.arrays[c].dtype, np.number), c
             assert shard.arrays[c].shape[0] == rows, c
         shards.append(shard)
     return {c: np.concatenate([s.arrays[c] for s in shards]) for c in columns}
@@ -122,22 +122,22 @@ def test_fraction_split_counts_add_up(spark, store, typed_df):
     assert sorted(ids.astype(int)) == list(range(N)), "every row lands in exactly one shard"
 
 
-def test_reprepare_replaces_data_and_metadata(spark, store, typed_df):
+def test_changed_dataframe_is_prepared_beside_the_old_one(spark, store, typed_df):
+    """Content-addressed: a changed DataFrame gets its own shards; the first stay intact
+    (another project may be training on them) and the latest record names the second."""
     from pyspark.sql import functions as F
 
     first = prepare_data(store, typed_df, ["dense"], ["id"], 2, validation="is_val")
-    old_dirs = (store.listdir(store.train_data_key()), store.listdir(store.val_data_key()))
-    old_files = [k for s in (first.train, first.val) for files in s.shards for k in files]
-    assert len(old_dirs[0]) == 1 and len(old_dirs[1]) == 1
-
+    first_files = [k for s in (first.train, first.val) for files in s.shards for k in files]
     second = prepare_data(store, typed_df.filter(F.col("id") < 20), ["dense"], ["id"], 2,
                           validation="is_val")
+    assert second.fingerprint != first.fingerprint and not second.reused
     assert second.train.total_rows + second.val.total_rows == 20
     assert load_dataset_info(store).to_json() == second.to_json()
-    new_dirs = (store.listdir(store.train_data_key()), store.listdir(store.val_data_key()))
-    assert len(new_dirs[0]) == 1 and len(new_dirs[1]) == 1
-    assert new_dirs[0] != old_dirs[0] and new_dirs[1] != old_dirs[1]
-    assert not any(store.exists(k) for k in old_files), "old shards must be deleted"
+    assert load_dataset_info(store, first.fingerprint).to_json() == first.to_json()
+    assert store.listdir(store.train_data_key()) == sorted([first.fingerprint,
+                                                            second.fingerprint])
+    assert all(store.exists(k) for k in first_files), "the first dataset must be kept"
     ids = np.concatenate([load_shard(store, second, "train", p, ["id"]).arrays["id"]
                           for p in range(2)])
     assert ids.max() < 20

@@ -437,3 +437,66 @@ def test_unreachable_hdfs_fails_clearly_on_first_use(kwargs) -> None:
             s.exists("runs")
         assert len(str(info.value)) < 1000
     assert time.monotonic() - start < 10
+
+
+class TestS3StoreOnMotoServer(StoreConformance):
+    """The same suite against a real S3-protocol server (moto) on 127.0.0.1."""
+
+    @pytest.fixture
+    def store(self, tmp_path: Path, s3_endpoint: str) -> Store:
+        from s3_server import s3_store
+
+        return s3_store(s3_endpoint)
+
+    def expected_uri_root(self, tmp_path: Path) -> None:
+        raise AssertionError("not used: test_uri_format is overridden")
+
+    def test_uri_format(self, store: Store, tmp_path: Path) -> None:
+        root = f"s3://{store.root}"
+        assert store.uri("") == root
+        assert store.uri("runs/m/state.npz") == root + "/runs/m/state.npz"
+        store.write_bytes(store.uri("via/uri"), b"u")
+        assert store.read_bytes("via/uri") == b"u"
+        assert store.fs_path(store.uri("via/uri")) == store.fs_path("via/uri")
+        assert store.fs_path("s3a://" + store.root + "/x") == store.fs_path("x")
+
+    def test_open_output_publishes_only_on_success(self, store: Store) -> None:
+        _check_open_output(store)
+
+
+def _check_open_output(store: Store) -> None:
+    with store.open_output("out/a.bin") as out:
+        out.write(b"first")
+    assert store.read_bytes("out/a.bin") == b"first"
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.open_output("out/a.bin") as out:
+            out.write(b"half of a second")
+            raise RuntimeError("boom")
+    assert store.read_bytes("out/a.bin") == b"first"
+    assert _all_names(store, "out") == ["a.bin"]
+
+
+def test_open_output_on_local_store(tmp_path: Path) -> None:
+    _check_open_output(LocalStore(tmp_path / "s"))
+
+
+def test_create_gives_s3_store_for_s3_uris() -> None:
+    from cerebro.storage import S3Store
+
+    store = Store.create("s3://bkt/some/prefix/", endpoint_override="http://127.0.0.1:1")
+    assert type(store) is S3Store and store.root == "bkt/some/prefix" and store.bucket == "bkt"
+    assert store._s3_options["scheme"] == "http"  # taken from the endpoint URL
+    assert len(pickle.dumps(store)) < 4096  # no connection yet, none pickled
+    with pytest.raises(ValueError, match="s3://bucket/prefix"):
+        S3Store("/not/s3")
+
+
+def test_dataset_keys_are_content_addressed(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "s", train_path="custom/train")
+    assert store.shards_key("train", "ab12") == "custom/train/ab12"
+    assert store.shards_key("val", "ab12") == "data/val/ab12"
+    assert store.dataset_key("ab12") == "data/datasets/ab12.json"
+    with pytest.raises(ValueError):
+        store.shards_key("test", "ab12")
+    with pytest.raises(ValueError):
+        store.dataset_key("../x")
