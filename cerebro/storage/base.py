@@ -147,7 +147,8 @@ class Store(abc.ABC):
         Returns:
             A new store.
         """
-        from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore
+        from cerebro.storage.compat import HDFSStore, LocalStore  # the public classes
+        from cerebro.storage.filesystem import FilesystemStore
 
         scheme = prefix_path.split("://", 1)[0].lower() if is_uri(prefix_path) else ""
         if scheme in ("", "file"):

@@ -185,9 +185,15 @@ class _SearchController:
 
             sel.store.write_bytes(sel.store.checkpoint_key(model_id, CUSTOM_OBJECTS),
                                   cloudpickle.dumps(est.custom_objects))
+        extra = {}
+        if est.transformation_fn_bytes() is not None:  # compat: applied by the worker per batch
+            from cerebro.keras.estimator import TRANSFORMATION_FN
+
+            extra["transform_key"] = sel.store.checkpoint_key(model_id, TRANSFORMATION_FN)
+            sel.store.write_bytes(extra["transform_key"], est.transformation_fn_bytes())
         self.params[model_id], self.point_of[model_id] = params, point_id
         hopper.add_model(model_id, spec_key, io, est.batch_size, sel.num_epochs,
-                         seed_key=str(index))
+                         seed_key=str(index), **extra)
         self.spark_models[model_id] = (spec_key, io, est)
         if sel.verbose:
             log.info("model %s added: %s", model_id, params)

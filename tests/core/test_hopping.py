@@ -164,7 +164,7 @@ def test_worker_runtime_hops_equal_plain_keras(xy, store, cache_bytes):
 def test_visit_log_lists_every_partition_once_per_epoch(random_search):
     result, store = random_search
     first_partitions = []
-    for mid, model in result.get_all_models().items():
+    for mid, model in result.models.items():
         log = store.read_json(store.checkpoint_key(mid, "log.json"))
         assert log["model_id"] == mid and log["status"] == "DONE" and log["epochs_done"] == 2
         assert sorted(log["visit_log"]) == ["0", "1"]

@@ -60,7 +60,7 @@ result = GridSearch(backend, store, gen, {"units": hp_choice([4, 8])}, num_epoch
                     evaluation_metric="accuracy", verbose=0).fit(df)
 out = {mid: {"history": m.history, "status": result.statuses[mid],
              "visit_log": store.read_json(store.checkpoint_key(mid, "log.json"))["visit_log"]}
-       for mid, m in result.get_all_models().items()}
+       for mid, m in result.models.items()}
 print("search %.1f (workers started in %.1f s)" % (time.monotonic() - T0, result.stats["start_s"]))
 executors = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
 print("RESULT " + json.dumps({"models": out, "master": spark.sparkContext.master,

@@ -112,7 +112,7 @@ def test_same_seed_same_trials_and_visit_order(spark, tmp_path, df):
         store = LocalStore(str(tmp_path / f"store{i}"))
         am, result = search(spark, store, df, "greedy", seed=1, exploration=0.5)
         logs = {m: store.read_json(store.checkpoint_key(m, "log.json"))["visit_log"]
-                for m in result.get_all_models()}
+                for m in result.models}
         runs.append((trial_values(am), logs))
     (values_a, logs_a), (values_b, logs_b) = runs
     assert len(values_a) == 3
