@@ -58,12 +58,34 @@ def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
             "TensorFlow here, see docs/migrating.md for how to rewrite it") from None
     except ValueError:  # no signature (some builtins): let the worker find out
         pass
-    import cloudpickle
-
     try:
-        return cloudpickle.dumps(fn)
+        return _dumps_by_value(fn)
     except Exception as e:  # noqa: BLE001 - cloudpickle raises many types
         raise TypeError(f"transformation_fn cannot be pickled for the workers: {e}") from e
+
+
+def _dumps_by_value(fn: Callable) -> bytes:
+    """Cloudpickles ``fn``; a function of the user's own module travels by value.
+
+    cloudpickle refers to a function of an importable module by name, and the workers may
+    not have that module (a ``helpers.py`` beside the script). Installed packages (under
+    ``site-packages``) and cerebro itself are still referred to by name.
+    """
+    import sys
+
+    import cloudpickle
+
+    mod = sys.modules.get(getattr(fn, "__module__", None) or "")
+    path = getattr(mod, "__file__", None) or ""
+    own = (mod is not None and mod.__name__ != "__main__" and path
+           and "-packages" not in path and not mod.__name__.startswith("cerebro"))
+    if not own:
+        return cloudpickle.dumps(fn)
+    cloudpickle.register_pickle_by_value(mod)
+    try:
+        return cloudpickle.dumps(fn)
+    finally:
+        cloudpickle.unregister_pickle_by_value(mod)
 
 
 class SparkEstimator:

@@ -126,3 +126,21 @@ def test_fork_only_keywords(caplog):
     with caplog.at_level(logging.INFO, logger="cerebro"):
         _est(shuffle_buffer_size=1000)
     assert "shuffle_buffer_size=1000) ignored" in caplog.text
+
+
+def _module_level_fn(x, y):
+    return x + 1, y
+
+
+def test_a_function_of_the_users_module_travels_by_value(tmp_path):
+    """Workers need not have the module that defines the function (here: this test file)."""
+    import subprocess
+    import sys
+
+    data = _est(transformation_fn=_module_level_fn).transformation_fn_bytes()
+    code = ("import sys, cloudpickle; fn = cloudpickle.loads(sys.stdin.buffer.read()); "
+            "print(fn(1, 2))")
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True,
+                         cwd=tmp_path, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr.decode()[-500:]
+    assert out.stdout.decode().strip() == "(2, 2)"
