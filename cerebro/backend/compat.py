@@ -67,8 +67,8 @@ class SparkBackend(_spark.SparkBackend):
                  data_readers_pool_type: Optional[str] = None,
                  num_data_readers: Optional[int] = None, nics: Optional[Sequence[str]] = None,
                  verbose: int = 1, **kwargs):
-        if num_workers is not None:
-            num_workers = whole_number(num_workers, "num_workers")
+        if isinstance(num_workers, float) and num_workers.is_integer():
+            num_workers = int(num_workers)  # 2.0 is 2; the base refuses everything else
         ignored = _check_upstream_readers(disk_cache_size_gb, data_readers_pool_type,
                                           num_data_readers)
         self._nic_host = nic_address(nics) if nics is not None else None

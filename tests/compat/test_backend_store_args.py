@@ -80,7 +80,7 @@ def test_backend_takes_upstreams_arguments(spark, caplog):
     ({"data_readers_pool_type": "fiber"}, ValueError, "must be one of"),
     ({"num_data_readers": 2.5}, ValueError, "num_data_readers must be a whole number"),
     ({"disk_cache_size_gb": "10"}, TypeError, "disk_cache_size_gb must be a number"),
-    ({"num_workers": 1.5}, ValueError, "num_workers must be a whole number"),
+    ({"num_workers": 1.5}, ValueError, "num_workers must be a positive int"),
 ])
 def test_backend_refuses_bad_upstream_arguments(spark, kwargs, err, match):
     from cerebro.backend import SparkBackend
