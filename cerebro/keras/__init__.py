@@ -1,5 +1,11 @@
-"""Keras integration: ``SparkEstimator`` and ``SparkModel``."""
+"""Keras integration: ``SparkEstimator`` and ``SparkModel``.
+
+``CerebroModel`` is upstream Cerebro's exported name of the trained-model type; here it is
+``SparkModel`` itself.
+"""
 
 from cerebro.keras.estimator import SparkEstimator, SparkModel
 
-__all__ = ["SparkEstimator", "SparkModel"]
+CerebroModel = SparkModel
+
+__all__ = ["CerebroModel", "SparkEstimator", "SparkModel"]

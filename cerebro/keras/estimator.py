@@ -1,10 +1,91 @@
-"""``SparkEstimator`` (a Keras model plus how to train it) and ``SparkModel`` (a trained one)."""
+"""``SparkEstimator`` (a Keras model plus how to train it) and ``SparkModel`` (a trained one).
+
+Both keep upstream Cerebro's constructor keywords and its ``getX``/``setX`` accessors besides
+their plain attributes; ``docs/migrating.md`` lists what changed and why.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import inspect
+from typing import Any, Callable, Optional, Sequence
 
+from cerebro._checks import whole_number
+from cerebro._logging import get_logger
 from cerebro.keras import state as state_mod
+
+log = get_logger("keras")
+
+TRANSFORMATION_FN = "transformation_fn.pkl"  # beside a model's spec, when it has one
+
+
+def _check_model(model):
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
+    return model
+
+
+def _check_callbacks(callbacks) -> list:
+    callbacks = list(callbacks or [])
+    if callbacks:
+        names = ", ".join(type(c).__name__ for c in callbacks)
+        raise ValueError(
+            f"SparkEstimator(callbacks=[{names}]) is not supported: Keras callbacks run inside "
+            "model.fit, and model hopping trains every epoch as sub-epochs on different workers "
+            "(see docs/migrating.md); read the epoch metrics from the result's history instead")
+    return callbacks
+
+
+def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
+    """Validates a per-batch ``transformation_fn(x, y) -> (x, y)``; returns it cloudpickled.
+
+    Raises:
+        TypeError: ``fn`` is not callable, takes other than two arguments (upstream's
+            ``fn(tf.data.Dataset) -> Dataset`` takes one), or cannot be pickled.
+    """
+    if fn is None:
+        return None
+    if not callable(fn):
+        raise TypeError(f"transformation_fn must be callable, got {type(fn).__name__}")
+    try:
+        inspect.signature(fn).bind(None, None)
+    except TypeError:
+        raise TypeError(
+            f"transformation_fn must take two arguments, fn(x, y) -> (x, y), the numpy arrays "
+            f"of one batch; {getattr(fn, '__name__', fn)!r} takes {inspect.signature(fn)}. "
+            "Upstream Cerebro passed a tf.data.Dataset (fn(dataset) -> dataset); there is no "
+            "TensorFlow here, see docs/migrating.md for how to rewrite it") from None
+    except ValueError:  # no signature (some builtins): let the worker find out
+        pass
+    try:
+        return _dumps_by_value(fn)
+    except Exception as e:  # noqa: BLE001 - cloudpickle raises many types
+        raise TypeError(f"transformation_fn cannot be pickled for the workers: {e}") from e
+
+
+def _dumps_by_value(fn: Callable) -> bytes:
+    """Cloudpickles ``fn``; a function of the user's own module travels by value.
+
+    cloudpickle refers to a function of an importable module by name, and the workers may
+    not have that module (a ``helpers.py`` beside the script). Installed packages (under
+    ``site-packages``) and cerebro itself are still referred to by name.
+    """
+    import sys
+
+    import cloudpickle
+
+    mod = sys.modules.get(getattr(fn, "__module__", None) or "")
+    path = getattr(mod, "__file__", None) or ""
+    own = (mod is not None and mod.__name__ != "__main__" and path
+           and "-packages" not in path and not mod.__name__.startswith("cerebro"))
+    if not own:
+        return cloudpickle.dumps(fn)
+    cloudpickle.register_pickle_by_value(mod)
+    try:
+        return cloudpickle.dumps(fn)
+    finally:
+        cloudpickle.unregister_pickle_by_value(mod)
 
 
 class SparkEstimator:
@@ -16,43 +97,63 @@ class SparkEstimator:
 
     Args:
         model: An uncompiled (or compiled) ``keras.Model``.
-        optimizer: A ``keras.optimizers.Optimizer`` instance (one per estimator) or name.
-        loss: A Keras loss (name, function or instance), or a list/dict for several outputs.
+        optimizer: A ``keras.optimizers.Optimizer`` instance (one per estimator) or name;
+            default: the optimizer of an already compiled ``model``.
+        loss: A Keras loss (name, function or instance), or a list/dict for several outputs;
+            default: the loss of an already compiled ``model``.
         metrics: Keras metrics, e.g. ``["accuracy"]``.
-        batch_size: Batch size of every sub-epoch.
+        batch_size: Batch size of every sub-epoch; a whole float such as ``64.0`` is taken
+            as 64. ``None`` means 32.
         custom_objects: Custom layers/functions the ``.keras`` file needs to load.
         callbacks: Not run on workers (MOP trains in sub-epochs); must be empty.
         feature_columns / label_columns: Override the search's columns for this model.
         input_shapes: One shape per feature column (without the batch dimension); default:
             taken from the model's inputs.
+        loss_weights: Weights of the losses of several outputs (``keras.Model.compile``).
+        transformation_fn: ``fn(x, y) -> (x, y)`` applied by the worker to every train and
+            eval batch: ``x``/``y`` are numpy arrays (lists of arrays for several
+            inputs/outputs). See ``docs/migrating.md``.
+        sample_weight_col: The fork's per-row weights; not supported (refused).
+        shuffle_buffer_size: The fork's shuffle buffer; ignored (each visit shuffles the
+            worker's whole shard).
     """
 
-    def __init__(self, model, optimizer, loss, metrics: Optional[Sequence[Any]] = None,
-                 batch_size: int = 32, custom_objects: Optional[dict] = None,
-                 callbacks: Optional[list] = None, feature_columns=None, label_columns=None,
-                 input_shapes=None):
-        import keras
-
-        if not isinstance(model, keras.Model):
-            raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if callbacks:
-            raise ValueError(
-                "Keras callbacks cannot run inside model-hopping sub-epochs; "
-                "use the search's epoch-end results instead")
-        self.model = model
-        self.optimizer = optimizer
-        self.loss = loss
+    def __init__(self, model=None, optimizer=None, loss=None,
+                 metrics: Optional[Sequence[Any]] = None, batch_size: Optional[int] = 32,
+                 custom_objects: Optional[dict] = None, callbacks: Optional[list] = None,
+                 feature_columns=None, label_columns=None, input_shapes=None, *,
+                 loss_weights=None, transformation_fn: Optional[Callable] = None,
+                 sample_weight_col: Optional[str] = None,
+                 shuffle_buffer_size: Optional[int] = None):
+        self.model = _check_model(model)
+        self.optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
+        if self.optimizer is None:
+            raise ValueError("optimizer is required: pass optimizer=... or a compiled model")
+        self.loss = loss if loss is not None else getattr(model, "loss", None)
+        if self.loss is None:
+            raise ValueError("loss is required: pass loss=... (a Keras loss name, function or "
+                             "instance) or a compiled model")
         self.metrics = list(metrics or [])
-        self.batch_size = batch_size
+        self.batch_size = whole_number(32 if batch_size is None else batch_size, "batch_size")
         self.custom_objects = custom_objects
+        self.callbacks = _check_callbacks(callbacks)
         self.feature_columns = feature_columns
         self.label_columns = label_columns
         self.input_shapes = input_shapes
+        self.loss_weights = loss_weights
+        self._transform_bytes = check_transformation_fn(transformation_fn)
+        self.transformation_fn = transformation_fn
+        if sample_weight_col is not None:
+            raise ValueError(
+                f"sample_weight_col={sample_weight_col!r} is not supported: the workers do not "
+                "read per-row weights; repeat rows in the DataFrame to weight them")
+        if shuffle_buffer_size is not None:
+            log.info("SparkEstimator(shuffle_buffer_size=%s) ignored: every visit shuffles "
+                     "the worker's whole shard", shuffle_buffer_size)
 
     def compiled_model(self):
-        self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
+        self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics,
+                           loss_weights=self.loss_weights)
         return self.model
 
     def model_input_shapes(self) -> list[tuple[int, ...]]:
@@ -61,8 +162,96 @@ class SparkEstimator:
     def model_output_shapes(self) -> list[tuple[int, ...]]:
         return [tuple(int(d) for d in t.shape[1:]) for t in self.model.outputs]
 
+    def get_model_shapes(self) -> tuple[list[list[int]], list[list[int]]]:
+        """Upstream's shapes: ``([[-1, *input]], [[-1, *output]])``, ``-1`` the batch."""
+        return ([[-1, *s] for s in self.model_input_shapes()],
+                [[-1, *s] for s in self.model_output_shapes()])
+
     def to_bytes(self) -> bytes:
         return state_mod.model_to_bytes(self.compiled_model())
+
+    def transformation_fn_bytes(self) -> Optional[bytes]:
+        """The cloudpickled ``transformation_fn`` (written beside the spec), or ``None``."""
+        return self._transform_bytes
+
+    # -- upstream's accessors (pyspark.ml Params style, camelCase); setters return self --
+    def getModel(self):
+        return self.model
+
+    def setModel(self, value):
+        self.model = _check_model(value)
+        return self
+
+    def getOptimizer(self):
+        return self.optimizer
+
+    def setOptimizer(self, value):
+        self.optimizer = value
+        return self
+
+    def getLoss(self):
+        return self.loss
+
+    def setLoss(self, value):
+        self.loss = value
+        return self
+
+    def getLossWeights(self):
+        return self.loss_weights
+
+    def setLossWeights(self, value):
+        self.loss_weights = value
+        return self
+
+    def getMetrics(self) -> list:
+        return self.metrics
+
+    def setMetrics(self, value):
+        self.metrics = list(value or [])
+        return self
+
+    def getBatchSize(self) -> int:
+        return self.batch_size
+
+    def setBatchSize(self, value):
+        self.batch_size = whole_number(value, "batch_size")
+        return self
+
+    def getCustomObjects(self) -> dict:
+        return self.custom_objects or {}
+
+    def setCustomObjects(self, value):
+        self.custom_objects = value
+        return self
+
+    def getCallbacks(self) -> list:
+        return self.callbacks
+
+    def setCallbacks(self, value):
+        self.callbacks = _check_callbacks(value)
+        return self
+
+    def getTransformationFn(self):
+        return self.transformation_fn
+
+    def setTransformationFn(self, value):
+        self._transform_bytes = check_transformation_fn(value)
+        self.transformation_fn = value
+        return self
+
+    def getFeatureCols(self):
+        return self.feature_columns
+
+    def setFeatureCols(self, value):
+        self.feature_columns = list(value) if value is not None else None
+        return self
+
+    def getLabelCols(self):
+        return self.label_columns
+
+    def setLabelCols(self, value):
+        self.label_columns = list(value) if value is not None else None
+        return self
 
 
 class SparkModel:
@@ -72,6 +261,7 @@ class SparkModel:
         model_id: The run's id in the store.
         history: Per-epoch metrics (``train_loss``, ``val_loss``, ``train_<m>``, ``val_<m>``).
         feature_columns / label_columns / input_shapes: The columns the model reads.
+        output_names: The prediction columns ``transform`` adds (``<label>__output``).
     """
 
     def __init__(self, model_id: str, spec, state, history: dict,
@@ -119,12 +309,79 @@ class SparkModel:
 
     def predict(self, x, batch_size: int = 256):
         """Predicts on numpy input(s) shaped like the model's inputs."""
-        return self.keras().predict(x, batch_size=batch_size, verbose=0)
+        return self.keras().predict(x, batch_size=whole_number(batch_size, "batch_size"),
+                                    verbose=0)
+
+    def output_widths(self) -> list[int]:
+        """Values per row of each model output (1 for a scalar output)."""
+        import math
+
+        return [math.prod(int(d) for d in t.shape[1:]) for t in self.keras().outputs]
 
     def transform(self, df, batch_size: int = 256):
-        """Adds prediction column(s) to a Spark DataFrame by distributed inference."""
+        """Adds prediction column(s) to a Spark DataFrame by distributed inference.
+
+        An output of one value per row becomes a ``double`` column, as upstream Cerebro's
+        was (so ``F.exp(df.Sales)`` works); a wider output becomes an ``array<float>``.
+        """
+        from pyspark.sql import functions as F
+
         from cerebro.keras.inference import transform
 
-        return transform(df, self.spec_bytes, self.state_bytes, self.feature_columns, self.input_shapes,
-                         self.output_names, batch_size=batch_size,
-                         custom_objects=self.custom_objects)
+        out = transform(df, self.spec_bytes, self.state_bytes, self.feature_columns,
+                        self.input_shapes, self.output_names,
+                        batch_size=whole_number(batch_size, "batch_size"),
+                        custom_objects=self.custom_objects)
+        for name, width in zip(self.output_names, self.output_widths()):
+            if width == 1:
+                out = out.withColumn(name, F.element_at(F.col(f"`{name}`"), 1).cast("double"))
+        return out
+
+    # -- upstream's accessors -------------------------------------------------------------
+    def setOutputCols(self, value: Sequence[str]):
+        """Names the prediction columns ``transform`` adds, one per label column."""
+        if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"output columns must be a list of str, got {value!r}")
+        value = list(value)
+        if len(value) != len(self.output_names):
+            raise ValueError(
+                f"model {self.model_id} has {len(self.output_names)} output(s) "
+                f"{self.output_names}, but {len(value)} output column name(s) {value} were given")
+        self.output_names = value
+        return self
+
+    def set_output_columns(self, output_columns: Sequence[str]):
+        """Same as ``setOutputCols`` (upstream's ``CerebroModel`` name)."""
+        return self.setOutputCols(output_columns)
+
+    def getOutputCols(self) -> list[str]:
+        return list(self.output_names)
+
+    def getHistory(self) -> dict:
+        return self.history
+
+    def getModel(self):
+        return self.keras()
+
+    def getFeatureColumns(self) -> list[str]:
+        return list(self.feature_columns)
+
+    def getLabelColumns(self) -> list[str]:
+        return list(self.label_columns)
+
+    def getRunId(self) -> str:
+        return self.model_id
+
+    def getCustomObjects(self) -> dict:
+        return self.custom_objects or {}
+
+    def setCustomObjects(self, value: Optional[dict]):
+        self.custom_objects = value
+        self._model = None
+        return self
+
+    def __repr__(self) -> str:
+        return f"SparkModel({self.model_id!r}, outputs={self.output_names})"
+
+
+__all__ = ["SparkEstimator", "SparkModel", "TRANSFORMATION_FN", "check_transformation_fn"]

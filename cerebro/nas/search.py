@@ -88,7 +88,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
                           data.columns).run()
-    for model_id, model in result.get_all_models().items():
+    for model_id, model in result.models.items():
         am.tuner.register_model(trial_id_of(model_id), model)
     am.tuner.save()
     fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,

@@ -194,7 +194,7 @@ class SearchRunner:
             if obj:
                 import cloudpickle
 
-                self.store.write_bytes(key, cloudpickle.dumps(obj))
+                self.store.write_bytes(key, obj if isinstance(obj, bytes) else cloudpickle.dumps(obj))
         return ModelRun(req.model_id, lay.spec_key(req.model_id), built.io, built.batch_size,
                         seed_key=req.seed_key,
                         transform_key=lay.transformation_fn_key(req.model_id)

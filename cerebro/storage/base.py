@@ -153,7 +153,8 @@ class Store(abc.ABC):
         Returns:
             A new store.
         """
-        from cerebro.storage.filesystem import FilesystemStore, HDFSStore, LocalStore, S3Store
+        from cerebro.storage.compat import HDFSStore, LocalStore  # the public classes
+        from cerebro.storage.filesystem import FilesystemStore, S3Store
 
         scheme = prefix_path.split("://", 1)[0].lower() if is_uri(prefix_path) else ""
         if scheme in ("", "file"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Mapping, Optional
 
 from cerebro.metrics import is_maximized, ranking_key
 
@@ -12,10 +12,16 @@ __all__ = ["ModelSelectionResult", "is_maximized", "ranking_key"]
 class ModelSelectionResult:
     """The outcome of a model selection (Cerebro's API, plus tables and plots).
 
+    Upstream Cerebro's shapes hold: ``get_all_models()`` is a list (in the order the models
+    were added) and ``metrics`` maps every model id to that model's history. ``models``
+    (a dict by model id) and ``get_model(model_id)`` are this project's additions.
+
     Args:
         best_model: The best ``SparkModel`` by ``val_<evaluation_metric>`` at its last epoch.
-        metrics: The best model's history.
-        all_models: ``{model_id: SparkModel}``.
+        metrics: ``{model_id: history}`` of every model; the best model's history alone (what
+            the searches passed before) is also accepted. Either way ``.metrics`` is built
+            from the models' own histories, keyed by model id.
+        all_models: The ``SparkModel``s: ``{model_id: SparkModel}`` or a list.
         output_columns: Names of the prediction columns ``transform`` adds.
         evaluation_metric: The metric that ranked the models.
         statuses: ``{model_id: "DONE" | "STOPPED" | "FAILED"}``.
@@ -25,26 +31,60 @@ class ModelSelectionResult:
 
     def __init__(self, best_model, metrics, all_models, output_columns, evaluation_metric="loss",
                  statuses=None, errors=None, stats=None):
+        if isinstance(all_models, Mapping):
+            self.models = dict(all_models)
+        else:
+            self.models = {m.model_id: m for m in all_models}
+        if best_model is not None and best_model.model_id not in self.models:
+            raise ValueError(f"best_model {best_model.model_id!r} is not among all_models")
         self.best_model = best_model
-        self.metrics = metrics
-        self.all_models = all_models
-        self.output_columns = output_columns
+        self.metrics = {mid: m.history for mid, m in self.models.items()}
+        self.output_columns = list(output_columns or [])
         self.evaluation_metric = evaluation_metric
         self.statuses = dict(statuses or {})
         self.errors = dict(errors or {})
         self.stats = dict(stats or {})
 
+    @property
+    def all_models(self) -> list:
+        """Every model, as a list (upstream's attribute)."""
+        return list(self.models.values())
+
     def get_best_model(self):
         return self.best_model
 
-    def get_best_model_history(self) -> dict:
-        return self.metrics
+    def get_history(self) -> dict:
+        """The best model's history (upstream's short name)."""
+        return self.get_best_model_history()
 
-    def get_all_models(self) -> dict:
+    def get_best_model_history(self) -> dict:
+        return self.best_model.history
+
+    def get_all_models(self) -> list:
+        """Every ``SparkModel``, in the order the search added them (upstream: a list)."""
         return self.all_models
 
+    def get_model(self, model_id: str):
+        """The ``SparkModel`` with this id."""
+        try:
+            return self.models[model_id]
+        except KeyError:
+            raise KeyError(f"no model {model_id!r}; the models are {list(self.models)}") from None
+
     def get_all_model_history(self) -> dict:
-        return {k: m.history for k, m in self.all_models.items()}
+        """``{model_id: history}`` of every model (upstream's shape, the same as ``metrics``)."""
+        return {k: m.history for k, m in self.models.items()}
+
+    def set_output_columns(self, output_columns):
+        """Names the prediction columns of every model; returns the result (for chaining)."""
+        for m in self.models.values():
+            m.setOutputCols(output_columns)
+        self.output_columns = list(output_columns)
+        return self
+
+    def keras(self):
+        """The best model as a compiled ``keras.Model`` with its trained weights."""
+        return self.best_model.keras()
 
     def transform(self, df):
         """Adds the best model's prediction column(s) to ``df`` (distributed)."""
@@ -55,7 +95,7 @@ class ModelSelectionResult:
         import pandas as pd
 
         rows = []
-        for mid, m in self.all_models.items():
+        for mid, m in self.models.items():
             row = {"model_id": mid, "status": self.statuses.get(mid, "DONE"),
                    "epochs": max((len(v) for v in m.history.values()), default=0)}
             row.update({f"param_{k}": v for k, v in getattr(m, "params", {}).items()})

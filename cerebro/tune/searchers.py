@@ -59,6 +59,7 @@ class TPESearcher(Searcher):
 
         self.num_models = num_models
         self._fixed = {k: v for k, v in space.items() if not isinstance(v, HyperParameter)}
+        self._params = {k: v for k, v in space.items() if isinstance(v, HyperParameter)}
         hspace = {k: v.to_hyperopt(k) for k, v in space.items() if isinstance(v, HyperParameter)}
         self._space = hspace
         self._domain = Domain(lambda _: 0.0, hspace)
@@ -78,7 +79,8 @@ class TPESearcher(Searcher):
         self._trials.insert_trial_docs(docs)
         self._trials.refresh()
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
-        point = dict(space_eval(self._space, vals))
+        point = {k: self._params[k].from_hyperopt(v)  # 64.0 from quniform -> 64
+                 for k, v in space_eval(self._space, vals).items()}
         point.update(self._fixed)
         self._docs[tid] = doc
         self._asked += 1

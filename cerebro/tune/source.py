@@ -61,7 +61,7 @@ class SearcherSource(TrialSource):
         est = self.sel._estimator(params)
         io = model_io(est, self.info.columns, self.sel.feature_columns, self.sel.label_columns)
         return BuiltModel(est.to_bytes(), est.batch_size, io, custom_objects=est.custom_objects,
-                          transformation_fn=getattr(est, "transformation_fn", None))
+                          transformation_fn=est.transformation_fn_bytes())
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
                error: str = "") -> None:

@@ -3,23 +3,53 @@
 Log-scale bounds are **base-10 exponents**: ``hp_loguniform(-4, -1)`` samples learning rates
 between 1e-4 and 1e-1. hyperopt's ``loguniform`` takes natural-log bounds, so the conversion
 to hyperopt multiplies by ln(10) (upstream Cerebro passed the base-10 exponents unchanged).
+
+Quantized parameters with a whole ``q`` (``hp_quniform(16, 256, 16)``) give ``int`` values,
+from every searcher (hyperopt itself hands out ``64.0``), so they can be a batch size or a
+number of units as they are.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+import os
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 _LN10 = math.log(10.0)
 
 
+def default_seed() -> int:
+    """Seed of ``sample_value()``: ``$CEREBRO_RANDOM_SEED``, else 2020 (upstream's constant)."""
+    raw = os.environ.get("CEREBRO_RANDOM_SEED", "2020")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"CEREBRO_RANDOM_SEED must be an integer, got {raw!r}") from None
+
+
 class HyperParameter:
     """One dimension of a search space."""
 
+    _own_rng: Optional[np.random.Generator] = None
+
     def sample(self, rng: np.random.Generator) -> Any:
         raise NotImplementedError
+
+    def sample_value(self) -> Any:
+        """One random value (upstream Cerebro's method).
+
+        Each object draws from its own generator, seeded with :func:`default_seed`, so a
+        fresh ``hp_uniform(0, 1)`` gives the same sequence in every run.
+        """
+        if self._own_rng is None:
+            self._own_rng = np.random.default_rng(default_seed())
+        return self.sample(self._own_rng)
+
+    def from_hyperopt(self, value: Any) -> Any:
+        """Converts a value hyperopt produced for this parameter to the value a user gets."""
+        return value
 
     def grid(self) -> list[Any]:
         raise TypeError(
@@ -31,6 +61,8 @@ class HyperParameter:
 
 class _Choice(HyperParameter):
     def __init__(self, options: Sequence[Any]):
+        if isinstance(options, (str, bytes)) or not hasattr(options, "__iter__"):
+            raise TypeError(f"hp_choice needs a list of options, got {options!r}")
         options = list(options)
         if not options:
             raise ValueError("hp_choice needs at least one option")
@@ -62,8 +94,12 @@ class _Uniform(HyperParameter):
     def _quantize(self, v: float) -> float:
         if self.q is None:
             return v
-        v = round(v / self.q) * self.q
-        return int(v) if float(self.q).is_integer() else v
+        return self.from_hyperopt(round(v / self.q) * self.q)
+
+    def from_hyperopt(self, value):
+        if self.q is not None and float(self.q).is_integer():
+            return int(round(float(value)))
+        return float(value)
 
     def sample(self, rng):
         u = rng.uniform(self.low, self.high)
@@ -75,7 +111,9 @@ class _Uniform(HyperParameter):
         if self.log:
             lo, hi = self.low * _LN10, self.high * _LN10
             return hp.qloguniform(label, lo, hi, self.q) if self.q else hp.loguniform(label, lo, hi)
-        return hp.quniform(label, self.low, self.high, self.q) if self.q else hp.uniform(label, self.low, self.high)
+        if self.q:
+            return hp.quniform(label, self.low, self.high, self.q)
+        return hp.uniform(label, self.low, self.high)
 
     def __repr__(self):
         name = ("hp_q" if self.q else "hp_") + ("loguniform" if self.log else "uniform")

@@ -73,7 +73,7 @@ def _final(model, key="val_accuracy"):
 
 
 def test_every_model_has_a_full_history(mop_result):
-    models = mop_result.get_all_models()
+    models = mop_result.models
     assert len(models) == 4
     assert sorted((m.params["units"], m.params["lr"]) for m in models.values()) == \
         sorted((p["units"], p["lr"]) for p in grid_points(SPACE))
@@ -86,7 +86,7 @@ def test_every_model_has_a_full_history(mop_result):
 
 
 def test_best_model_has_the_highest_val_accuracy(mop_result):
-    models = mop_result.get_all_models()
+    models = mop_result.models
     best = mop_result.get_best_model()
     assert _final(best) == max(_final(m) for m in models.values())
     worst = min(models.values(), key=_final)
@@ -107,7 +107,7 @@ def test_accuracy_parity_with_sequential_keras(mop_result, sequential_accuracy):
     mop_best = _final(mop_result.get_best_model())
     seq_best = max(sequential_accuracy.values())
     per_config = {(m.params["units"], m.params["lr"]): round(_final(m), 4)
-                  for m in mop_result.get_all_models().values()}
+                  for m in mop_result.models.values()}
     print(f"\nval accuracy, MOP best {mop_best:.4f} vs sequential Keras best {seq_best:.4f}; "
           f"MOP {per_config}; sequential { {k: round(v, 4) for k, v in sequential_accuracy.items()} }")
     assert seq_best > 0.85, "the sequential baseline itself should learn MNIST"
@@ -123,8 +123,8 @@ def test_worker_utilisation_with_8_models(mop_result, search_store, backend):
                         num_epochs=3, evaluation_metric="accuracy", verbose=0)
     result = search.fit_on_prepared_data()  # the data the parity search prepared
     stats = result.stats
-    assert len(result.get_all_models()) == 8
-    assert all(len(m.history["val_accuracy"]) == 3 for m in result.get_all_models().values())
+    assert len(result.models) == 8
+    assert all(len(m.history["val_accuracy"]) == 3 for m in result.models.values())
     assert stats["visits"] == 8 * 3 * (2 + 2)  # models x epochs x (train + eval) x workers
     shares = {k: round(v / stats["time_s"]["worker_s"], 4) for k, v in stats["time_s"].items()}
     print(f"\nutilisation {stats['utilisation']:.3f} over {stats['search_s']:.1f} s "

@@ -167,7 +167,7 @@ def test_visit_log_lists_every_partition_once_per_epoch(random_search):
     result, store = random_search
     layout = RunLayout(store, "random")
     first_partitions = []
-    for mid, model in result.get_all_models().items():
+    for mid, model in result.models.items():
         log = store.read_json(layout.log_key(mid))
         assert log["model_id"] == mid and log["status"] == "DONE" and log["epochs_done"] == 2
         assert sorted(log["visit_log"]) == ["0", "1"]

@@ -64,7 +64,7 @@ def test_is_maximized(metric, maximized):
 
 def test_random_search_minimises_the_loss(random_search):
     result, _ = random_search
-    models = result.get_all_models()
+    models = result.models
     assert len(models) == 3 and set(result.statuses.values()) == {"DONE"}
     assert all(len(m.history["val_loss"]) == 2 for m in models.values())
     assert _in_bounds([m.params["lr"] for m in models.values()])
@@ -77,7 +77,7 @@ def test_random_search_minimises_the_loss(random_search):
 def test_result_api(random_search):
     result, _ = random_search
     best = result.get_best_model()
-    models = result.get_all_models()
+    models = result.models
     assert best.model_id in models and models[best.model_id] is best
     assert result.get_best_model_history() == best.history
     assert result.get_all_model_history() == {mid: m.history for mid, m in models.items()}
@@ -106,7 +106,7 @@ def test_transform_matches_keras_predict(random_search, small_mnist, spark):
     want = result.get_best_model().keras().predict(x, verbose=0)
     assert got.shape == (50, 10)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    other = next(m for m in result.get_all_models().values() if m is not result.get_best_model())
+    other = next(m for m in result.models.values() if m is not result.get_best_model())
     assert not np.allclose(got, other.keras().predict(x, verbose=0), atol=1e-3)
 
 
@@ -128,7 +128,7 @@ def test_tpe_search_maximises_accuracy(spark, small_mnist, tmp_path):
                        LR_SPACE, num_models=4, num_epochs=1, evaluation_metric="accuracy",
                        validation="is_val", verbose=0, seed=3, parallelism=2)
     result = search.fit(small_mnist[0])
-    models = result.get_all_models()
+    models = result.models
     assert len(models) == 4 and set(result.statuses.values()) == {"DONE"}
     assert _in_bounds([m.params["lr"] for m in models.values()])
     assert is_maximized(result.evaluation_metric)

@@ -62,7 +62,7 @@ result = GridSearch(backend, store, gen, {"units": hp_choice([4, 8])}, num_epoch
 layout = RunLayout(store, "cluster")
 out = {mid: {"history": m.history, "status": result.statuses[mid],
              "visit_log": store.read_json(layout.log_key(mid))["visit_log"]}
-       for mid, m in result.get_all_models().items()}
+       for mid, m in result.models.items()}
 print("search %.1f (workers started in %.1f s)" % (time.monotonic() - T0, result.stats["start_s"]))
 executors = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
 print("RESULT " + json.dumps({"models": out, "master": spark.sparkContext.master,

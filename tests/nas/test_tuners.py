@@ -114,7 +114,7 @@ def test_same_seed_same_trials_and_visit_order(spark, tmp_path, df):
         am, result = search(spark, store, df, "greedy", seed=1, exploration=0.5)
         layout = RunLayout(store, am.project_name)
         logs = {m: store.read_json(layout.log_key(m))["visit_log"]
-                for m in result.get_all_models()}
+                for m in result.models}
         runs.append((trial_values(am), logs))
     (values_a, logs_a), (values_b, logs_b) = runs
     assert len(values_a) == 3

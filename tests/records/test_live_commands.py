@@ -123,10 +123,10 @@ def test_stop_add_resume_reach_the_running_search(spark, digits_df, tmp_path):
     assert not thread.is_alive() and "error" not in out, out.get("error")
 
     result = out["result"]
-    assert set(result.get_all_models()) == {first, second, new}
+    assert set(result.models) == {first, second, new}
     assert result.statuses == {first: "DONE", second: "STOPPED", new: "STOPPED"}
-    assert result.get_all_models()[new].params == {"units": 4, "lr": 0.01}
-    assert len(result.get_all_models()[first].history["val_accuracy"]) == stopped_at + 1
+    assert result.models[new].params == {"units": 4, "lr": 0.01}
+    assert len(result.models[first].history["val_accuracy"]) == stopped_at + 1
     exp = client.get(f"/api/experiments/{eid}", headers=AUTH).json()
     assert exp["status"] == "DONE"
     assert exp["trial_status"] == {"DONE": 1, "STOPPED": 2}

@@ -175,7 +175,7 @@ def test_search_logged_to_mlflow(logged_search, mlflow_uri, tmp_path):
 
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 2 == len(runs) - 1
-    models = result.get_all_models()
+    models = result.models
     by_model = {r.data.tags["cerebro.model_id"]: r for r in children}
     assert set(by_model) == set(models)
     for model_id, run in by_model.items():

@@ -93,7 +93,7 @@ def test_nas_search_is_recorded_and_takes_a_manual_trial(spark, tmp_path):
         assert "dense_block_1/num_layers" in t["hyperparameters"]
         assert len(queries.get_trial(db, t["id"])["history"]["val_accuracy"]) == 3
     result = out_["result"]
-    assert set(result.get_all_models()) == set(trials)
+    assert set(result.models) == set(trials)
     assert len(queries.schedule(db, eid)) == 3 * 3 * 2 * 2
     oracle_trial = am.tuner.oracle.trials[applied["model_id"].split("_", 1)[1]]
     assert str(oracle_trial.status) == "COMPLETED"

@@ -41,9 +41,9 @@ def test_experiment_and_trials_match_the_result(searched):
     assert exp["ended_at"] is not None and exp["trial_status"] == {"DONE": 2}
     assert 0 < exp["stats"]["utilisation"] <= 1
     trials = queries.list_trials(db, exp["id"])
-    assert {t["model_id"] for t in trials} == set(result.get_all_models())
+    assert {t["model_id"] for t in trials} == set(result.models)
     for t in trials:
-        model = result.get_all_models()[t["model_id"]]
+        model = result.models[t["model_id"]]
         assert t["hyperparameters"] == {"units": model.params["units"]}
         assert t["status"] == "DONE" and t["epochs_done"] == EPOCHS == t["epochs_planned"]
         assert t["ended_at"] >= t["created_at"]
