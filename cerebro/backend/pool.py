@@ -44,7 +44,8 @@ class SparkWorkerPool(WorkerPool):
             threads=int(backend.sc.getConf().get("spark.task.cpus", "1")),
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
-            data_memory_bytes=getattr(backend, "data_memory_bytes", None))
+            data_memory_bytes=getattr(backend, "data_memory_bytes", None),
+            local_dir=getattr(backend, "data_local_dir", None))
         self.conns: dict[int, Any] = {}
         self.pids: dict[int, int] = {}
         self.ready_info: dict[int, dict[str, Any]] = {}

@@ -77,6 +77,15 @@ class SparkBackend(Backend):
         max_restarts: Worker restarts allowed in one search.
         worker_memory_mb: Memory each worker may use (model, data, framework); default: in
             local mode the workers share what the host has available, elsewhere no limit.
+        data_memory_mb: Memory each worker may hold its data in (default 1024). A worker
+            copies its partition to its local disk on its first start; a copy (train and
+            val, in the stored dtypes) that fits this budget is held in memory, a larger one
+            is streamed from disk batch by batch through a shuffle buffer of a quarter of
+            the budget. The choice is logged.
+        local_dir: Directory on each executor's disk for the partitions' local copies;
+            default ``$CEREBRO_LOCAL_DIR``, else the first of ``$SPARK_LOCAL_DIRS``, else the
+            system's temporary directory (``cerebro-shards/`` below it). A restarted worker
+            reuses its copy when the dataset's fingerprint matches.
     """
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
@@ -84,7 +93,8 @@ class SparkBackend(Backend):
                  model_cache_mb: int = 1024, keras_backend: Optional[str] = None,
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
-                 worker_memory_mb: Optional[int] = None):
+                 worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
+                 local_dir: Optional[str] = None):
         if spark_context is None:
             from pyspark.sql import SparkSession
 
@@ -112,7 +122,8 @@ class SparkBackend(Backend):
         self.keras_backend = keras_backend or _keras_backend()
         for name, value in (("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),
-                            ("worker_memory_mb", worker_memory_mb)):
+                            ("worker_memory_mb", worker_memory_mb),
+                            ("data_memory_mb", data_memory_mb)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or value <= 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -122,6 +133,12 @@ class SparkBackend(Backend):
         self.visit_deadline_floor = float(visit_deadline_floor)
         self.max_restarts = max_restarts
         self.worker_memory_bytes = int(worker_memory_mb * 2**20) if worker_memory_mb else None
+        if data_memory_mb is None:
+            raise ValueError("data_memory_mb must be a positive number, got None")
+        self.data_memory_bytes = int(data_memory_mb * 2**20)
+        if local_dir is not None and not isinstance(local_dir, (str, os.PathLike)):
+            raise TypeError(f"local_dir must be a path (str), got {type(local_dir).__name__}")
+        self.data_local_dir = None if local_dir is None else os.fspath(local_dir)
         self._warm_thread: Optional[threading.Thread] = None
         if warm_up:
             self.warm_up()

@@ -32,6 +32,7 @@ class WorkerConfig:
     log_level: int = 30
     generation: int = 0
     data_memory_bytes: Optional[int] = None
+    local_dir: Optional[str] = None
 
 
 def _set_env(n: int, keras_backend: str) -> None:
@@ -148,22 +149,41 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
 
 
 def _open(partition: int, cfg: WorkerConfig):
-    """Loads the worker's shards (train and val); returns its runtime and what it holds."""
+    """Copies the worker's partition (train and val) to local disk, or reuses its copy, and
+    holds it in memory if it fits the data budget, else streams it from disk (logged)."""
     import pyarrow as pa
 
-    from cerebro.data.shard import load_shard
+    from cerebro._logging import get_logger
+    from cerebro.data.local import local_root, materialize
     from cerebro.keras.runtime import WorkerRuntime
 
-    # Arrow's default pool (mimalloc) keeps the Parquet decoder's buffers after the shard is
-    # loaded: ~1.5x the shard's size for the worker's lifetime. The system allocator gives
-    # most of it back.
+    # Arrow's default pool (mimalloc) keeps the Parquet decoder's buffers after the copy:
+    # the system allocator gives most of it back.
     pa.set_memory_pool(pa.system_memory_pool())
     t0 = time.perf_counter()
-    train = load_shard(cfg.store, cfg.dataset, "train", partition, cfg.columns)
-    val = load_shard(cfg.store, cfg.dataset, "val", partition, cfg.columns)
-    runtime = WorkerRuntime(cfg.store, train, val, cfg.cache_bytes)
-    info = {"train_rows": train.rows, "val_rows": val.rows,
-            "shard_bytes": train.nbytes + val.nbytes}
+    root = local_root(cfg.local_dir)
+    train, reused_t = materialize(cfg.store, cfg.dataset, "train", partition, cfg.columns, root)
+    val, reused_v = materialize(cfg.store, cfg.dataset, "val", partition, cfg.columns, root)
+    copy_s = time.perf_counter() - t0
+    disk_bytes = train.nbytes + val.nbytes
+    budget = cfg.data_memory_bytes
+    in_memory = budget is None or disk_bytes <= budget
+    copy_dir = str(train.path.parent)
+    if in_memory:
+        train, val = train.load(), val.load()
+    reused = reused_t and reused_v
+    get_logger("worker").info(
+        "worker %d: shard of %d train + %d val rows, %.1f MB, %s local copy %s in %.1f s; "
+        "%s (data budget %s)", partition, train.rows, val.rows, disk_bytes / 2**20,
+        "reused" if reused else "wrote", copy_dir, copy_s,
+        "held in memory" if in_memory else "streamed from disk",
+        "none" if budget is None else f"{budget / 2**20:.0f} MB")
+    buffer = None if budget is None else max(1, budget // 4)
+    runtime = WorkerRuntime(cfg.store, train, val, cfg.cache_bytes,
+                            **({} if buffer is None else {"buffer_bytes": buffer}))
+    info = {"train_rows": train.rows, "val_rows": val.rows, "shard_bytes": disk_bytes,
+            "data_in_memory": in_memory, "local_copy_reused": reused,
+            "local_copy": copy_dir}
     return runtime, info, time.perf_counter() - t0
 
 

@@ -14,10 +14,8 @@ import time
 import traceback
 from typing import Optional
 
-import numpy as np
-
 from cerebro._logging import get_logger
-from cerebro.data.shard import Shard
+from cerebro.data import pipeline
 from cerebro.wire import VisitResult, VisitTask
 from cerebro.keras import state as state_mod
 
@@ -78,57 +76,52 @@ class ModelCache:
         return model_id in self._entries
 
 
-def _encode_labels(y: np.ndarray, encoding: Optional[dict]) -> np.ndarray:
-    """Applies a label encoding decided on the driver (class index -> one-hot/binary)."""
-    if not encoding:
-        return y
-    idx = y.reshape(-1).astype(np.int64)
-    if encoding["type"] == "onehot":
-        out = np.zeros((idx.shape[0], encoding["num_classes"]), np.float32)
-        out[np.arange(idx.shape[0]), idx] = 1.0
-        return out
-    if encoding["type"] == "binary":
-        return idx.astype(np.float32).reshape(-1, 1)
-    raise ValueError(f"unknown label encoding {encoding['type']!r}")
+# Kept for cerebro.keras.inference, which imports it from here.
+_encode_labels = pipeline.encode_labels
 
-
-# Training input: below this size a permuted copy of the shard is the fastest input (Keras
-# then slices contiguous batches, ~10% faster on a small CNN); above it, the copy's memory
-# (the shard's size again, per visit) weighs more, and batches are gathered one at a time.
+# Training input: below this size (as float32) a permuted copy of a shard held in memory is
+# the fastest input (Keras then slices contiguous batches, ~10% faster on a small CNN); above
+# it, and for images, a transformation_fn or a streamed shard, batches are made one at a time
+# (cerebro.data.pipeline).
 COPY_LIMIT_BYTES = 32 * 1024 * 1024
-
-
-def _take(a, idx):
-    return [x[idx] for x in a] if isinstance(a, list) else a[idx]
-
-
-def _permuted_batches(x, y, order: np.ndarray, batch_size: int):
-    """``x[order], y[order]`` in batches, for ``fit(..., shuffle=False)``.
-
-    The same batches, in the same order, as fitting the permuted arrays, but gathered one
-    batch at a time: no permuted copy of the whole shard (its size again, per visit).
-    """
-    import keras
-
-    class PermutedBatches(keras.utils.PyDataset):
-        def __len__(self) -> int:
-            return -(-len(order) // batch_size)
-
-        def __getitem__(self, i: int):
-            idx = order[i * batch_size:(i + 1) * batch_size]
-            return _take(x, idx), _take(y, idx)
-
-    return PermutedBatches()
+# Rows a streamed shard reads into its shuffle buffer at most (besides the byte budget).
+DEFAULT_BUFFER_BYTES = 64 * 1024 * 1024
 
 
 class WorkerRuntime:
     """Runs visits for one worker over its two shards (train and val)."""
 
-    def __init__(self, store, train: Shard, val: Shard, cache_bytes: int):
+    def __init__(self, store, train, val, cache_bytes: int,
+                 buffer_bytes: int = DEFAULT_BUFFER_BYTES):
+        """``train``/``val``: shards of ``cerebro.data.local`` (in memory or on disk);
+        ``buffer_bytes``: the shuffle buffer of a streamed shard."""
         self.store = store
         self.shards = {"train": train, "eval": val}
         self.cache = ModelCache(cache_bytes)
+        self.buffer_bytes = int(buffer_bytes)
+        self._transforms: dict[str, object] = {}
         self._build_s = 0.0
+
+    def _transform(self, key: Optional[str]):
+        """The model's ``transformation_fn``, loaded once per key (one key per model)."""
+        if key is None:
+            return None
+        if key not in self._transforms:
+            import cloudpickle
+
+            self._transforms[key] = cloudpickle.loads(self.store.read_bytes(key))
+        return self._transforms[key]
+
+    def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
+        """``(x, y)`` arrays for small in-memory shards, else a PyDataset of batches."""
+        cols = list(task.io.columns)
+        if shard.in_memory and not make.needs_batches and \
+                shard.nbytes * 4 <= COPY_LIMIT_BYTES:
+            return make(pipeline.whole(shard, cols, seed))
+        row_bytes = max(1, shard.nbytes // max(1, shard.rows))
+        buffer_rows = max(task.batch_size, self.buffer_bytes // row_bytes)
+        plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
+        return pipeline.keras_batches(plan, make), None
 
     def _custom_objects(self, spec_key: str) -> Optional[dict]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
@@ -164,17 +157,6 @@ class WorkerRuntime:
             load_s = time.perf_counter() - t0
         return entry, built, load_s
 
-    def _xy(self, task: VisitTask, shard: Shard, order):
-        io = task.io
-        x = shard.batch(io.feature_columns, io.input_shapes, order)
-        ys = [
-            _encode_labels(shard.arrays[c][order] if order is not None else shard.arrays[c], enc)
-            for c, enc in zip(io.label_columns, io.label_encoding or [None] * len(io.label_columns))
-        ]
-        ys = [y.reshape((y.shape[0],) + tuple(s)) if not enc else y
-              for y, s, enc in zip(ys, io.label_shapes, io.label_encoding or [None] * len(ys))]
-        return x, (ys[0] if len(ys) == 1 else ys)
-
     def run(self, task: VisitTask) -> VisitResult:
         """Runs one visit; never raises (errors come back in the result)."""
         self._build_s = 0.0
@@ -197,24 +179,22 @@ class WorkerRuntime:
         if shard.rows == 0:
             return VisitResult(ok=True, samples=0, load_s=load_s, built=built)
         model = entry.model
+        make = pipeline.BatchMaker(task.io, shard.columns, self._transform(task.transform_key))
         t0 = time.perf_counter()
         if task.kind == "train":
-            rng = np.random.default_rng(task.seed)
-            order = rng.permutation(shard.rows)
             keras.utils.set_random_seed(task.seed % (2**31))
-            if shard.nbytes <= COPY_LIMIT_BYTES:
-                x, y = self._xy(task, shard, order)
-                hist = model.fit(x, y, batch_size=task.batch_size, epochs=1, shuffle=False,
-                                 verbose=0)
-            else:  # the same batches, without a permuted copy of the shard
-                x, y = self._xy(task, shard, None)
-                hist = model.fit(_permuted_batches(x, y, order, task.batch_size), epochs=1,
-                                 shuffle=False, verbose=0)
+            x, y = self._fit_input(task, shard, make, task.seed)
+            hist = model.fit(x, y, batch_size=None if y is None else task.batch_size, epochs=1,
+                             shuffle=False, verbose=0)
             metrics = {k: float(v[-1]) for k, v in hist.history.items()}
         else:
-            x, y = self._xy(task, shard, None)
-            metrics = model.evaluate(x, y, batch_size=task.batch_size, verbose=0, return_dict=True)
+            x, y = self._fit_input(task, shard, make, None)
+            metrics = model.evaluate(x, y, batch_size=None if y is None else task.batch_size,
+                                     verbose=0, return_dict=True)
             metrics = {k: float(v) for k, v in metrics.items()}
+        if make.bad_rows:
+            log.warning("%s visit of %s (partition %d): skipped %d row(s) whose image does not "
+                        "decode", task.kind, task.model_id, task.partition, make.bad_rows)
         compute_s = time.perf_counter() - t0
         if not all(math.isfinite(v) for v in metrics.values()):
             self.cache.drop(task.model_id)
@@ -228,5 +208,5 @@ class WorkerRuntime:
             self.store.write_bytes(task.out_key, data)
             entry.state_key = task.out_key
             save_s = time.perf_counter() - t1
-        return VisitResult(ok=True, metrics=metrics, samples=shard.rows, load_s=load_s,
+        return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows, load_s=load_s,
                            compute_s=compute_s, save_s=save_s, built=built)
