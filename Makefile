@@ -7,7 +7,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export KERAS_BACKEND ?= torch
 
-.PHONY: install system-deps demo test test-quick bench check-java clean
+.PHONY: install system-deps demo test test-quick bench bench-outofcore check-java clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required by Spark but 'java' is not on PATH: install a JDK/JRE 17 (e.g. apt-get install openjdk-17-jre-headless)."; exit 1; }
@@ -46,6 +46,11 @@ test-quick: install
 
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(MAKE) bench-outofcore
+
+# Out-of-core shards: a Criteo-like table >= 4x the workers' data budget (docs/benchmarks.md).
+bench-outofcore: install
+	$(PY) benchmarks/outofcore.py $(OUTOFCORE_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .hypothesis
