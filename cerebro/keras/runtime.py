@@ -115,8 +115,8 @@ class WorkerRuntime:
     def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
         """``(x, y)`` arrays for small in-memory shards, else a PyDataset of batches."""
         cols = list(task.io.columns)
-        if shard.in_memory and not make.needs_batches and \
-                shard.nbytes * 4 <= COPY_LIMIT_BYTES:
+        float_bytes = 4 * shard.rows * sum(int(shard.columns[c].get("width", 1)) for c in cols)
+        if shard.in_memory and not make.needs_batches and float_bytes <= COPY_LIMIT_BYTES:
             return make(pipeline.whole(shard, cols, seed))
         row_bytes = max(1, shard.nbytes // max(1, shard.rows))
         buffer_rows = max(task.batch_size, self.buffer_bytes // row_bytes)
