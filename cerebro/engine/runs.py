@@ -12,7 +12,7 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
-from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult
+from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
 LOSSES_ALLOWED = 2  # other losses (killed or hung worker) of one model before it is FAILED
@@ -94,6 +94,35 @@ class ModelRun:
     losses: dict[str, int] = dataclasses.field(default_factory=dict)
     durations: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+
+    def visit_task(self, visit: Any, layout: Any, seed: int,
+                   memory_limit_bytes: Optional[int] = None) -> VisitTask:
+        """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
+
+        A training visit writes the next state in sequence (``layout.state_key``); every
+        visit's seed follows from the search seed, the model and the sub-epoch.
+        """
+        train = visit.kind.value == "train"
+        return VisitTask(
+            kind=visit.kind.value, model_id=self.model_id, epoch=visit.epoch,
+            partition=visit.partition, spec_key=self.spec_key, state_key=self.state_key,
+            out_key=layout.state_key(self.model_id, self.seq + 1) if train else None,
+            batch_size=self.batch_size,
+            seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
+            io=self.io, fail_injection=self.fail_injection,
+            memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key)
+
+    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+        """Books a completed visit: its time, memory, metrics and (training) new state."""
+        kind = visit.kind.value
+        self.record_duration(kind, seconds)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, result.peak_rss_bytes)
+        if kind == "train":
+            self.seq += 1
+            self.state_key = layout.state_key(self.model_id, self.seq)
+            self.live_states.add(self.seq)
+            self.visit_log.setdefault(visit.epoch, []).append(visit.partition)
+        self.accumulate("train" if kind == "train" else "eval", result)
 
     def accumulate(self, kind: str, result: VisitResult) -> None:
         acc = self._acc.setdefault(kind, {})

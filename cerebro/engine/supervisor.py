@@ -64,11 +64,14 @@ class PoolSupervisor:
         max_restarts: Worker restarts allowed in the whole search.
         max_start_failures: Consecutive losses of a restarted worker before its first
             completed visit that end the search.
+        clock: Seconds, monotonic (a simulated pool's virtual clock in tests).
     """
 
     def __init__(self, start_pool: Callable[[], Any], liveness: Optional[LivenessPolicy] = None,
-                 max_restarts: int = 10, max_start_failures: int = 3) -> None:
+                 max_restarts: int = 10, max_start_failures: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._start_pool = start_pool
+        self.clock = clock
         self.liveness = liveness or LivenessPolicy()
         self.max_restarts = int(max_restarts)
         self.max_start_failures = int(max_start_failures)
@@ -135,7 +138,7 @@ class PoolSupervisor:
     # -- visits ----------------------------------------------------------------------------------
     def submit(self, worker: int, task: VisitTask, deadline_s: float) -> None:
         self.pool.submit(worker, task)
-        self._deadline[worker] = (time.monotonic() + deadline_s, deadline_s)
+        self._deadline[worker] = (self.clock() + deadline_s, deadline_s)
 
     def wait(self) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until a worker answers or a visit passes its deadline.
@@ -144,10 +147,10 @@ class PoolSupervisor:
         """
         timeout = None
         if self._deadline:
-            timeout = max(0.0, min(d for d, _ in self._deadline.values()) - time.monotonic())
+            timeout = max(0.0, min(d for d, _ in self._deadline.values()) - self.clock())
         out = list(self.pool.wait(timeout))
         answered = {w for w, _ in out}
-        now = time.monotonic()
+        now = self.clock()
         for w, (due, seconds) in list(self._deadline.items()):
             if w not in answered and now >= due:
                 out.append((w, VisitResult.lost_worker(

@@ -83,6 +83,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
         evaluation_metric=res.evaluation_metric, seed=seed, verbose=res.verbose, kind="nas",
+        on_existing="overwrite" if cfg.overwrite else "resume",
         records=res.records, mlflow=res.mlflow, listeners=tuple(res.listeners),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})

@@ -10,7 +10,6 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -58,6 +57,8 @@ class RunnerSettings:
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
     strict_order: bool = True
+    on_existing: str = "resume"
+    clock: Optional[Any] = None
 
 
 class SearchRunner:
@@ -100,18 +101,21 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name})
+                                    "tuner": self.source.name},
+                            on_existing=s.on_existing)
         bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
-            s.liveness or _liveness(self.backend), _max_restarts(s, self.backend))
+            s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
+            **({"clock": s.clock} if s.clock is not None else {}))
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
                              commands=bus.pending_commands)
-        t0 = time.monotonic()
+        clock = supervisor.clock
+        t0 = clock()
         try:
             stats = hopper.run(self)
-            figures = stats.figures(workers, time.monotonic() - t0, supervisor.start_s,
+            figures = stats.figures(workers, clock() - t0, supervisor.start_s,
                                     supervisor.restarts)
             bus.close()
             rec.done(figures)

@@ -38,7 +38,8 @@ class BuiltModel:
         batch_size: Batch size of every sub-epoch.
         io: How the model reads a shard.
         custom_objects: Custom layers/functions the spec needs (cloudpickled beside it).
-        transformation_fn: ``fn(x, y) -> (x, y)`` applied by the workers to every batch (or its cloudpickled bytes).
+        transformation_fn: ``fn(x, y) -> (x, y)`` applied by the workers to every
+            batch (or its cloudpickled bytes).
         summary: The Keras model summary, for the records.
     """
 
