@@ -59,7 +59,7 @@ class TrialRequest:
         model_id: Its id (the directory of its run in the project).
         params: Its hyperparameters (shown and recorded).
         epochs: The epoch it trains up to (absolute, counted from 0).
-        build: Builds its model (called once, on the driver).
+        build: Builds its model from a seed for its initial weights (once, on the driver).
         seed_key: Seeds its initial weights and visits; the same in a rerun.
         start_epoch: The first epoch it trains (a Hyperband trial continuing its parent).
         init_from: The model whose result state it starts from (Hyperband's parent).
@@ -69,7 +69,7 @@ class TrialRequest:
     model_id: str
     params: dict[str, Any]
     epochs: int
-    build: Callable[[], BuiltModel]
+    build: Callable[[int], BuiltModel]
     seed_key: str
     start_epoch: int = 0
     init_from: Optional[str] = None
