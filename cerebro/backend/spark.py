@@ -21,12 +21,13 @@ def _slots(sc) -> int:
     is not (``spark.default.parallelism`` overrides it, and a standalone cluster reports
     at least 2 before any executor registered).
     """
-    jsc = sc._jsc.sc()
-    try:
-        return int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
-    except Exception:  # noqa: BLE001 - an internal API; fall back to the public estimate
-        task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-        return max(1, int(sc.defaultParallelism) // task_cpus)
+    from cerebro._upstream import spark_concurrent_task_slots
+
+    slots = spark_concurrent_task_slots(sc)
+    if slots is not None:
+        return slots
+    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))  # the public estimate
+    return max(1, int(sc.defaultParallelism) // task_cpus)
 
 
 def _keras_backend() -> str:
