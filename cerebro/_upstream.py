@@ -31,3 +31,20 @@ def spark_concurrent_task_slots(sc: Any) -> Optional[int]:
         return int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
     except Exception:  # noqa: BLE001 - an internal API: the caller falls back
         return None
+
+
+def stop_spark_progress_bar(sc: Any) -> bool:
+    """Stops Spark's console progress bar (``[Stage N:>...]`` on stderr) for this session.
+
+    ``spark.ui.showConsoleProgress`` is read only when the context starts and PySpark has no
+    call to turn the bar off later; the JVM's ``SparkContext.progressBar`` can be stopped.
+    Returns whether a bar was stopped.
+    """
+    try:
+        bar = sc._jsc.sc().progressBar()
+        if bar.isDefined():
+            bar.get().stop()
+            return True
+    except Exception:  # noqa: BLE001 - an internal API: the bar just stays
+        pass
+    return False

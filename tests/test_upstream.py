@@ -38,3 +38,11 @@ def test_hyperopt_trials_are_live_documents():
     doc["state"], doc["result"] = JOB_STATE_DONE, {"loss": 0.5, "status": STATUS_OK}
     trials.refresh()
     assert trials.losses() == [0.5]
+
+
+def test_spark_progress_bar_can_be_found_and_stopped(spark):
+    from cerebro._upstream import stop_spark_progress_bar
+
+    bar = spark.sparkContext._jsc.sc().progressBar()  # what the helper relies on
+    had_bar = bool(bar.isDefined())
+    assert stop_spark_progress_bar(spark.sparkContext) is had_bar

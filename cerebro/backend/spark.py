@@ -190,6 +190,19 @@ class SparkBackend(Backend):
         return prepare_data(store, df, feature_columns or ["features"], label_columns or ["label"],
                             self.num_workers, validation=validation, seed=seed)
 
+    def quiet_console(self) -> None:
+        """Quiets the console for the search's own display: Spark's stage progress bar
+        (stopped for this session) and third-party INFO loggers (py4j, alembic)."""
+        import logging
+
+        from cerebro._upstream import stop_spark_progress_bar
+
+        if stop_spark_progress_bar(self.sc):
+            log.debug("Spark's console progress bar is off for this session")
+        for name in ("py4j", "alembic", "urllib3"):
+            if logging.getLogger(name).getEffectiveLevel() < logging.WARNING:
+                logging.getLogger(name).setLevel(logging.WARNING)
+
     def _driver_host(self) -> str:
         if self.sc.master.startswith("local"):
             return "127.0.0.1"

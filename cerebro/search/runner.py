@@ -95,7 +95,11 @@ class SearchRunner:
         s = self.settings
         workers = self.backend.num_workers
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
-                                    verbose=s.verbose, params=self.params.get)
+                                    verbose=s.verbose, params=self.params.get,
+                                    direction=self.objective.direction)
+        quiet = getattr(self.backend, "quiet_console", None)
+        if s.verbose and quiet is not None:
+            quiet()  # Spark's progress bars and third-party INFO lines would mix with ours
         rec = record_search(self.store, s.project, records=s.records, mlflow=s.mlflow,
                             kind=s.kind, metric=self.objective.name, num_workers=workers,
                             budget=self.source.budget, params=self.params.get,
