@@ -174,7 +174,7 @@ class ModelHopper:
         visit, started = self._inflight.pop(worker)
         run = self.runs[visit.model_id]
         now = self.clock()
-        t0 = self._t0 or started
+        t0 = self._t0 if self._t0 is not None else started
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - t0, now - t0))
         if result.lost:

@@ -94,6 +94,7 @@ class ModelRun:
     losses: dict[str, int] = dataclasses.field(default_factory=dict)
     durations: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+    _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
     def visit_task(self, visit: Any, layout: Any, seed: int,
                    memory_limit_bytes: Optional[int] = None) -> VisitTask:
@@ -111,6 +112,11 @@ class ModelRun:
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
             memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key)
+
+    def _io_json(self) -> dict[str, Any]:
+        if self._io_cache is None:  # the log is written every sub-epoch; io never changes
+            self._io_cache = self.io.to_json()
+        return self._io_cache
 
     def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
         """Books a completed visit: its time, memory, metrics and (training) new state."""
@@ -171,7 +177,7 @@ class ModelRun:
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,
                 "best_value": self.best_value, "best_state_key": self.best_state_key,
                 "best_seq": self.best_seq, "peak_rss_bytes": self.peak_rss_bytes,
-                "io": self.io.to_json(), "batch_size": self.batch_size,
+                "io": self._io_json(), "batch_size": self.batch_size,
                 "transform_key": self.transform_key,
                 "visit_log": {str(k): v for k, v in self.visit_log.items()}}
 

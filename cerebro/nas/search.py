@@ -48,10 +48,12 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
     """
     from cerebro.search import RunnerSettings, SearchRunner
+    from cerebro.search.runner import quiet_console
     from cerebro.storage.layout import RunLayout
 
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
+    quiet_console(res.backend, res.verbose)
     data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
     seed = am.seed or 0
     if am.seed is not None:

@@ -61,6 +61,14 @@ class RunnerSettings:
     clock: Optional[Any] = None
 
 
+def quiet_console(backend: Any, verbose: int) -> None:
+    """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
+    search's own display (when it shows one), from the first Spark job on."""
+    quiet = getattr(backend, "quiet_console", None)
+    if verbose and quiet is not None:
+        quiet()
+
+
 class SearchRunner:
     """Runs a search; implements the hopper's ``Controller`` protocol.
 
@@ -97,9 +105,7 @@ class SearchRunner:
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
-        quiet = getattr(self.backend, "quiet_console", None)
-        if s.verbose and quiet is not None:
-            quiet()  # Spark's progress bars and third-party INFO lines would mix with ours
+        quiet_console(self.backend, s.verbose)
         rec = record_search(self.store, s.project, records=s.records, mlflow=s.mlflow,
                             kind=s.kind, metric=self.objective.name, num_workers=workers,
                             budget=self.source.budget, params=self.params.get,

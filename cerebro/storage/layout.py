@@ -96,7 +96,8 @@ class RunLayout:
         return self.store.read_json(key) if self.store.exists(key) else None
 
     def write_log(self, model_id: str, record: dict[str, Any]) -> None:
-        self.store.write_json(self.log_key(model_id), record)
+        """Atomically replaces the model's ``log.json`` (compact: written every sub-epoch)."""
+        self.store.write_json(self.log_key(model_id), record, indent=None)
 
     def states(self, model_id: str) -> list[int]:
         """The sequence numbers of the states the store holds for a model, ascending."""
