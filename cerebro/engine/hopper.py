@@ -168,7 +168,7 @@ class ModelHopper:
                 io=run.io, fail_injection=run.fail_injection,
                 memory_limit_bytes=memory.allowance(run.model_id, visit.partition)
                 if memory is not None else None,
-                transform_key=run.transform_key)
+                transform_key=run.transform_key, learning_rate=run.learning_rate)
             deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
             now = time.monotonic()
