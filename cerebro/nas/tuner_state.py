@@ -61,12 +61,12 @@ def push(store: Any, project: str) -> None:
 
 
 def _walk(store: Any, key: str) -> list[str]:
-    out = []
-    for name in store.listdir(key):
-        child = f"{key}/{name}"
-        sub = store.listdir(child)
-        if sub:
-            out.extend(_walk(store, child))
-        else:
-            out.append(child)
-    return out
+    """Every file below ``key``, as store keys."""
+    import pyarrow.fs as pafs
+
+    base = store.fs_path(key).rstrip("/")
+    infos = store.filesystem.get_file_info(
+        pafs.FileSelector(base, recursive=True, allow_not_found=True))
+    return sorted(f"{key}/{info.path[len(base) + 1:]}" for info in infos
+                  if info.type == pafs.FileType.File and info.path.startswith(base + "/")
+                  and ".tmp-" not in info.base_name)
