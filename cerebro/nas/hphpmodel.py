@@ -57,7 +57,7 @@ class HyperHyperModel:
         self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend, store, feature_columns, label_columns,
+    def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
                       evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
                       records=None, mlflow=None, listeners=()) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
@@ -66,8 +66,9 @@ class HyperHyperModel:
             backend: A ``cerebro.backend.SparkBackend``.
             store: A ``cerebro.storage.Store``.
             feature_columns: One column per input node; or, for a single
-                ``StructuredDataInput``, several numeric columns stacked together.
-            label_columns: One column per head.
+                ``StructuredDataInput``, several numeric columns stacked together
+                (default ``"features"``, the fork's).
+            label_columns: One column per head (default ``"labels"``, the fork's).
             evaluation_metric: Metric used to rank the trials in the result.
             validation: Fraction of rows held out, or a bool/int column marking them.
             verbose: 0 silent, 1 progress.
