@@ -117,7 +117,10 @@ def test_sys_setup_then_fit_on_prepared_data(iris):
 
 
 def test_resume_after_editing_only_tuner_bind_overwrite_false_keeps_finished_trials(spark,
-                                                                                   iris):
+                                                                                   iris,
+                                                                                   caplog):
+    import logging
+
     store, first = iris["store"], iris["first"]
     am, result = _search(spark, store, iris["train"], False, max_trials=3)
     trials = am.tuner.oracle.trials
@@ -127,5 +130,8 @@ def test_resume_after_editing_only_tuner_bind_overwrite_false_keeps_finished_tri
     for model_id, history in first.items():  # kept, not trained again
         assert {k: list(v) for k, v in histories[model_id].items()} == history
     # And overwrite=True (the constructor's, not overridden) starts afresh.
-    am3, result3 = _search(spark, store, iris["train"], None, max_trials=1)
+    with caplog.at_level(logging.WARNING, logger="cerebro"):
+        am3, result3 = _search(spark, store, iris["train"], None, max_trials=1)
     assert len(am3.tuner.oracle.trials) == 1 and len(result3.get_all_models()) == 1
+    deleted = [r.getMessage() for r in caplog.records if "deleted" in r.getMessage()]
+    assert len(deleted) == 1 and "'hphp_model'" in deleted[0], deleted  # names the project
