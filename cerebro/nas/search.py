@@ -95,7 +95,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         callbacks=tuple(callbacks),
-        records=res.records, mlflow=res.mlflow, listeners=tuple(res.listeners),
+        records=res.records, mlflow=res.mlflow,
+        listeners=(*res.listeners, _state_pusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
@@ -119,3 +120,20 @@ def _push_state(am) -> None:
 
     if not am.directory:
         tuner_state.push(am.resources.store, am.project_name)
+
+
+def _state_pusher(am):
+    """A listener that copies the KerasTuner state to a remote store as trials end (the
+    oracle has saved the trials before this one by then), so a crash loses little."""
+    from cerebro.nas import tuner_state
+
+    remote = not am.directory and not tuner_state.is_local(am.resources.store)
+
+    def listener(kind: str, payload: dict) -> None:
+        if remote and kind in ("model_done", "model_failed"):
+            try:
+                tuner_state.push(am.resources.store, am.project_name)
+            except Exception as e:  # noqa: BLE001 - the end of the search pushes again
+                log.warning("could not copy the tuner state to the store: %s", e)
+
+    return listener
