@@ -11,7 +11,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PKG = ROOT / "cerebro"
-LEAVES = {"_logging", "_checks", "metrics", "wire", "__init__", "__version__"}
+LEAVES = {"_logging", "_checks", "_upstream", "metrics", "wire", "__init__", "__version__"}
 SPARK = {"pyspark", "py4j"}
 KERAS = {"keras", "autokeras", "keras_tuner", "torch", "tensorflow"}
 
@@ -87,5 +87,5 @@ def test_imports_follow_the_table(pkg):
 
 def test_the_scheduler_and_engine_are_pure():
     rows = table()
-    for pkg in ("mop", "engine", "search", "storage"):
+    for pkg in ("mop", "engine", "storage"):
         assert rows[pkg]["spark"] == "no" and rows[pkg]["keras"] == "no"

@@ -84,6 +84,7 @@ class ModelRun:
     fail_injection: Optional[str] = None
     seed_key: str = ""
     transform_key: Optional[str] = None
+    learning_rate: Optional[float] = None  # set by driver-side callbacks; sent with each visit
     reported: bool = False
     best_epoch: Optional[int] = None
     best_value: Optional[float] = None
@@ -111,7 +112,8 @@ class ModelRun:
             batch_size=self.batch_size,
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
-            memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key)
+            memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
+            learning_rate=self.learning_rate)
 
     def _io_json(self) -> dict[str, Any]:
         if self._io_cache is None:  # the log is written every sub-epoch; io never changes
@@ -178,7 +180,7 @@ class ModelRun:
                 "best_value": self.best_value, "best_state_key": self.best_state_key,
                 "best_seq": self.best_seq, "peak_rss_bytes": self.peak_rss_bytes,
                 "io": self._io_json(), "batch_size": self.batch_size,
-                "transform_key": self.transform_key,
+                "transform_key": self.transform_key, "learning_rate": self.learning_rate,
                 "visit_log": {str(k): v for k, v in self.visit_log.items()}}
 
     def restore(self, record: dict[str, Any]) -> list[int]:
@@ -192,6 +194,7 @@ class ModelRun:
         self.best_epoch, self.best_value = record.get("best_epoch"), record.get("best_value")
         self.best_state_key, self.best_seq = record.get("best_state_key"), record.get("best_seq")
         self.peak_rss_bytes = int(record.get("peak_rss_bytes") or 0)
+        self.learning_rate = record.get("learning_rate")
         return self.visit_log.get(self.epochs_done, [])
 
     def lost_verdict(self, error: str) -> Optional[tuple[str, str]]:

@@ -197,6 +197,8 @@ class WorkerRuntime:
         if shard.rows == 0:
             return VisitResult(ok=True, samples=0, load_s=load_s, built=built)
         model = entry.model
+        if task.kind == "train" and task.learning_rate is not None:
+            model.optimizer.learning_rate = task.learning_rate  # assigns its variable
         t0 = time.perf_counter()
         if task.kind == "train":
             rng = np.random.default_rng(task.seed)

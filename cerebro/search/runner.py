@@ -16,6 +16,7 @@ from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
+from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import ModelIO, ModelStatus
@@ -41,6 +42,8 @@ class RunnerSettings:
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
         strict_order: Scheduler mode.
+        callbacks: Epoch-level Keras callbacks run per trial on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them).
     """
 
     project: str
@@ -59,6 +62,7 @@ class RunnerSettings:
     strict_order: bool = True
     on_existing: str = "resume"
     clock: Optional[Any] = None
+    callbacks: tuple[Any, ...] = ()
 
 
 def quiet_console(backend: Any, verbose: int) -> None:
@@ -89,6 +93,8 @@ class SearchRunner:
         self.order: list[str] = []
         self.finished_before: dict[str, ModelStatus] = {}
         self.exhausted = False
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
+            if settings.callbacks else None
 
     @property
     def objective(self) -> Objective:
@@ -152,17 +158,27 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
-        if not self.source.report(model_id, epoch, metrics):
+        keep = self.source.report(model_id, epoch, metrics)
+        if self.callbacks is not None:
+            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+            if lr is not None:  # the trial's next visits assign it to its optimizer
+                hopper.runs[model_id].learning_rate = lr
+            keep = keep and go_on
+        if not keep:
             hopper.stop_model(model_id)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
+        if self.callbacks is not None:
+            self.callbacks.end(model_id)
         self.source.finish(model_id, run.status, run.best_value)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
                         reason: str) -> None:
+        if self.callbacks is not None:
+            self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -192,6 +208,9 @@ class SearchRunner:
         run = self._write(req, built)
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
+        if self.callbacks is not None:
+            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                     built.learning_rate)
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key,
                                     "summary": built.summary})
@@ -251,12 +270,25 @@ class SearchRunner:
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key})
+        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+            lr = record.get("learning_rate")  # (add_model restores it into the run)
+            self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
+                                 lr if lr is not None
+                                 else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
         hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
         return True
+
+
+def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
+    """The compiled learning rate of a model spec (a resumed trial's callbacks start there)."""
+    from cerebro.keras import state as state_mod
+
+    model = state_mod.model_from_bytes(store.read_bytes(spec_key))
+    return optimizer_learning_rate(model)
 
 
 def _liveness(backend: Any) -> LivenessPolicy:

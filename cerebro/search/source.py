@@ -41,6 +41,8 @@ class BuiltModel:
         transformation_fn: ``fn(x, y) -> (x, y)`` applied by the workers to every
             batch (or its cloudpickled bytes).
         summary: The Keras model summary, for the records.
+        learning_rate: The compiled optimizer's learning rate (what driver-side callbacks
+            such as ``ReduceLROnPlateau`` start from), if it has a settable one.
     """
 
     spec: bytes
@@ -49,6 +51,7 @@ class BuiltModel:
     custom_objects: Optional[dict[str, Any]] = None
     transformation_fn: Optional[Callable[..., Any]] = None
     summary: str = ""
+    learning_rate: Optional[float] = None
 
 
 @dataclasses.dataclass
