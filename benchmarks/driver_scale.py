@@ -62,7 +62,8 @@ class Feed:
         raise NotImplementedError
 
 
-def simulate(workers: int, models: int, epochs: int, seed: int, root: str) -> dict:
+def simulate(workers: int, models: int, epochs: int, seed: int, root: str,
+             factor: int = 2) -> dict:
     rng = random.Random(seed)
 
     def script(worker, task):
@@ -74,7 +75,7 @@ def simulate(workers: int, models: int, epochs: int, seed: int, root: str) -> di
     supervisor = PoolSupervisor(lambda: pool, LivenessPolicy(), clock=pool.clock)
     hopper = ModelHopper(supervisor, RunLayout(store, "sim"), Objective("val_loss"), workers,
                          seed=seed)
-    feed = Feed(models, epochs, parallelism=2 * workers)
+    feed = Feed(models, epochs, parallelism=factor * workers)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     stats = hopper.run(feed)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
@@ -83,6 +84,7 @@ def simulate(workers: int, models: int, epochs: int, seed: int, root: str) -> di
     makespan = max(end for *_, end in stats.timeline)
     assert feed.done == models, (feed.done, models)
     return {"workers": workers, "models": models, "epochs": epochs, "seed": seed,
+            "parallelism": factor * workers,
             "visits": visits, "driver_ms_per_visit": 1000 * wall / visits,
             "driver_cpu_ms_per_visit": 1000 * cpu / visits,
             "utilisation": busy / (workers * makespan), "virtual_makespan_s": makespan}
@@ -94,6 +96,8 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--factors", default="2,3",
+                    help="models in flight per worker (the runner's default is 2)")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
                                                   "driver-scale.json"))
     args = ap.parse_args()
@@ -101,14 +105,15 @@ def main() -> None:
                             else None)
     rows = []
     try:
-        for w in (int(x) for x in args.workers.split(",")):
-            for seed in range(args.seeds):
-                row = simulate(w, args.models, args.epochs, seed, root)
-                rows.append(row)
-                print(f"{w:4d} workers x {args.models} models: {row['visits']:7d} visits, "
-                      f"utilisation {100 * row['utilisation']:.1f}%, driver "
-                      f"{row['driver_ms_per_visit']:.3f} ms/visit "
-                      f"(cpu {row['driver_cpu_ms_per_visit']:.3f})", flush=True)
+        for w, factor, seed in ((int(w), int(f), s) for w in args.workers.split(",")
+                                for f in args.factors.split(",") for s in range(args.seeds)):
+            row = simulate(w, args.models, args.epochs, seed, root, factor)
+            rows.append(row)
+            print(f"{w:4d} workers x {args.models} models, {factor}x in flight: "
+                  f"{row['visits']:7d} visits, "
+                  f"utilisation {100 * row['utilisation']:.1f}%, driver "
+                  f"{row['driver_ms_per_visit']:.3f} ms/visit "
+                  f"(cpu {row['driver_cpu_ms_per_visit']:.3f})", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

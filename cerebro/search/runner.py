@@ -10,6 +10,7 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -22,6 +23,9 @@ from cerebro.storage.layout import RunLayout
 from cerebro.wire import ModelIO, ModelStatus
 
 log = get_logger("search")
+# Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
+# scopes): two searches in one driver process build their models one at a time.
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -65,6 +69,10 @@ class RunnerSettings:
     callbacks: tuple[Any, ...] = ()
 
 
+def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
+    return visit_seed(settings.seed, req.seed_key, -1, -1)
+
+
 def quiet_console(backend: Any, verbose: int) -> None:
     """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
     search's own display (when it shows one), from the first Spark job on."""
@@ -99,6 +107,10 @@ class SearchRunner:
     @property
     def objective(self) -> Objective:
         return self.source.objective
+
+    def _build(self, req: TrialRequest) -> Any:
+        with _BUILD_LOCK:
+            return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
     def run(self) -> Any:
@@ -197,7 +209,7 @@ class SearchRunner:
         if req.resumable and self._resume(hopper, req):
             return True
         try:
-            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+            built = self._build(req)
         except Exception as e:  # noqa: BLE001 - a bad trial must not stop the search
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
@@ -264,7 +276,7 @@ class SearchRunner:
         if "io" in record:  # the spec in the store is the model: no rebuild
             io, batch_size = ModelIO.from_json(record["io"]), int(record["batch_size"])
         else:  # a log written before io was logged: the build says how the model reads data
-            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+            built = self._build(req)
             io, batch_size = built.io, built.batch_size
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
