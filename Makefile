@@ -54,5 +54,10 @@ test-quick: install
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# Not part of `make test`: a seeded search under worker SIGKILLs, a SIGSTOP and a driver kill,
+# compared with the same search undisturbed (figures in docs/reliability.md).
+chaos: install
+	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .hypothesis
