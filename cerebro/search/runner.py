@@ -100,6 +100,7 @@ class SearchRunner:
         self.params: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.finished_before: dict[str, ModelStatus] = {}
+        self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
@@ -213,6 +214,7 @@ class SearchRunner:
         except Exception as e:  # noqa: BLE001 - a bad trial must not stop the search
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
+            self.build_errors[req.model_id] = error
             hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
                                          "reason": "build"})
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)

@@ -40,6 +40,14 @@ def _busy_spark_worker() -> psutil.Process | None:
     return busy[0] if busy else None
 
 
+def _model_dirs(store) -> list[str]:
+    return [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
+
+
+def _has_state(store, model_dir: str) -> bool:
+    return any(n.startswith("state-") for n in store.listdir(model_dir))
+
+
 def _search(spark, store, df, seed=3, **backend_kw):
     import keras
 
@@ -83,8 +91,7 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
         # Wait for the first committed states, then kill whichever worker is busy.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            runs = [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
-            if any(n.startswith("state-") for r in runs for n in store.listdir(r)):
+            if any(_has_state(store, r) for r in _model_dirs(store)):
                 victim = _busy_spark_worker()
                 if victim is not None:
                     killed.append(victim.pid)
@@ -127,9 +134,8 @@ def test_sigstop_of_a_busy_worker_costs_one_sub_epoch(spark, tmp_path, digits_df
         # stop whichever worker is busy.
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            runs = [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
-            if len(runs) == 4 and all(any(n.startswith("state-") for n in store.listdir(r))
-                                      for r in runs):
+            runs = _model_dirs(store)
+            if len(runs) == 4 and all(_has_state(store, r) for r in runs):
                 victim = _busy_spark_worker()
                 if victim is not None:
                     stopped.append(victim)
