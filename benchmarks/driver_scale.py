@@ -82,12 +82,17 @@ def simulate(workers: int, models: int, epochs: int, seed: int, root: str,
     visits = len(pool.tasks)
     busy = sum(end - start for _, _, _, start, end in stats.timeline)
     makespan = max(end for *_, end in stats.timeline)
+    # the search's end drains: fewer models than workers remain. Until the last model
+    # starts, utilisation is the scheduler's alone.
+    last = min(start for _, mid, _, start, _ in stats.timeline if mid == "m00001")
+    steady = sum(max(0.0, min(end, last) - start) for _, _, _, start, end in stats.timeline)
     assert feed.done == models, (feed.done, models)
     return {"workers": workers, "models": models, "epochs": epochs, "seed": seed,
             "parallelism": factor * workers,
             "visits": visits, "driver_ms_per_visit": 1000 * wall / visits,
             "driver_cpu_ms_per_visit": 1000 * cpu / visits,
-            "utilisation": busy / (workers * makespan), "virtual_makespan_s": makespan}
+            "utilisation": busy / (workers * makespan), "virtual_makespan_s": makespan,
+            "steady_utilisation": steady / (workers * last) if last else None}
 
 
 def main() -> None:
@@ -111,7 +116,8 @@ def main() -> None:
             rows.append(row)
             print(f"{w:4d} workers x {args.models} models, {factor}x in flight: "
                   f"{row['visits']:7d} visits, "
-                  f"utilisation {100 * row['utilisation']:.1f}%, driver "
+                  f"utilisation {100 * row['utilisation']:.1f}% "
+                  f"(until the last model starts {100 * row['steady_utilisation']:.1f}%), driver "
                   f"{row['driver_ms_per_visit']:.3f} ms/visit "
                   f"(cpu {row['driver_cpu_ms_per_visit']:.3f})", flush=True)
     finally:
