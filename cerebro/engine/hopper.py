@@ -1,10 +1,9 @@
 """The model hopper: carries out the MOP scheduler's decisions on a worker pool.
 
-This is where a model hops. The loop is event driven (no polling sleeps): it blocks until a
-worker answers (or a visit passes its deadline), feeds the answer to the scheduler, reports
-finished epochs to its controller (the ``SearchRunner``), and refills idle workers at once.
-The pool's lifecycle is the ``PoolSupervisor``'s, the store keys the ``RunLayout``'s, the
-listeners run on the ``EventBus``'s thread and commands are ``engine.commands``'.
+This is where a model hops. The loop is event driven: it blocks until a worker answers (or a
+visit passes its deadline), feeds the answer to the scheduler, reports finished epochs to its
+controller (the ``SearchRunner``) and refills idle workers at once. The pool is the
+``PoolSupervisor``'s, store keys the ``RunLayout``'s, listeners the ``EventBus``'s.
 """
 
 from __future__ import annotations
@@ -67,15 +66,8 @@ class ModelHopper:
         """
         if run.model_id in self.runs:
             raise ValueError(f"model id {run.model_id!r} is already in this search")
-        run.epochs_done = max(run.epochs_done, start_epoch)
-        trained: list[int] = []
-        ordinal = None
+        start_epoch, epochs, ordinal, trained = run.plan(epochs, start_epoch, resume)
         if resume is not None:
-            trained = run.restore(resume)
-            start_epoch, ordinal = run.epochs_done, resume.get("ordinal")
-            epochs -= start_epoch
-            if epochs < 1:
-                raise ValueError(f"model {run.model_id!r} already trained {start_epoch} epochs")
             run.live_states = set(self.layout.states(run.model_id))
         self.runs[run.model_id] = run
         self.scheduler.add_model(run.model_id, int(epochs), start_epoch=start_epoch,
@@ -150,7 +142,7 @@ class ModelHopper:
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
-        if self.scheduler.memory is not None and up.rss_bytes:
+        if self.scheduler.memory is not None and up.rss_bytes:  # its idle memory, measured
             self.scheduler.memory.set_idle(up.worker, up.rss_bytes)
 
     def dispatch(self) -> None:

@@ -183,6 +183,19 @@ class ModelRun:
                 "transform_key": self.transform_key, "learning_rate": self.learning_rate,
                 "visit_log": {str(k): v for k, v in self.visit_log.items()}}
 
+    def plan(self, epochs: int, start_epoch: int, resume: Optional[dict[str, Any]]
+             ) -> tuple[int, int, Optional[int], list[int]]:
+        """Where the model starts: ``(start_epoch, epochs left, ordinal, partitions of the
+        start epoch already trained)``, from its ``log.json`` record when it resumes."""
+        self.epochs_done = max(self.epochs_done, start_epoch)
+        if resume is None:
+            return start_epoch, epochs, None, []
+        trained = self.restore(resume)
+        start_epoch = self.epochs_done
+        if epochs - start_epoch < 1:
+            raise ValueError(f"model {self.model_id!r} already trained {start_epoch} epochs")
+        return start_epoch, epochs - start_epoch, resume.get("ordinal"), trained
+
     def restore(self, record: dict[str, Any]) -> list[int]:
         """Takes back a ``log_record``; returns the partitions of the unfinished epoch."""
         self.state_key, self.seq = record["state_key"], int(record["seq"])
