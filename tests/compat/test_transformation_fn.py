@@ -44,6 +44,7 @@ def _accuracy(model, df) -> float:
     return float(np.mean([(r["label__output"] > 0.5) == (r["label"] > 0.5) for r in rows]))
 
 
+@pytest.mark.xfail(reason="the per-batch transformation_fn lands with the data branch", strict=False)
 def test_transformation_fn_reaches_every_batch(spark, libsvm_df, backend, tmp_path):
     from cerebro.storage import LocalStore
     from cerebro.tune import GridSearch, hp_choice
