@@ -7,7 +7,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export KERAS_BACKEND ?= torch
 
-.PHONY: install system-deps demo test test-quick bench bench-outofcore check-java clean
+.PHONY: install system-deps demo test test-quick lint bench bench-outofcore chaos check-java clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required by Spark but 'java' is not on PATH: install a JDK/JRE 17 (e.g. apt-get install openjdk-17-jre-headless)."; exit 1; }
@@ -38,7 +38,14 @@ system-deps:
 demo: install
 	$(PY) -m cerebro.demo
 
-test: install system-deps
+# The typed core is checked strictly (mypy settings in pyproject.toml); ruff everywhere.
+MYPY_STRICT := cerebro/mop cerebro/engine cerebro/storage cerebro/wire.py cerebro/search cerebro/backend/scripted.py
+
+lint: install
+	$(PY) -m ruff check cerebro tests benchmarks
+	$(PY) -m mypy $(MYPY_STRICT)
+
+test: install system-deps lint
 	$(PY) -m pytest -q tests
 
 test-quick: install
@@ -51,6 +58,11 @@ bench: install
 # Out-of-core shards: a Criteo-like table >= 4x the workers' data budget (docs/benchmarks.md).
 bench-outofcore: install
 	$(PY) benchmarks/outofcore.py $(OUTOFCORE_ARGS)
+
+# Not part of `make test`: a seeded search under worker SIGKILLs, a SIGSTOP and a driver kill,
+# compared with the same search undisturbed (figures in docs/reliability.md).
+chaos: install
+	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .hypothesis

@@ -23,7 +23,8 @@ torch. {invocations(out)}
 same machine (the invocations are listed above), with
 the same data files, the same AutoKeras graph, the same `HyperParameters` constraints
 (learning rate fixed at 1e-3; for the CNN max pooling on, 1 or 2 blocks (default 1) of 16
-or 32 filters; 32, 64 or 128 units for the dense block), the greedy tuner, seed 1, objective `val_accuracy`, batch size 32 and the
+or 32 filters; 32, 64 or 128 units for the dense block), the greedy tuner, seed 1, objective
+`val_accuracy`, batch size 32 and the
 same trials x epochs. Each system runs in its own process(es); wall time runs from process
 launch (interpreter start included) to exit. AutoKeras gets a never-firing `EarlyStopping`,
 so it skips its final refit and trains exactly trials x epochs like the others. The greedy

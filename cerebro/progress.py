@@ -1,9 +1,14 @@
-"""Progress a person can watch: a live ``rich`` view on a terminal, log lines elsewhere.
+"""Progress a person can watch: a live ``rich`` view on a terminal, plain lines elsewhere.
 
-It listens to the model hopper's events (``model_added``, ``visit_done``, ``epoch_end``,
+It listens to the search's events (``model_added``, ``visit_done``, ``epoch_end``,
 ``model_done``, ``model_failed``) and shows trials running/done/failed out of the budget,
 each running trial's epoch, sub-epoch and latest metrics, elapsed time, ETA and the best so
-far; it ends with a summary table of every trial.
+far; it ends with a summary table of every trial, hyperparameters wrapped, never cut.
+
+A trial's score is KerasTuner's: the objective's best epoch by its direction, shown with the
+epoch it came from (1-based, as the records and the dashboard show it). Without a terminal,
+lines go to stderr with no logging set-up: one per finished or failed trial, and a status
+line at most every ``interval_s`` seconds. ``verbose=0`` prints nothing.
 """
 
 from __future__ import annotations
@@ -11,35 +16,41 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Optional
+from typing import Any, Callable, Optional, TextIO
 
-from cerebro._logging import get_logger
-from cerebro.metrics import ranking_key
-
-log = get_logger("progress")
+from cerebro.metrics import is_maximized
 
 
 class ProgressReporter:
-    """Hopper listener that renders progress.
+    """Search listener that renders progress.
 
     Args:
         total: The trial budget (``max_trials``), for "N of M" and the ETA.
-        metric: The metric that ranks trials (e.g. ``val_accuracy``).
+        metric: The objective (e.g. ``val_accuracy``).
         num_partitions: Sub-epochs per epoch.
-        verbose: 0 silent; 1 live display on a TTY, else a log line per epoch.
+        verbose: 0 silent; 1 live display on a terminal, else plain lines on stderr.
         params: Optional ``model_id -> hyperparameters`` lookup for the summary.
+        direction: ``"max"`` or ``"min"``; default from the metric's name.
+        console: A ``rich`` console for the live view (default: a terminal's, if any).
+        stream: Where plain lines go without a terminal (default ``sys.stderr``).
+        interval_s: Least seconds between two plain status lines.
     """
 
     def __init__(self, total: Optional[int], metric: str, num_partitions: int, verbose: int = 1,
-                 params=None, console=None):
+                 params: Optional[Callable[[str], Any]] = None, direction: Optional[str] = None,
+                 console: Any = None, stream: Optional[TextIO] = None,
+                 interval_s: float = 10.0) -> None:
         self.total, self.metric, self.P, self.verbose = total, metric, num_partitions, verbose
         self.params = params or (lambda model_id: {})
+        self.maximize = (direction == "max") if direction else is_maximized(metric)
         self.t0 = time.monotonic()
-        self.models: dict[str, dict] = {}
-        self._key = ranking_key(metric)
-        self._live = None
+        self.models: dict[str, dict[str, Any]] = {}
+        self.interval_s = float(interval_s)
+        self._stream = stream
+        self._last_line = -math.inf
+        self._live: Any = None
         self._console = console
-        if verbose and (console is not None or sys.stdout.isatty()):
+        if verbose and (console is not None or (stream is None and sys.stdout.isatty())):
             from rich.console import Console
             from rich.live import Live
 
@@ -49,46 +60,86 @@ class ProgressReporter:
             self._live.start()
 
     # -- listener ---------------------------------------------------------------------------
-    def __call__(self, kind: str, payload: dict) -> None:
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
         mid = payload.get("model_id")
+        if mid is None:
+            return
         m = self.models.setdefault(mid, {"status": "RUNNING", "epoch": 0, "visits": 0,
                                          "epochs": payload.get("epochs"), "metrics": {},
-                                         "history": [], "started": time.monotonic()})
-        if kind == "visit_done":
+                                         "history": [], "best": None, "best_epoch": None,
+                                         "started": time.monotonic()})
+        if kind == "model_added" and payload.get("epochs"):
+            m["epochs"] = payload["epochs"]
+        elif kind == "model_resumed":
+            m["status"], m["epochs"] = "RUNNING", payload.get("epochs", m["epochs"])
+            m.pop("ended", None)
+        elif kind == "visit_done":
             m["visits"] += int(payload["kind"] == "train")
             m["epoch"] = payload["epoch"]
         elif kind == "epoch_end":
-            m["metrics"], m["visits"] = payload["metrics"], 0
-            m["history"].append(payload["metrics"])
-            m["epoch"] = payload["epoch"] + 1
-            if self.verbose and self._live is None:
-                shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(payload["metrics"].items()))
-                log.info("[%s] %s epoch %d: %s | %s", self._elapsed(), mid, payload["epoch"] + 1,
-                         shown, self._counts())
-        elif kind == "model_done":
-            m["status"] = payload.get("status", "DONE")
-            m["ended"] = time.monotonic()
-        elif kind == "model_failed":
-            m["status"], m["error"] = "FAILED", payload.get("error", "")
-            m["ended"] = time.monotonic()
-            if self.verbose and self._live is None:
-                log.warning("%s FAILED: %s", mid, m["error"])
+            self._epoch_end(m, payload)
+        elif kind in ("model_done", "model_failed"):
+            self._ended(mid, m, kind, payload)
         if self._live is not None:
             self._live.update(self._render())
 
+    def _epoch_end(self, m: dict[str, Any], payload: dict[str, Any]) -> None:
+        m["metrics"], m["visits"] = payload["metrics"], 0
+        m["history"].append(payload["metrics"])
+        m["epoch"] = payload["epoch"] + 1
+        self._take_best(m, payload)
+        if self._plain and time.monotonic() - self._last_line >= self.interval_s:
+            self._line(f"{self._counts()}; running: {self._running_summary()}")
+
+    def _ended(self, mid: str, m: dict[str, Any], kind: str, payload: dict[str, Any]) -> None:
+        m["ended"] = time.monotonic()
+        if kind == "model_failed":
+            m["status"], m["error"] = "FAILED", payload.get("error", "")
+            if self._plain:
+                first = (m["error"] or "").splitlines()[0] if m["error"] else ""
+                self._line(f"{mid} FAILED: {first} | {self._counts()}")
+            return
+        m["status"] = payload.get("status", "DONE")
+        self._take_best(m, payload)
+        if self._plain:
+            self._line(f"{mid} {m['status']} after {len(m['history'])} epoch(s): "
+                       f"{self._score(m)} | {self._counts()}")
+
+    def _take_best(self, m: dict[str, Any], payload: dict[str, Any]) -> None:
+        if payload.get("best_value") is not None:
+            m["best"], m["best_epoch"] = payload["best_value"], payload.get("best_epoch")
+        elif payload.get("metrics") and self.metric in payload["metrics"]:
+            v = payload["metrics"][self.metric]
+            if _finite(v) and (m["best"] is None or self._better(v, m["best"])):
+                m["best"], m["best_epoch"] = v, payload.get("epoch")
+
     # -- figures ----------------------------------------------------------------------------
+    @property
+    def _plain(self) -> bool:
+        return bool(self.verbose) and self._live is None
+
+    def _line(self, text: str) -> None:
+        self._last_line = time.monotonic()
+        print(f"[cerebro {self._elapsed()}] {text}", file=self._stream or sys.stderr, flush=True)
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.maximize else a < b
+
     def _elapsed(self) -> str:
         return _fmt(time.monotonic() - self.t0)
 
-    def _value(self, m) -> Optional[float]:
-        return m["metrics"].get(self.metric)
-
     def best(self) -> tuple[Optional[str], Optional[float]]:
-        done = [(mid, self._value(m)) for mid, m in self.models.items() if self._value(m) is not None]
-        if not done:
+        """The trial with the best score so far, and that score."""
+        scored = [(mid, m["best"]) for mid, m in self.models.items() if _finite(m["best"])]
+        if not scored:
             return None, None
-        mid, v = min(done, key=lambda t: self._key(t[1]))
-        return mid, v
+        return max(scored, key=lambda t: t[1]) if self.maximize else min(scored, key=lambda t: t[1])
+
+    def _score(self, m: dict[str, Any]) -> str:
+        if not _finite(m["best"]):
+            return f"no {self.metric} yet"
+        epoch = f" (epoch {m['best_epoch'] + 1})" if m["best_epoch"] is not None else ""
+        return f"best {self.metric}={m['best']:.4f}{epoch}"
 
     def eta(self) -> Optional[float]:
         finished = [m for m in self.models.values() if "ended" in m]
@@ -100,15 +151,18 @@ class ProgressReporter:
 
     def _counts(self) -> str:
         st = [m["status"] for m in self.models.values()]
-        running = st.count("RUNNING")
-        failed = st.count("FAILED")
-        done = len(st) - running - failed
+        running, failed = st.count("RUNNING"), st.count("FAILED")
         of = f"/{self.total}" if self.total else ""
-        best_id, best_v = self.best()
-        best = f", best {self.metric}={best_v:.4f} ({best_id})" if best_id else ""
-        return f"{running} running, {done}{of} done, {failed} failed{best}"
+        best_id, _ = self.best()
+        best = f", {self._score(self.models[best_id])} ({best_id})" if best_id else ""
+        return f"{running} running, {len(st) - running - failed}{of} done, {failed} failed{best}"
 
-    def _render(self):
+    def _running_summary(self) -> str:
+        running = [(mid, m) for mid, m in self.models.items() if m["status"] == "RUNNING"]
+        shown = [f"{mid} epoch {m['epoch']}/{m['epochs'] or '?'}" for mid, m in running[:4]]
+        return ", ".join(shown) + (f" (+{len(running) - 4})" if len(running) > 4 else "") or "-"
+
+    def _render(self) -> Any:
         from rich.table import Table
 
         eta = self.eta()
@@ -116,28 +170,35 @@ class ProgressReporter:
         if eta is not None:
             title += f", ETA {_fmt(eta)}"
         table = Table(title=title, expand=False)
-        for col in ("trial", "status", "epoch", "sub-epoch", self.metric, "val_loss"):
+        for col in ("trial", "status", "epoch", "sub-epoch", self.metric, "best (epoch)"):
             table.add_column(col)
         for mid, m in list(self.models.items())[-12:]:
-            v = self._value(m)
+            best = "" if not _finite(m["best"]) else (
+                f"{m['best']:.4f} ({(m['best_epoch'] or 0) + 1})")
             table.add_row(mid, m["status"], f"{m['epoch']}/{m['epochs'] or '?'}",
-                          f"{m['visits']}/{self.P}", "" if v is None else f"{v:.4f}",
-                          _num(m["metrics"].get("val_loss")))
+                          f"{m['visits']}/{self.P}", _num(m["metrics"].get(self.metric)), best)
         return table
 
-    def summary_table(self):
-        """A ``rich`` table of every trial: hyperparameters, final metrics, status."""
+    def summary_table(self) -> Any:
+        """A ``rich`` table of every trial, best first: score, its epoch, hyperparameters."""
         from rich.table import Table
 
-        table = Table(title="Trials (best first)")
-        for col in ("trial", "status", "epochs", self.metric, "val_loss", "hyperparameters"):
-            table.add_column(col, overflow="fold")
-        rows = sorted(self.models.items(), key=lambda kv: self._key(self._value(kv[1])))
-        for mid, m in rows:
-            params = ", ".join(f"{k.split('/')[-1]}={v}" for k, v in self.params(mid).items()
-                               if not k.startswith("tuner/"))
-            table.add_row(mid, m["status"], str(len(m["history"])), _num(self._value(m)),
-                          _num(m["metrics"].get("val_loss")), params[:120])
+        table = Table(title=f"Trials (best {self.metric} first)")
+        for col in ("trial", "status", "epochs", f"best {self.metric}", "at epoch"):
+            table.add_column(col, no_wrap=True)
+        table.add_column("hyperparameters", overflow="fold", min_width=24)  # one per line
+
+        def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
+            v = item[1]["best"]
+            return (1, 0.0) if not _finite(v) else (0, -v if self.maximize else v)
+
+        for mid, m in sorted(self.models.items(), key=rank):
+            params = "\n".join(f"{k.split('/')[-1]}={v}" for k, v in self.params(mid).items()
+                                if not k.startswith("tuner/"))
+            epoch = "" if m["best_epoch"] is None or not _finite(m["best"]) else str(
+                m["best_epoch"] + 1)
+            table.add_row(mid, m["status"], str(len(m["history"])), _num(m["best"]), epoch,
+                          params)
         return table
 
     def close(self) -> None:
@@ -153,8 +214,12 @@ class ProgressReporter:
         console.print(self.summary_table())
 
 
-def _num(v) -> str:
-    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4f}"
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def _num(v: Any) -> str:
+    return f"{v:.4f}" if _finite(v) else ""
 
 
 def _fmt(seconds: float) -> str:

@@ -73,6 +73,8 @@ class VisitTask:
             worker gives up the visit and reports ``LostReason.MEMORY`` (``None``: no limit).
         transform_key: Store key of a cloudpickled ``transformation_fn(x, y) -> (x, y)``
             applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
+        learning_rate: Assigned to the model's optimizer before this visit (a driver-side
+            callback such as ``ReduceLROnPlateau`` changed it), or ``None``: keep the state's.
     """
 
     kind: str
@@ -88,6 +90,7 @@ class VisitTask:
     fail_injection: Optional[str] = None
     memory_limit_bytes: Optional[int] = None
     transform_key: Optional[str] = None
+    learning_rate: Optional[float] = None
 
 
 @dataclasses.dataclass

@@ -107,14 +107,14 @@ def run(spec: dict, marks) -> dict:
     marks["workers_start_called"] = round(t_start - marks.t_launch, 3)
     marks["workers_ready"] = round(t_ready - marks.t_launch, 3)
     marks["first_visit"] = round(pool.first_submit - marks.t_launch, 3)
-    hop = am._fitted["stats"]
+    timeline = result.stats.get("timeline", [])
     spark.stop()
     marks("spark_stopped")
     return {
         "stats": {k: v for k, v in result.stats.items() if isinstance(v, (int, float))},
-        "breakdown": hop.breakdown(workers),
-        "scheduler_gaps": _scheduler_gaps(hop.timeline, workers),
-        "timeline": [list(t) for t in hop.timeline],
+        "breakdown": result.stats.get("time_s", {}),
+        "scheduler_gaps": _scheduler_gaps(timeline, workers),
+        "timeline": [list(t) for t in timeline],
         "timeline_t0": round(pool.first_submit - marks.t_launch, 3),
         "workers_info": {str(p): info for p, info in pool.ready_info.items()},
         "worker_pids": {str(p): pid for p, pid in getattr(pool, "pids", {}).items()},

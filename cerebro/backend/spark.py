@@ -21,12 +21,13 @@ def _slots(sc) -> int:
     is not (``spark.default.parallelism`` overrides it, and a standalone cluster reports
     at least 2 before any executor registered).
     """
-    jsc = sc._jsc.sc()
-    try:
-        return int(jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile()))
-    except Exception:  # noqa: BLE001 - an internal API; fall back to the public estimate
-        task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-        return max(1, int(sc.defaultParallelism) // task_cpus)
+    from cerebro._upstream import spark_concurrent_task_slots
+
+    slots = spark_concurrent_task_slots(sc)
+    if slots is not None:
+        return slots
+    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))  # the public estimate
+    return max(1, int(sc.defaultParallelism) // task_cpus)
 
 
 def _keras_backend() -> str:
@@ -205,6 +206,19 @@ class SparkBackend(Backend):
             )
         return prepare_data(store, df, feature_columns or ["features"], label_columns or ["label"],
                             self.num_workers, validation=validation, seed=seed)
+
+    def quiet_console(self) -> None:
+        """Quiets the console for the search's own display: Spark's stage progress bar
+        (stopped for this session) and third-party INFO loggers (py4j, alembic)."""
+        import logging
+
+        from cerebro._upstream import stop_spark_progress_bar
+
+        if stop_spark_progress_bar(self.sc):
+            log.debug("Spark's console progress bar is off for this session")
+        for name in ("py4j", "alembic", "urllib3"):
+            if logging.getLogger(name).getEffectiveLevel() < logging.WARNING:
+                logging.getLogger(name).setLevel(logging.WARNING)
 
     def _driver_host(self) -> str:
         if self.sc.master.startswith("local"):

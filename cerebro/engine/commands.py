@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Optional
 from cerebro.wire import ModelStatus
 
 if TYPE_CHECKING:
-    from cerebro.engine.hopper import Controller, ModelHopper
+    from cerebro.engine.controller import Controller
+    from cerebro.engine.hopper import ModelHopper
 
 
 def apply_all(hopper: ModelHopper, controller: Controller, commands: list[dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@ visit.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
@@ -38,7 +39,7 @@ class EventBus:
     """
 
     def __init__(self, listeners: Sequence[Optional[Listener]] = (),
-                 commands: Optional[CommandSource] = None, poll_s: float = 0.5,
+                 commands: Optional[CommandSource] = None, poll_s: float = 0.1,
                  on_command: Optional[Callable[[], None]] = None) -> None:
         self.listeners = [f for f in listeners if f is not None]
         self.commands_source = commands
@@ -47,6 +48,7 @@ class EventBus:
         self.errors = 0
         self._events: queue.Queue[Any] = queue.Queue()
         self._commands: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._seen: set[Any] = set()  # ids of commands handed out (their ack may be queued)
         self._thread = threading.Thread(target=self._loop, name="cerebro-events", daemon=True)
         self._closed = False
         self._thread.start()
@@ -109,19 +111,30 @@ class EventBus:
             return
         kind, payload = item
         for listener in self.listeners:
-            self._guard(kind, lambda f=listener: f(kind, payload))
+            self._guard(kind, functools.partial(listener, kind, payload))
 
     def _poll(self) -> None:
-        assert self.commands_source is not None
+        source = self.commands_source
+        assert source is not None
         found: list[dict[str, Any]] = []
-        self._guard("commands", lambda: found.extend(self.commands_source() or ()))
+        self._guard("commands", lambda: found.extend(source() or ()))
         for cmd in found:
+            if cmd.get("id") is not None:
+                if cmd["id"] in self._seen:  # still PENDING until its queued ack runs
+                    continue
+                self._seen.add(cmd["id"])
             ack = cmd.get("ack")
             if ack is not None:  # acknowledgements write to the database: on this thread
-                cmd = {**cmd, "ack": lambda *a, _ack=ack, **k: self.call(_ack, *a, **k)}
+                cmd = {**cmd, "ack": self._deferred(ack)}
             self._commands.put(cmd)
-        if found and self.on_command is not None:
+        if found and self.on_command is not None:  # (a repeat wakes it too: harmless)
             self._guard("wake", self.on_command)
+
+    def _deferred(self, fn: Callable[..., Any]) -> Callable[..., None]:
+        """``fn`` made to run on the bus thread when called from another."""
+        def later(*args: Any, **kwargs: Any) -> None:
+            self.call(fn, *args, **kwargs)
+        return later
 
     def _guard(self, what: str, fn: Callable[[], Any]) -> None:
         try:

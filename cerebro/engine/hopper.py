@@ -1,26 +1,24 @@
 """The model hopper: carries out the MOP scheduler's decisions on a worker pool.
 
-This is where a model hops. The loop is event driven (no polling sleeps): it blocks until a
-worker answers (or a visit passes its deadline), feeds the answer to the scheduler, reports
-finished epochs to its controller (the ``SearchRunner``), and refills idle workers at once.
-The pool's lifecycle is the ``PoolSupervisor``'s, the store keys the ``RunLayout``'s, the
-listeners run on the ``EventBus``'s thread and commands are ``engine.commands``'.
+This is where a model hops. The loop is event driven: it blocks until a worker answers (or a
+visit passes its deadline), feeds the answer to the scheduler, reports finished epochs to its
+controller (the ``SearchRunner``) and refills idle workers at once. The pool is the
+``PoolSupervisor``'s, store keys the ``RunLayout``'s, listeners the ``EventBus``'s.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import commands as commands_mod
 from cerebro.engine.controller import Controller
-from cerebro.engine.runs import ModelRun, Objective, visit_seed
+from cerebro.engine.runs import ModelRun, Objective
 from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
 from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import LostReason, ModelStatus, VisitResult, VisitTask, WorkerUp
+from cerebro.wire import LostReason, ModelStatus, VisitResult, WorkerUp
 
 log = get_logger("engine")
 
@@ -43,6 +41,7 @@ class ModelHopper:
                  num_workers: int, seed: int = 0, strict_order: bool = True,
                  emit: Optional[Any] = None, commands: Optional[Any] = None) -> None:
         self.supervisor, self.layout, self.objective = supervisor, layout, objective
+        self.clock = supervisor.clock
         self.emit = emit or (lambda kind, payload: None)
         self.commands = commands
         self.num_workers, self.seed = num_workers, seed
@@ -67,15 +66,8 @@ class ModelHopper:
         """
         if run.model_id in self.runs:
             raise ValueError(f"model id {run.model_id!r} is already in this search")
-        run.epochs_done = max(run.epochs_done, start_epoch)
-        trained: list[int] = []
-        ordinal = None
+        start_epoch, epochs, ordinal, trained = run.plan(epochs, start_epoch, resume)
         if resume is not None:
-            trained = run.restore(resume)
-            start_epoch, ordinal = run.epochs_done, resume.get("ordinal")
-            epochs -= start_epoch
-            if epochs < 1:
-                raise ValueError(f"model {run.model_id!r} already trained {start_epoch} epochs")
             run.live_states = set(self.layout.states(run.model_id))
         self.runs[run.model_id] = run
         self.scheduler.add_model(run.model_id, int(epochs), start_epoch=start_epoch,
@@ -127,7 +119,7 @@ class ModelHopper:
         finally:
             self._running = False
         self.supervisor.shutdown()
-        self.stats.wall_s = time.monotonic() - self._t0 if self._t0 is not None else 0.0
+        self.stats.wall_s = self.clock() - self._t0 if self._t0 is not None else 0.0
         return self.stats
 
     def _step(self, controller: Controller) -> bool:
@@ -150,28 +142,19 @@ class ModelHopper:
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
-        if self.scheduler.memory is not None and up.rss_bytes:
+        if self.scheduler.memory is not None and up.rss_bytes:  # its idle memory, measured
             self.scheduler.memory.set_idle(up.worker, up.rss_bytes)
 
     def dispatch(self) -> None:
         """Hands a runnable visit to every idle worker."""
+        memory = self.scheduler.memory
         for visit in self.scheduler.assign():
             run = self.runs[visit.model_id]
-            train = visit.kind == VisitKind.TRAIN
-            memory = self.scheduler.memory
-            task = VisitTask(
-                kind=visit.kind.value, model_id=run.model_id, epoch=visit.epoch,
-                partition=visit.partition, spec_key=run.spec_key, state_key=run.state_key,
-                out_key=self.layout.state_key(run.model_id, run.seq + 1) if train else None,
-                batch_size=run.batch_size,
-                seed=visit_seed(self.seed, run.seed_key, visit.epoch, visit.partition),
-                io=run.io, fail_injection=run.fail_injection,
-                memory_limit_bytes=memory.allowance(run.model_id, visit.partition)
-                if memory is not None else None,
-                transform_key=run.transform_key)
+            task = run.visit_task(visit, self.layout, self.seed, memory.allowance(
+                run.model_id, visit.partition) if memory is not None else None)
             deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
-            now = time.monotonic()
+            now = self.clock()
             if self._t0 is None:
                 self._t0 = now  # the search phase starts with the first visit sent
             self._inflight[visit.partition] = (visit, now)
@@ -182,8 +165,8 @@ class ModelHopper:
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
         run = self.runs[visit.model_id]
-        now = time.monotonic()
-        t0 = self._t0 or started
+        now = self.clock()
+        t0 = self._t0 if self._t0 is not None else started
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - t0, now - t0))
         if result.lost:
@@ -194,16 +177,9 @@ class ModelHopper:
             self.fail_model(run, result.error, "error", controller)
             return
         self.stats.add(visit.kind.value, result)
-        run.record_duration(visit.kind.value, now - started)
-        run.peak_rss_bytes = max(run.peak_rss_bytes, result.peak_rss_bytes)
+        run.visit_done(visit, result, now - started, self.layout)
         if self.scheduler.memory is not None:
             self.scheduler.memory.observe(run.model_id, result.peak_rss_bytes)
-        if visit.kind == VisitKind.TRAIN:
-            run.seq += 1
-            run.state_key = self.layout.state_key(run.model_id, run.seq)
-            run.live_states.add(run.seq)
-            run.visit_log.setdefault(visit.epoch, []).append(visit.partition)
-        run.accumulate("train" if visit.kind == VisitKind.TRAIN else "eval", result)
         self.emit("visit_done", {"model_id": run.model_id, "kind": visit.kind.value,
                                  "epoch": visit.epoch, "partition": worker,
                                  "metrics": result.metrics, "seconds": now - started,

@@ -12,7 +12,7 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
-from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult
+from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
 LOSSES_ALLOWED = 2  # other losses (killed or hung worker) of one model before it is FAILED
@@ -84,6 +84,7 @@ class ModelRun:
     fail_injection: Optional[str] = None
     seed_key: str = ""
     transform_key: Optional[str] = None
+    learning_rate: Optional[float] = None  # set by driver-side callbacks; sent with each visit
     reported: bool = False
     best_epoch: Optional[int] = None
     best_value: Optional[float] = None
@@ -94,6 +95,42 @@ class ModelRun:
     losses: dict[str, int] = dataclasses.field(default_factory=dict)
     durations: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+    _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
+
+    def visit_task(self, visit: Any, layout: Any, seed: int,
+                   memory_limit_bytes: Optional[int] = None) -> VisitTask:
+        """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
+
+        A training visit writes the next state in sequence (``layout.state_key``); every
+        visit's seed follows from the search seed, the model and the sub-epoch.
+        """
+        train = visit.kind.value == "train"
+        return VisitTask(
+            kind=visit.kind.value, model_id=self.model_id, epoch=visit.epoch,
+            partition=visit.partition, spec_key=self.spec_key, state_key=self.state_key,
+            out_key=layout.state_key(self.model_id, self.seq + 1) if train else None,
+            batch_size=self.batch_size,
+            seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
+            io=self.io, fail_injection=self.fail_injection,
+            memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
+            learning_rate=self.learning_rate)
+
+    def _io_json(self) -> dict[str, Any]:
+        if self._io_cache is None:  # the log is written every sub-epoch; io never changes
+            self._io_cache = self.io.to_json()
+        return self._io_cache
+
+    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+        """Books a completed visit: its time, memory, metrics and (training) new state."""
+        kind = visit.kind.value
+        self.record_duration(kind, seconds)
+        self.peak_rss_bytes = max(self.peak_rss_bytes, result.peak_rss_bytes)
+        if kind == "train":
+            self.seq += 1
+            self.state_key = layout.state_key(self.model_id, self.seq)
+            self.live_states.add(self.seq)
+            self.visit_log.setdefault(visit.epoch, []).append(visit.partition)
+        self.accumulate("train" if kind == "train" else "eval", result)
 
     def accumulate(self, kind: str, result: VisitResult) -> None:
         acc = self._acc.setdefault(kind, {})
@@ -142,9 +179,22 @@ class ModelRun:
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,
                 "best_value": self.best_value, "best_state_key": self.best_state_key,
                 "best_seq": self.best_seq, "peak_rss_bytes": self.peak_rss_bytes,
-                "io": self.io.to_json(), "batch_size": self.batch_size,
-                "transform_key": self.transform_key,
+                "io": self._io_json(), "batch_size": self.batch_size,
+                "transform_key": self.transform_key, "learning_rate": self.learning_rate,
                 "visit_log": {str(k): v for k, v in self.visit_log.items()}}
+
+    def plan(self, epochs: int, start_epoch: int, resume: Optional[dict[str, Any]]
+             ) -> tuple[int, int, Optional[int], list[int]]:
+        """Where the model starts: ``(start_epoch, epochs left, ordinal, partitions of the
+        start epoch already trained)``, from its ``log.json`` record when it resumes."""
+        self.epochs_done = max(self.epochs_done, start_epoch)
+        if resume is None:
+            return start_epoch, epochs, None, []
+        trained = self.restore(resume)
+        start_epoch = self.epochs_done
+        if epochs - start_epoch < 1:
+            raise ValueError(f"model {self.model_id!r} already trained {start_epoch} epochs")
+        return start_epoch, epochs - start_epoch, resume.get("ordinal"), trained
 
     def restore(self, record: dict[str, Any]) -> list[int]:
         """Takes back a ``log_record``; returns the partitions of the unfinished epoch."""
@@ -157,6 +207,7 @@ class ModelRun:
         self.best_epoch, self.best_value = record.get("best_epoch"), record.get("best_value")
         self.best_state_key, self.best_seq = record.get("best_state_key"), record.get("best_seq")
         self.peak_rss_bytes = int(record.get("peak_rss_bytes") or 0)
+        self.learning_rate = record.get("learning_rate")
         return self.visit_log.get(self.epochs_done, [])
 
     def lost_verdict(self, error: str) -> Optional[tuple[str, str]]:

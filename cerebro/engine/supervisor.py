@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -64,11 +65,14 @@ class PoolSupervisor:
         max_restarts: Worker restarts allowed in the whole search.
         max_start_failures: Consecutive losses of a restarted worker before its first
             completed visit that end the search.
+        clock: Seconds, monotonic (a simulated pool's virtual clock in tests).
     """
 
     def __init__(self, start_pool: Callable[[], Any], liveness: Optional[LivenessPolicy] = None,
-                 max_restarts: int = 10, max_start_failures: int = 3) -> None:
+                 max_restarts: int = 10, max_start_failures: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._start_pool = start_pool
+        self.clock = clock
         self.liveness = liveness or LivenessPolicy()
         self.max_restarts = int(max_restarts)
         self.max_start_failures = int(max_start_failures)
@@ -76,6 +80,7 @@ class PoolSupervisor:
         self.restarts = 0
         self.start_s = 0.0
         self._deadline: dict[int, tuple[float, float]] = {}  # worker -> (due, seconds)
+        self._due: list[tuple[float, int]] = []  # a heap of (due, worker); stale ones skipped
         self._fresh_losses: dict[int, int] = {}
         self._restarting: set[int] = set()
 
@@ -135,21 +140,23 @@ class PoolSupervisor:
     # -- visits ----------------------------------------------------------------------------------
     def submit(self, worker: int, task: VisitTask, deadline_s: float) -> None:
         self.pool.submit(worker, task)
-        self._deadline[worker] = (time.monotonic() + deadline_s, deadline_s)
+        due = self.clock() + deadline_s
+        self._deadline[worker] = (due, deadline_s)
+        heapq.heappush(self._due, (due, worker))
 
     def wait(self) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until a worker answers or a visit passes its deadline.
 
         A visit past its deadline comes back as a lost visit (``LostReason.HUNG``).
         """
-        timeout = None
-        if self._deadline:
-            timeout = max(0.0, min(d for d, _ in self._deadline.values()) - time.monotonic())
-        out = list(self.pool.wait(timeout))
+        first = self._next_due()
+        out = list(self.pool.wait(None if first is None else max(0.0, first - self.clock())))
         answered = {w for w, _ in out}
-        now = time.monotonic()
-        for w, (due, seconds) in list(self._deadline.items()):
-            if w not in answered and now >= due:
+        now = self.clock()
+        while (first := self._next_due()) is not None and first <= now:
+            _, w = heapq.heappop(self._due)
+            if w not in answered:
+                seconds = self._deadline[w][1]
                 out.append((w, VisitResult.lost_worker(
                     LostReason.HUNG, f"worker lost: no answer within the visit's "
                                      f"{seconds:.0f} s deadline (hung or stopped?)")))
@@ -160,6 +167,15 @@ class PoolSupervisor:
             elif isinstance(item, VisitResult) and not item.lost:
                 self._fresh_losses.pop(w, None)
         return out
+
+    def _next_due(self) -> Optional[float]:
+        """The earliest deadline of a visit still out (stale heap entries dropped)."""
+        while self._due:
+            due, w = self._due[0]
+            if self._deadline.get(w, (None,))[0] == due:
+                return due
+            heapq.heappop(self._due)
+        return None
 
     def lost(self, worker: int, result: VisitResult, model_id: str) -> None:
         """A visit's worker was lost: restart that worker (the others go on).

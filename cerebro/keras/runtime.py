@@ -180,6 +180,8 @@ class WorkerRuntime:
             return VisitResult(ok=True, samples=0, load_s=load_s, built=built)
         model = entry.model
         make = pipeline.BatchMaker(task.io, shard.columns, self._transform(task.transform_key))
+        if task.kind == "train" and task.learning_rate is not None:
+            model.optimizer.learning_rate = task.learning_rate  # assigns its variable
         t0 = time.perf_counter()
         if task.kind == "train":
             keras.utils.set_random_seed(task.seed % (2**31))

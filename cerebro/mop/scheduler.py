@@ -21,85 +21,13 @@ seed and the same sequence of calls always yield the same assignments.
 
 from __future__ import annotations
 
-import enum
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from cerebro.mop.memory import MemoryPlan
+from cerebro.mop.records import EpochDone, Event, ModelDone, SchedulerError, Visit, VisitKind, _Model
 
-
-class VisitKind(str, enum.Enum):
-    """Phase of a visit: training on a partition or evaluating on a shard."""
-
-    TRAIN = "train"
-    EVAL = "eval"
-
-
-@dataclass(frozen=True)
-class Visit:
-    """One model visiting one worker.
-
-    Attributes:
-        model_id: Id of the visiting model.
-        partition: Partition (== worker index) visited.
-        epoch: 0-based absolute epoch index of the model.
-        kind: Whether this is a training or an evaluation visit.
-    """
-
-    model_id: str
-    partition: int
-    epoch: int
-    kind: VisitKind
-
-
-@dataclass(frozen=True)
-class EpochDone:
-    """Event: ``model_id`` finished epoch ``epoch`` (all its phases)."""
-
-    model_id: str
-    epoch: int
-
-
-@dataclass(frozen=True)
-class ModelDone:
-    """Event: ``model_id`` finished all epochs requested so far.
-
-    Attributes:
-        model_id: Id of the model.
-        epochs_done: Absolute number of epochs the model has completed, i.e.
-            the index of the epoch it would train next if extended.
-    """
-
-    model_id: str
-    epochs_done: int
-
-
-Event = EpochDone | ModelDone
-
-
-class SchedulerError(RuntimeError):
-    """Raised when the scheduler is misused (unknown model, stale visit, ...)."""
-
-
-@dataclass
-class _Model:
-    """Mutable bookkeeping for one model (internal)."""
-
-    model_id: str
-    ordinal: int
-    epoch: int
-    end_epoch: int
-    phase: VisitKind = VisitKind.TRAIN
-    done: set[int] = field(default_factory=set)  # completed in current phase
-    worker: int | None = None  # worker currently running it
-    last_train_worker: int | None = None
-    completed: int = 0  # visits completed since added
-    removed: bool = False  # removal requested while a visit was running
-
-    @property
-    def finished(self) -> bool:
-        return self.epoch >= self.end_epoch
+__all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Visit", "VisitKind"]
 
 
 def _check_epochs(model_id: str, epochs: int) -> None:
@@ -160,6 +88,7 @@ class Scheduler:
         self._eval_log: dict[str, dict[int, list[int]]] = {}
         self._running: dict[int, Visit] = {}
         self._down: set[int] = set()
+        self._free: dict[str, _Model] = {}  # not running, not removed, not finished
         self._added = 0
         self._base_orders: dict[int, list[int]] = {}
 
@@ -213,6 +142,7 @@ class Scheduler:
             if len(m.done) == self.num_partitions and self.evaluate:
                 m.phase, m.done = VisitKind.EVAL, set()
         self._models[model_id] = m
+        self._sync_free(m)
         for log in (self._train_log, self._eval_log):
             old = log.get(model_id, {})
             log[model_id] = {e: p for e, p in old.items() if e < start_epoch}
@@ -228,6 +158,7 @@ class Scheduler:
         m = self._active(model_id)
         _check_epochs(model_id, epochs)
         m.end_epoch += epochs
+        self._sync_free(m)
 
     def remove_model(self, model_id: str) -> None:
         """Removes a model; allowed at any time.
@@ -240,6 +171,7 @@ class Scheduler:
             SchedulerError: If the model is unknown or already removed.
         """
         m = self._active(model_id)
+        self._free.pop(model_id, None)
         if m.worker is None:
             del self._models[model_id]
         else:
@@ -252,27 +184,47 @@ class Scheduler:
         Returns:
             The new visits, in ascending worker order; they are now running.
         """
-        new: list[Visit] = []
-        running = {w: v.model_id for w, v in self._running.items()}
+        idle = self.idle_workers
+        if not idle or not self._free:
+            return []
+        candidates = self._candidates(idle)
+        running = {w: v.model_id for w, v in self._running.items()} if self.memory else {}
         draining = self._draining_groups()
-        for w in self.idle_workers:
-            best: tuple[tuple[bool, int, int, str], _Model, VisitKind] | None = None
-            for m in self._models.values():
-                kind = self._runnable_kind(m, w)
-                if kind is None or not self._fits(m.model_id, w, running, draining):
+        new: list[Visit] = []
+        for w in idle:
+            best: tuple[tuple[bool, int, int, str], _Model] | None = None
+            for m in candidates.get(w, ()):
+                if m.worker is not None or not self._fits(m.model_id, w, running, draining):
                     continue
-                local = kind is VisitKind.EVAL and m.last_train_worker == w
+                local = m.phase is VisitKind.EVAL and m.last_train_worker == w
                 key = (not local, m.completed, m.ordinal, m.model_id)
                 if best is None or key < best[0]:
-                    best = (key, m, kind)
+                    best = (key, m)
             if best is not None:
-                _, m, kind = best
-                visit = Visit(m.model_id, w, m.epoch, kind)
+                m = best[1]
+                visit = Visit(m.model_id, w, m.epoch, m.phase)
                 m.worker = w
+                self._free.pop(m.model_id, None)
                 self._running[w] = visit
                 running[w] = m.model_id
                 new.append(visit)
         return new
+
+    def _candidates(self, idle: list[int]) -> dict[int, list[_Model]]:
+        """Idle worker -> the free models with a runnable visit there (one pass)."""
+        out: dict[int, list[_Model]] = {}
+        idle_set = set(idle)
+        for m in self._free.values():
+            if m.phase is VisitKind.TRAIN and self.strict_order:
+                base = self._base_order(m.epoch)
+                w = base[(m.ordinal + len(m.done)) % self.num_partitions]
+                if w in idle_set and w not in m.done:
+                    out.setdefault(w, []).append(m)
+            else:
+                for w in idle:
+                    if w not in m.done:
+                        out.setdefault(w, []).append(m)
+        return out
 
     def _fits(self, model_id: str, worker: int, running: dict[int, str],
               draining: dict[object, set[str]]) -> bool:
@@ -289,9 +241,8 @@ class Scheduler:
         out: dict[object, set[str]] = {}
         if self.memory is None:
             return out
-        for m in self._models.values():
-            if m.removed or m.finished or m.worker is not None \
-                    or not self.memory.is_exclusive(m.model_id):
+        for m in self._free.values():
+            if not self.memory.is_exclusive(m.model_id):
                 continue
             for w in range(self.num_partitions):
                 if w not in self._down and self._runnable_kind(m, w) is not None:
@@ -314,6 +265,12 @@ class Scheduler:
         if m.removed:  # its result is discarded, so it is not logged either
             del self._models[m.model_id]
             return []
+        events = self._advance(m, visit)
+        self._sync_free(m)
+        return events
+
+    def _advance(self, m: _Model, visit: Visit) -> list[Event]:
+        """Books a completed visit of ``m``; returns the events it causes."""
         log = self._train_log if visit.kind is VisitKind.TRAIN else self._eval_log
         log[visit.model_id].setdefault(visit.epoch, []).append(visit.partition)
         m.done.add(visit.partition)
@@ -342,6 +299,8 @@ class Scheduler:
         m = self._release(visit, "fail")
         if m.removed:
             del self._models[m.model_id]
+        else:
+            self._sync_free(m)
 
     def worker_down(self, worker: int) -> Visit | None:
         """Marks a worker lost; it is not assignable until :meth:`worker_up`.
@@ -462,6 +421,12 @@ class Scheduler:
             if nxt != worker:
                 return None
         return m.phase
+
+    def _sync_free(self, m: _Model) -> None:
+        if m.worker is None and not m.removed and not m.finished:
+            self._free[m.model_id] = m
+        else:
+            self._free.pop(m.model_id, None)
 
     def _release(self, visit: Visit, action: str) -> _Model:
         if self._running.get(visit.partition) != visit:

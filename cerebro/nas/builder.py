@@ -99,6 +99,8 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
     import keras
     from autokeras.engine.tuner import AutoTuner
 
+    from cerebro._upstream import graph_metrics
+
     check_no_download(hp)
     # Blocks that a build creates (a head's SpatialReduction, an ImageBlock's ConvBlock, ...)
     # are named by a per-process counter: reset it, as KerasTuner does before every build, so
@@ -109,4 +111,4 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
     model = graph.build(hp)
     check_no_download(hp)
     AutoTuner.adapt(model, list(sample_inputs))
-    return to_plain_keras(model, graph._get_metrics())
+    return to_plain_keras(model, graph_metrics(graph))

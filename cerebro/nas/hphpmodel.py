@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
-from cerebro.nas import schema
+from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
@@ -53,9 +52,12 @@ class HyperHyperModel:
         self.tuner_settings: Optional[TunerSettings] = None
         self.tuner = None
         self._fitted: Optional[dict] = None
+        self._max_epochs: Optional[int] = None
+        self.max_model_size: Optional[int] = None
+        self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend, store, feature_columns, label_columns,
+    def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
                       evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
                       records=None, mlflow=None, listeners=()) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
@@ -64,8 +66,9 @@ class HyperHyperModel:
             backend: A ``cerebro.backend.SparkBackend``.
             store: A ``cerebro.storage.Store``.
             feature_columns: One column per input node; or, for a single
-                ``StructuredDataInput``, several numeric columns stacked together.
-            label_columns: One column per head.
+                ``StructuredDataInput``, several numeric columns stacked together
+                (default ``"features"``, the fork's).
+            label_columns: One column per head (default ``"labels"``, the fork's).
             evaluation_metric: Metric used to rank the trials in the result.
             validation: Fraction of rows held out, or a bool/int column marking them.
             verbose: 0 silent, 1 progress.
@@ -85,45 +88,82 @@ class HyperHyperModel:
         feature_columns = schema.as_column_list(feature_columns, "feature_columns")
         label_columns = schema.as_column_list(label_columns, "label_columns")
         schema.check_io_arity(self.inputs, self.heads, feature_columns, label_columns)
+        compat.check_evaluation_metric(evaluation_metric, self.heads)
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
                                    listeners=tuple(listeners))
+        if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
+            self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
     def tuner_bind(self, tuner: Any = "greedy", hyperparameters=None, objective="val_loss",
-                   max_trials: Optional[int] = None, overwrite: bool = False,
-                   parallelism: Optional[int] = None, **tuner_kwargs) -> None:
+                   max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
+                   parallelism: Optional[int] = None, project_name: Optional[str] = None,
+                   directory: Optional[str] = None, max_model_size: Optional[int] = None,
+                   **tuner_kwargs) -> None:
         """Chooses the search algorithm.
 
         Args:
-            tuner: "greedy", "random", "bayesian", "hyperband", "grid", or a KerasTuner
-                ``Oracle`` instance.
+            tuner: "greedy", "random", "bayesian", "hyperband", "grid" (the fork's
+                "randomsearch", "gridsearch" are aliases), or a KerasTuner ``Oracle``.
             hyperparameters: A ``keras_tuner.HyperParameters``; its ``Fixed`` values are kept.
             objective: E.g. ``"val_accuracy"``; checked against the metrics the heads produce.
             max_trials: Trial budget (default: the constructor's).
-            overwrite: Start afresh (also if the constructor said not to).
+            overwrite: Start afresh (``True``) or resume (``False``); default: the
+                constructor's. An explicit value here wins over the constructor's.
             parallelism: Trials trained at once (default: twice the number of workers).
+            project_name / directory: Override the constructor's (the fork took them here).
+            max_model_size: Trials whose model has more parameters fail to build (skipped),
+                as AutoKeras's ``max_model_size``.
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
         import keras_tuner as kt
 
-        if isinstance(tuner, str) and tuner.lower() not in TUNERS:
-            raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} "
-                             "or pass a keras_tuner.Oracle")
+        tuner = compat.canonical_tuner(tuner)
+        if isinstance(tuner, str) and tuner not in TUNERS:
+            raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
+                             f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
+                             "keras_tuner.Oracle")
         if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
             raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
         if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
             raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
         if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+        if max_model_size is not None and (isinstance(max_model_size, bool) or
+                                           not isinstance(max_model_size, int) or
+                                           max_model_size < 1):
+            raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
+        if overwrite is not None and not isinstance(overwrite, bool):
+            raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+        if project_name is not None:
+            self.project_name = check_project_name(project_name)
+        if directory is not None:
+            self.directory = directory
         kwargs = {**self._default_tuner_kwargs, **tuner_kwargs}
-        max_epochs = kwargs.pop("max_epochs", None)  # make_oracle takes it by name
+        self._max_epochs = kwargs.pop("max_epochs", None)  # make_oracle takes it by name
+        self.max_model_size = max_model_size
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
-                                            overwrite or self.overwrite, parallelism, kwargs)
-        if not (isinstance(tuner, str) and tuner.lower() == "hyperband" and not max_epochs):
-            self._make_tuner(max_epochs)
+                                            self.overwrite if overwrite is None else overwrite,
+                                            parallelism, kwargs)
+        self.tuner = None
+        if self._tuner_ready() and (self.resources is not None or self.directory):
+            self._make_tuner(self._max_epochs)
+
+    def _tuner_ready(self) -> bool:
+        """Whether the tuner can be made now (Hyperband needs its epochs: at fit if unset)."""
+        cfg = self.tuner_settings
+        return not (isinstance(cfg.tuner, str) and cfg.tuner == "hyperband"
+                    and not self._max_epochs)
+
+    @property
+    def objective(self):
+        """The search's objective (the oracle's, once the tuner exists)."""
+        if self.tuner is not None:
+            return self.tuner.oracle.objective
+        return self.tuner_settings.objective if self.tuner_settings else None
 
     def _make_tuner(self, max_epochs: Optional[int]):
         from cerebro.nas.tuner import SparkTuner
@@ -132,52 +172,109 @@ class HyperHyperModel:
         hps = pin_no_download(cfg.hyperparameters) if cfg.hyperparameters else None
         oracle = make_oracle(cfg.tuner, cfg.objective, cfg.max_trials, hps, self.seed,
                              max_epochs, **cfg.kwargs)
-        self.tuner = SparkTuner(oracle, self.graph, self._project_dir(), self.project_name,
+        directory = self._project_dir()
+        if not self.directory and not cfg.overwrite:
+            tuner_state.pull(self.resources.store, self.project_name)  # a remote store's
+        self.tuner = SparkTuner(oracle, self.graph, directory, self.project_name,
                                 overwrite=cfg.overwrite)
         return self.tuner
 
     def _project_dir(self) -> str:
+        """The KerasTuner project's parent directory: ``directory``, else the store's
+        ``nas/`` (a remote store's: a local mirror synced with it, see ``tuner_state``)."""
         if self.directory:
             return self.directory
-        store = self.resources.store if self.resources else None
-        if store is not None and type(store).__name__ == "LocalStore":
-            return store.fs_path("nas")
-        return os.path.join(os.getcwd(), "cerebro_nas")
+        if self.resources is None:
+            raise ValueError("call resource_bind(...) first: the search's state goes in its store")
+        return tuner_state.local_dir(self.resources.store)
 
     # -- search -----------------------------------------------------------------------------
     def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None):
+            callbacks=None, validation_df=None, verbose: Optional[int] = None, **kwargs):
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
-            df: Training DataFrame.
+            df: Training DataFrame (Spark; a pandas one is converted by the active session).
             epochs: Epochs per trial (Hyperband: the maximum). Default 10.
             input_shape: Per-row shape: a tuple for one input, or a list/dict aligned with
                 ``feature_columns``.
-            batch_size: Batch size.
-            callbacks: Not supported inside model-hopping sub-epochs; must be empty.
+            batch_size: Batch size (a whole float such as ``32.0`` is taken as an int).
+            callbacks: Epoch-level Keras callbacks (``EarlyStopping``, ``ReduceLROnPlateau``,
+                ``LearningRateScheduler``, ``CSVLogger``, ``TerminateOnNaN``, your own
+                ``on_epoch_end``), one copy per trial, run on the driver at each epoch's end
+                (see ``cerebro.search.callbacks``). Per-batch callbacks are refused.
             validation_df: Explicit validation rows (instead of ``validation``).
+            verbose: 0 silent, 1 progress; default: ``resource_bind``'s.
+            **kwargs: The fork's and AutoKeras's ``fit`` keywords that have no meaning here
+                (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
         from cerebro.nas.search import run_search
+        from cerebro.search.callbacks import check_callbacks
 
+        if kwargs:
+            raise TypeError(f"fit() got unexpected keyword(s) {sorted(kwargs)}; the validation "
+                            "rows are resource_bind(validation=...), and the rest of Keras's "
+                            "fit arguments do not apply to a model-hopping search")
         if self.resources is None:
             raise ValueError("call resource_bind(backend, store, feature_columns, label_columns) "
                              "before fit()")
-        if callbacks:
-            raise ValueError("Keras callbacks cannot run inside model-hopping sub-epochs; "
-                             "use tuner_bind(tuner='hyperband') or the result's history")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        epochs = 10 if epochs is None else epochs
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+        batch_size = _whole(batch_size, "batch_size")
+        epochs = _whole(10 if epochs is None else epochs, "epochs")
+        verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
+        callbacks = check_callbacks(callbacks)
+        df = compat.as_spark_df(df, "df")
+        if validation_df is not None:
+            validation_df = compat.as_spark_df(validation_df, "validation_df")
+        compat.check_evaluation_metric(self.resources.evaluation_metric, self.heads)
         if self.tuner_settings is None:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
-            self._make_tuner(epochs)
-        result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df)
+            self._make_tuner(self._max_epochs or epochs)
+        result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
+                                    callbacks=tuple(callbacks), verbose=verbose)
         self._fitted = fitted
         return result
+
+    def sys_setup(self, df, input_shape=None, batch_size: int = 32):
+        """Prepares the data in the store ahead of the search (the fork's ``sys_setup``).
+
+        Returns ``(train_rows, val_rows, metadata, avg_row_size)`` as the fork did;
+        ``metadata`` is the prepared ``DatasetInfo``. Workers are not started here: each
+        search starts and stops its own. ``fit``/``fit_on_prepared_data`` on the same data
+        reuse what this wrote (the dataset is content-addressed in the store).
+        """
+        from cerebro.nas import dataprep
+
+        if self.resources is None:
+            raise ValueError("call resource_bind(...) before sys_setup()")
+        df = compat.as_spark_df(df, "df")
+        data = dataprep.prepare(self, df, 10, input_shape, _whole(batch_size, "batch_size"))
+        self._prepared_df = (df, input_shape)
+        return compat.sys_setup_tuple(self.resources.store, data.info)
+
+    def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
+                             callbacks=None, verbose: Optional[int] = None, input_shape=None,
+                             prep_x=None, prep_y=None, **kwargs):
+        """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
+        preparation then finds the data already in the store and writes nothing.
+
+        Args:
+            df: The DataFrame given to ``sys_setup`` (default: that one).
+            prep_x / prep_y: The fork's numpy samples to shape the graph; not needed (the
+                graph is configured from the prepared data), accepted and ignored.
+            Others: as ``fit``.
+        """
+        if df is None:
+            if self._prepared_df is None:
+                raise ValueError("fit_on_prepared_data() needs the DataFrame: pass df, or call "
+                                 "sys_setup(df) first")
+            df, shape = self._prepared_df
+            input_shape = shape if input_shape is None else input_shape
+        if prep_x is not None or prep_y is not None:
+            log.info("fit_on_prepared_data: prep_x/prep_y are not needed here (the graph is "
+                     "configured from the prepared data); ignored")
+        return self.fit(df, epochs=epochs, input_shape=input_shape, batch_size=batch_size,
+                        callbacks=callbacks, verbose=verbose, **kwargs)
 
     # -- after the search -------------------------------------------------------------------
     def _require_fit(self) -> dict:
@@ -189,23 +286,67 @@ class HyperHyperModel:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
         return self._require_fit()["result"].get_best_model().keras()
 
-    def predict(self, x, batch_size: int = 256):
+    def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
         """Predictions of the best model.
 
-        Given a Spark DataFrame, returns it with prediction columns added, computed
-        distributed: ``<label>__pred`` (probabilities or values) and, for classification
-        labels that were encoded, ``<label>__class`` (the original label). Given numpy
-        array(s), returns numpy: class labels for classification heads, values otherwise.
+        Given a Spark DataFrame (or a pandas one, converted by the active session), returns
+        it with prediction columns added, computed distributed: ``<label>__pred``
+        (probabilities or values) and, for classification labels that were encoded,
+        ``<label>__class`` (the original label). Given numpy array(s), returns numpy: class
+        labels for classification heads, values otherwise. ``verbose`` (the fork's and
+        Keras's argument) is accepted; prediction shows no progress bar.
         """
         from cerebro.nas import predict as predict_mod
 
-        return predict_mod.predict(self._require_fit(), x, batch_size)
+        fitted = self._require_fit()
+        batch_size = _whole(batch_size, "batch_size")
+        if kwargs:
+            raise TypeError(f"predict() got unexpected keyword(s) {sorted(kwargs)}")
+        if _is_pandas(x):
+            x = compat.as_spark_df(x, "x")
+        _whole(verbose, "verbose", 0)
+        return predict_mod.predict(fitted, x, batch_size)
 
-    def evaluate(self, df, batch_size: int = 256) -> dict[str, float]:
-        """The best model's metrics on ``df`` (computed distributed, weighted by rows)."""
+    def evaluate(self, x, y=None, batch_size: int = 256, verbose: int = 0,
+                 **kwargs) -> dict[str, float]:
+        """The best model's metrics.
+
+        ``evaluate(df)``: a Spark (or pandas) DataFrame with the label columns, computed
+        distributed, weighted by rows. ``evaluate(x, y)``: numpy arrays (lists of them for
+        several inputs/outputs; labels as in the training DataFrame), computed here with
+        Keras (``verbose`` is Keras's).
+        """
+        import numpy as np
+
         from cerebro.nas import predict as predict_mod
 
-        return predict_mod.evaluate(self._require_fit(), df, batch_size)
+        fitted = self._require_fit()
+        batch_size = _whole(batch_size, "batch_size")
+        if kwargs:
+            raise TypeError(f"evaluate() got unexpected keyword(s) {sorted(kwargs)}")
+        if y is not None:
+            if _is_pandas(x) or type(x).__name__ == "DataFrame":
+                raise TypeError("evaluate(df) takes the labels from the DataFrame's label "
+                                "columns; pass y only with numpy x")
+            return compat.evaluate_numpy(fitted, x, y, batch_size, _whole(verbose, "verbose", 0))
+        if isinstance(x, (np.ndarray, list, tuple)):
+            raise TypeError("evaluate(x) on numpy needs the labels: evaluate(x, y)")
+        return predict_mod.evaluate(fitted, compat.as_spark_df(x, "x"), batch_size)
+
+
+def _is_pandas(x) -> bool:
+    import pandas as pd
+
+    return isinstance(x, pd.DataFrame)
+
+
+def _whole(value, name: str, low: int = 1) -> int:
+    """An int setting; a whole float (``32.0``, what hyperopt hands out) is taken as int."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return value
 
 
 # The seed's API reference calls it ``cerebro.nas.hphpmodel.HyperModel``.

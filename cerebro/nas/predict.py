@@ -93,8 +93,8 @@ def _predict_df(fitted, best, df, specs, batch_size):
         if t.head != "classification":
             continue
         pred = F.col(f"`{t.source_column}__pred`")
-        if t.shape[-1] == 1:  # a one-value output is a double column
-            idx = (pred > F.lit(0.5)).cast("int")
+        if t.shape[-1] == 1:  # one sigmoid value per row (an array of one)
+            idx = (F.element_at(pred, 1) > F.lit(0.5)).cast("int")
         else:
             idx = (F.expr(f"array_position(`{t.source_column}__pred`, "
                           f"array_max(`{t.source_column}__pred`))") - 1).cast("int")

@@ -41,17 +41,23 @@ def check_objective(objective, heads) -> None:
                              f"choose one of {known}")
 
 
-def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None):
+def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None,
+               callbacks: tuple = (), verbose=None):
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
+
+    ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
+    ``verbose``: overrides ``resource_bind``'s.
 
     Returns:
         The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
     """
     from cerebro.search import RunnerSettings, SearchRunner
+    from cerebro.search.runner import quiet_console
     from cerebro.storage.layout import RunLayout
 
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
+    quiet_console(res.backend, res.verbose if verbose is None else verbose)
     data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
     seed = am.seed or 0
     if am.seed is not None:
@@ -68,22 +74,31 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     if cfg.overwrite:
         gone = RunLayout(res.store, am.project_name).clear()
         if gone:
-            log.info("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
+            log.warning("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
                      am.project_name, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
     am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
+    _push_state(am)
+    max_size = getattr(am, "max_model_size", None)
 
     def build(hps, seed_value: int):
         import keras
 
         keras.utils.set_random_seed(seed_value)  # the trial's initial weights
-        return build_trial_model(am.graph, hps, data.sample_inputs)
+        model = build_trial_model(am.graph, hps, data.sample_inputs)
+        if max_size is not None and model.count_params() > max_size:  # AutoKeras's rule
+            raise ValueError(f"the model has {model.count_params()} parameters, more than "
+                             f"max_model_size={max_size}")
+        return model
 
     source = OracleSource(oracle, build, data.io, batch_size, epochs, pin_hps=pin)
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
-        evaluation_metric=res.evaluation_metric, seed=seed, verbose=res.verbose, kind="nas",
-        records=res.records, mlflow=res.mlflow, listeners=tuple(res.listeners),
+        evaluation_metric=res.evaluation_metric, seed=seed,
+        verbose=res.verbose if verbose is None else verbose, kind="nas",
+        on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
+        records=res.records, mlflow=res.mlflow,
+        listeners=(*res.listeners, _state_pusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
@@ -91,7 +106,36 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     for model_id, model in result.models.items():
         am.tuner.register_model(trial_id_of(model_id), model)
     am.tuner.save()
+    _push_state(am)
+    # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
+    result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}
+                      for m, h in result.metrics.items()}
     fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
               "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
               "inputs": data.inputs, "dataset": data.info.fingerprint}
     return result, fitted
+
+
+def _push_state(am) -> None:
+    """Copies the KerasTuner state to a remote store (a no-op on a local one)."""
+    from cerebro.nas import tuner_state
+
+    if not am.directory:
+        tuner_state.push(am.resources.store, am.project_name)
+
+
+def _state_pusher(am):
+    """A listener that copies the KerasTuner state to a remote store as trials end (the
+    oracle has saved the trials before this one by then), so a crash loses little."""
+    from cerebro.nas import tuner_state
+
+    remote = not am.directory and not tuner_state.is_local(am.resources.store)
+
+    def listener(kind: str, payload: dict) -> None:
+        if remote and kind in ("model_done", "model_failed"):
+            try:
+                tuner_state.push(am.resources.store, am.project_name)
+            except Exception as e:  # noqa: BLE001 - the end of the search pushes again
+                log.warning("could not copy the tuner state to the store: %s", e)
+
+    return listener

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine.runs import Objective
+from cerebro.search.callbacks import optimizer_learning_rate
 from cerebro.search.source import DONE, WAIT, Ask, BuiltModel, TrialRequest, TrialSource
 from cerebro.wire import ModelIO, ModelStatus
 
@@ -121,7 +122,8 @@ class OracleSource(TrialSource):
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
         return BuiltModel(state_mod.model_to_bytes(model), self.batch_size, self.io,
-                          summary="\n".join(lines))
+                          summary="\n".join(lines),
+                          learning_rate=optimizer_learning_rate(model))
 
     def report(self, model_id: str, epoch: int, metrics: dict[str, float]) -> bool:
         trial = self.oracle.update_trial(trial_id_of(model_id), kt_metrics(metrics), step=epoch)

@@ -72,8 +72,8 @@ def assemble(runner: SearchRunner, runs: dict[str, ModelRun], figures: dict[str,
 
     records = _records(runner, runs)
     ok = [m for m, r in records.items() if r["status"] != ModelStatus.FAILED and r["history"]]
+    errors = {**runner.build_errors, **{m: r["error"] for m, r in records.items() if r["error"]}}
     if not ok:
-        errors = {m: r["error"] for m, r in records.items() if r["error"]}
         raise RuntimeError(f"every trial failed; errors: {errors}")
     objective = runner.objective
     if objective.value_fn is None and not any(objective.name in records[m]["history"] for m in ok):
@@ -86,8 +86,9 @@ def assemble(runner: SearchRunner, runs: dict[str, ModelRun], figures: dict[str,
     return ModelSelectionResult(
         best, best.history, models, runner.settings.output_names,
         evaluation_metric=runner.settings.evaluation_metric,
-        statuses={m: str(r["status"]) for m, r in records.items()},
-        errors={m: r["error"] for m, r in records.items() if r["error"]}, stats=figures)
+        statuses={**{m: str(ModelStatus.FAILED) for m in runner.build_errors},
+                  **{m: str(r["status"]) for m, r in records.items()}},
+        errors=errors, stats=figures)
 
 
 def store_location(store: Any) -> str:

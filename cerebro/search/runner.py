@@ -10,18 +10,22 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-import time
+import threading
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
+from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import ModelIO, ModelStatus
 
 log = get_logger("search")
+# Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
+# scopes): two searches in one driver process build their models one at a time.
+_BUILD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -42,6 +46,8 @@ class RunnerSettings:
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
         strict_order: Scheduler mode.
+        callbacks: Epoch-level Keras callbacks run per trial on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them).
     """
 
     project: str
@@ -58,6 +64,21 @@ class RunnerSettings:
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
     strict_order: bool = True
+    on_existing: str = "resume"
+    clock: Optional[Any] = None
+    callbacks: tuple[Any, ...] = ()
+
+
+def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
+    return visit_seed(settings.seed, req.seed_key, -1, -1)
+
+
+def quiet_console(backend: Any, verbose: int) -> None:
+    """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
+    search's own display (when it shows one), from the first Spark job on."""
+    quiet = getattr(backend, "quiet_console", None)
+    if verbose and quiet is not None:
+        quiet()
 
 
 class SearchRunner:
@@ -79,11 +100,18 @@ class SearchRunner:
         self.params: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.finished_before: dict[str, ModelStatus] = {}
+        self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
+            if settings.callbacks else None
 
     @property
     def objective(self) -> Objective:
         return self.source.objective
+
+    def _build(self, req: TrialRequest) -> Any:
+        with _BUILD_LOCK:
+            return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
     def run(self) -> Any:
@@ -94,24 +122,29 @@ class SearchRunner:
         s = self.settings
         workers = self.backend.num_workers
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
-                                    verbose=s.verbose, params=self.params.get)
+                                    verbose=s.verbose, params=self.params.get,
+                                    direction=self.objective.direction)
+        quiet_console(self.backend, s.verbose)
         rec = record_search(self.store, s.project, records=s.records, mlflow=s.mlflow,
                             kind=s.kind, metric=self.objective.name, num_workers=workers,
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name})
+                                    "tuner": self.source.name},
+                            on_existing=s.on_existing)
         bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
-            s.liveness or _liveness(self.backend), _max_restarts(s, self.backend))
+            s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
+            **({"clock": s.clock} if s.clock is not None else {}))
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
                              commands=bus.pending_commands)
-        t0 = time.monotonic()
+        clock = supervisor.clock
+        t0 = clock()
         try:
             stats = hopper.run(self)
-            figures = stats.figures(workers, time.monotonic() - t0, supervisor.start_s,
+            figures = stats.figures(workers, clock() - t0, supervisor.start_s,
                                     supervisor.restarts)
             bus.close()
             rec.done(figures)
@@ -138,17 +171,27 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
-        if not self.source.report(model_id, epoch, metrics):
+        keep = self.source.report(model_id, epoch, metrics)
+        if self.callbacks is not None:
+            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+            if lr is not None:  # the trial's next visits assign it to its optimizer
+                hopper.runs[model_id].learning_rate = lr
+            keep = keep and go_on
+        if not keep:
             hopper.stop_model(model_id)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
+        if self.callbacks is not None:
+            self.callbacks.end(model_id)
         self.source.finish(model_id, run.status, run.best_value)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
                         reason: str) -> None:
+        if self.callbacks is not None:
+            self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -167,10 +210,11 @@ class SearchRunner:
         if req.resumable and self._resume(hopper, req):
             return True
         try:
-            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+            built = self._build(req)
         except Exception as e:  # noqa: BLE001 - a bad trial must not stop the search
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
+            self.build_errors[req.model_id] = error
             hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
                                          "reason": "build"})
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
@@ -178,6 +222,9 @@ class SearchRunner:
         run = self._write(req, built)
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
+        if self.callbacks is not None:
+            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                     built.learning_rate)
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key,
                                     "summary": built.summary})
@@ -231,18 +278,31 @@ class SearchRunner:
         if "io" in record:  # the spec in the store is the model: no rebuild
             io, batch_size = ModelIO.from_json(record["io"]), int(record["batch_size"])
         else:  # a log written before io was logged: the build says how the model reads data
-            built = req.build(visit_seed(self.settings.seed, req.seed_key, -1, -1))
+            built = self._build(req)
             io, batch_size = built.io, built.batch_size
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key})
+        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+            lr = record.get("learning_rate")  # (add_model restores it into the run)
+            self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
+                                 lr if lr is not None
+                                 else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
         hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
         return True
+
+
+def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
+    """The compiled learning rate of a model spec (a resumed trial's callbacks start there)."""
+    from cerebro.keras import state as state_mod
+
+    model = state_mod.model_from_bytes(store.read_bytes(spec_key))
+    return optimizer_learning_rate(model)
 
 
 def _liveness(backend: Any) -> LivenessPolicy:

@@ -38,8 +38,11 @@ class BuiltModel:
         batch_size: Batch size of every sub-epoch.
         io: How the model reads a shard.
         custom_objects: Custom layers/functions the spec needs (cloudpickled beside it).
-        transformation_fn: ``fn(x, y) -> (x, y)`` applied by the workers to every batch (or its cloudpickled bytes).
+        transformation_fn: ``fn(x, y) -> (x, y)`` applied by the workers to every
+            batch (or its cloudpickled bytes).
         summary: The Keras model summary, for the records.
+        learning_rate: The compiled optimizer's learning rate (what driver-side callbacks
+            such as ``ReduceLROnPlateau`` start from), if it has a settable one.
     """
 
     spec: bytes
@@ -48,6 +51,7 @@ class BuiltModel:
     custom_objects: Optional[dict[str, Any]] = None
     transformation_fn: Optional[Callable[..., Any]] = None
     summary: str = ""
+    learning_rate: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -58,7 +62,7 @@ class TrialRequest:
         model_id: Its id (the directory of its run in the project).
         params: Its hyperparameters (shown and recorded).
         epochs: The epoch it trains up to (absolute, counted from 0).
-        build: Builds its model (called once, on the driver).
+        build: Builds its model from a seed for its initial weights (once, on the driver).
         seed_key: Seeds its initial weights and visits; the same in a rerun.
         start_epoch: The first epoch it trains (a Hyperband trial continuing its parent).
         init_from: The model whose result state it starts from (Hyperband's parent).
@@ -68,7 +72,7 @@ class TrialRequest:
     model_id: str
     params: dict[str, Any]
     epochs: int
-    build: Callable[[], BuiltModel]
+    build: Callable[[int], BuiltModel]
     seed_key: str
     start_epoch: int = 0
     init_from: Optional[str] = None

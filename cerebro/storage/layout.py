@@ -18,7 +18,7 @@ Clearing (``overwrite=True``) removes this project's runs and nothing else.
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from cerebro.storage.base import Store, join_key, validate_model_id
 
@@ -90,13 +90,14 @@ class RunLayout:
         return [m for m in self.store.listdir(self.root) if self.store.exists(self.log_key(m))
                 or self.store.exists(self.spec_key(m))]
 
-    def read_log(self, model_id: str) -> Optional[dict]:
+    def read_log(self, model_id: str) -> Optional[dict[str, Any]]:
         """The model's ``log.json`` record, or ``None`` if it has none."""
         key = self.log_key(model_id)
         return self.store.read_json(key) if self.store.exists(key) else None
 
-    def write_log(self, model_id: str, record: dict) -> None:
-        self.store.write_json(self.log_key(model_id), record)
+    def write_log(self, model_id: str, record: dict[str, Any]) -> None:
+        """Atomically replaces the model's ``log.json`` (compact: written every sub-epoch)."""
+        self.store.write_json(self.log_key(model_id), record, indent=None)
 
     def states(self, model_id: str) -> list[int]:
         """The sequence numbers of the states the store holds for a model, ascending."""

@@ -85,7 +85,7 @@ def plot_history(result, path: Optional[str] = None, metrics: Optional[list[str]
     """Learning curves of every model of ``result``, one panel per metric.
 
     Args:
-        result: A ``ModelSelectionResult`` (``all_models`` with ``history``, ``best_model``,
+        result: A ``ModelSelectionResult`` (``models`` with ``history``, ``best_model``,
             ``evaluation_metric``).
         path: Save as PNG there (and return the path); else return the figure.
         metrics: Which history keys; default ``val_<evaluation_metric>`` and ``val_loss``
@@ -95,7 +95,7 @@ def plot_history(result, path: Optional[str] = None, metrics: Optional[list[str]
         ``path``, or a matplotlib ``Figure`` when no path is given.
     """
     histories = {mid: dict(getattr(m, "history", {}) or {})
-                 for mid, m in result.all_models.items()}
+                 for mid, m in result.models.items()}
     metrics = list(metrics) if metrics else default_metrics(histories, result.evaluation_metric)
     rows, cols = grid_shape(len(metrics))
     size = (5.2 * cols, 3.9 * rows)

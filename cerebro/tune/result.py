@@ -30,7 +30,7 @@ class ModelSelectionResult:
     """
 
     def __init__(self, best_model, metrics, all_models, output_columns, evaluation_metric="loss",
-                 statuses=None, errors=None, stats=None):
+                 statuses=None, errors=None, stats=None) -> None:
         if isinstance(all_models, Mapping):
             self.models = dict(all_models)
         else:

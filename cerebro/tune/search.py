@@ -9,6 +9,7 @@ from cerebro._logging import get_logger
 from cerebro.data.columns import check_input_shape, inspect_columns
 from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.keras.estimator import SparkEstimator
+from cerebro.search.runner import quiet_console
 from cerebro.storage.layout import check_project_name
 from cerebro.tune.result import ModelSelectionResult
 from cerebro.wire import ModelIO
@@ -98,6 +99,7 @@ class ModelSelection:
 
     def fit(self, df) -> ModelSelectionResult:
         """Validates and prepares ``df``, then runs the search on it."""
+        quiet_console(self.backend, self.verbose)
         _, columns = inspect_columns(df, self.feature_columns, self.label_columns)
         searcher = self._searcher()
         first = searcher.ask()

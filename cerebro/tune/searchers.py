@@ -89,7 +89,7 @@ class TPESearcher(Searcher):
     def tell(self, point_id, loss):
         from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_FAIL, STATUS_OK
 
-        for doc in self._trials._dynamic_trials:
+        for doc in self._trials.trials:  # the live documents (new, running and done)
             if doc["tid"] == point_id:
                 if loss is None or not np.isfinite(loss):
                     doc["state"], doc["result"] = JOB_STATE_ERROR, {"status": STATUS_FAIL}

@@ -76,6 +76,7 @@ def _check(model, df, n_models, epochs=1):
 
 def test_grid_search(spark, libsvm_df, backend, tmp_path):
     from cerebro.storage import LocalStore
+    from cerebro.storage.layout import RunLayout
     from cerebro.tune import GridSearch, hp_choice
 
     df = libsvm_df
@@ -90,8 +91,9 @@ def test_grid_search(spark, libsvm_df, backend, tmp_path):
     model = grid_search.fit(df)
     models = _check(model, df, 3)
     assert sorted(m.params['lr'] for m in models) == [0.0001, 0.001, 0.01]
+    layout = RunLayout(store, grid_search.project_name)  # each search's runs in its own folder
     for m in models:
-        assert store.exists(store.checkpoint_key(m.getRunId(), "transformation_fn.pkl"))
+        assert store.exists(layout.transformation_fn_key(m.getRunId()))
 
 
 def test_random_search(spark, libsvm_df, backend, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 @pytest.fixture(scope="session")
 def small_mnist(spark, mnist_arrays):
     """1,200 MNIST images as a ``features``/``label``/``is_val`` DataFrame (300 val rows)."""
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = mnist_arrays[0][:1200], mnist_arrays[1][:1200]
     return make_vector_df(spark, x, y, val_fraction=0.25), (x, y)

@@ -25,7 +25,7 @@ HISTORY_KEYS = {"train_loss", "val_loss", "train_accuracy", "val_accuracy"}
 
 @pytest.fixture(scope="module")
 def data(spark, mnist_arrays):
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = mnist_arrays[0][:ROWS], mnist_arrays[1][:ROWS]
     return make_vector_df(spark, x, y, VAL_FRACTION), split_rows(x, y, VAL_FRACTION)

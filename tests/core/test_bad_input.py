@@ -20,7 +20,7 @@ EMPTY = {"metadata": [], "train": [], "val": [], "runs": []}
 
 @pytest.fixture(scope="module")
 def mnist_df(spark, mnist_arrays):
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = mnist_arrays
     return make_vector_df(spark, x[:24], y[:24], val_fraction=0.25)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from conftest import make_vector_df
+from frames import make_vector_df
 
 
 def test_custom_layer_reaches_the_workers(spark, store):

@@ -17,7 +17,6 @@ import numpy as np  # noqa: E402
 
 def main(store_dir: str, mode: str) -> None:
     from pyspark.ml.linalg import Vectors
-    from pyspark.sql import SparkSession
     from sklearn.datasets import load_digits
 
     from cerebro.backend import local_session

@@ -40,7 +40,15 @@ def _busy_spark_worker() -> psutil.Process | None:
     return busy[0] if busy else None
 
 
-def _search(spark, store, df, seed=3):
+def _model_dirs(store) -> list[str]:
+    return [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
+
+
+def _has_state(store, model_dir: str) -> bool:
+    return any(n.startswith("state-") for n in store.listdir(model_dir))
+
+
+def _search(spark, store, df, seed=3, **backend_kw):
     import keras
 
     from cerebro.backend import SparkBackend
@@ -53,7 +61,7 @@ def _search(spark, store, df, seed=3):
         return SparkEstimator(model, keras.optimizers.Adam(params["lr"]),
                               "sparse_categorical_crossentropy", ["accuracy"], batch_size=16)
 
-    backend = SparkBackend(spark.sparkContext, num_workers=2)
+    backend = SparkBackend(spark.sparkContext, num_workers=2, **backend_kw)
     space = {"units": hp_choice([16, 32]), "lr": hp_choice([1e-3, 3e-3])}
     return GridSearch(backend, store, gen, space, num_epochs=3, evaluation_metric="accuracy",
                       validation="is_val", feature_columns=["features"], label_columns=["label"],
@@ -83,8 +91,7 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
         # Wait for the first committed states, then kill whichever worker is busy.
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            runs = [f"runs/{p}/{r}" for p in store.listdir("runs") for r in store.listdir(f"runs/{p}")]
-            if any(n.startswith("state-") for r in runs for n in store.listdir(r)):
+            if any(_has_state(store, r) for r in _model_dirs(store)):
                 victim = _busy_spark_worker()
                 if victim is not None:
                     killed.append(victim.pid)
@@ -112,3 +119,48 @@ def test_sigkill_of_a_training_worker_loses_nothing(spark, tmp_path, digits_df):
         assert log["epochs_done"] == 3
         for epoch, parts in log["visit_log"].items():
             assert sorted(parts) == [0, 1], (model_id, epoch, parts)
+
+
+def test_sigstop_of_a_busy_worker_costs_one_sub_epoch(spark, tmp_path, digits_df):
+    """A stopped (not dead) worker: its visit passes its deadline, the worker is replaced,
+    and the search finishes with every model fully trained; one sub-epoch is redone."""
+    from cerebro.storage import LocalStore
+
+    store = LocalStore(str(tmp_path / "stopped"))
+    stopped = []
+
+    def stopper():
+        # Once every model has a committed state (so each visit has a derived deadline),
+        # stop whichever worker is busy.
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            runs = _model_dirs(store)
+            if len(runs) == 4 and all(_has_state(store, r) for r in runs):
+                victim = _busy_spark_worker()
+                if victim is not None:
+                    stopped.append(victim)
+                    os.kill(victim.pid, signal.SIGSTOP)
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=stopper, daemon=True)
+    t.start()
+    t0 = time.monotonic()
+    search = _search(spark, store, digits_df, visit_deadline_floor=3.0)
+    result = search.fit(digits_df)
+    t.join(5)
+    try:
+        assert stopped, "no busy Spark worker was found to stop"
+        assert result.stats["restarts"] == 1 and result.stats["lost_visits"] == 1
+        assert time.monotonic() - t0 < 170
+        for model_id, model in result.models.items():
+            assert len(model.history["val_loss"]) == 3 and result.statuses[model_id] == "DONE"
+            log = store.read_json(RunLayout(store, search.project_name).log_key(model_id))
+            for epoch, parts in log["visit_log"].items():
+                assert sorted(parts) == [0, 1], (model_id, epoch, parts)
+    finally:
+        for p in stopped:  # never leave a stopped process behind
+            try:
+                p.kill()
+            except psutil.Error:
+                pass

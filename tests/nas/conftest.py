@@ -9,7 +9,7 @@ import pytest
 @pytest.fixture(scope="module")
 def mnist_df(spark, mnist_arrays):
     """600 MNIST images as ``features`` (784-vectors in [0, 1]) and a double ``label``."""
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = mnist_arrays[0][:600], mnist_arrays[1][:600]
     return make_vector_df(spark, x, y).drop("is_val").cache()

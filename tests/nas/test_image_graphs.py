@@ -48,9 +48,9 @@ def test_head_only_graph_searches_the_image_block(spark, store, mnist_df):
     assert result.get_best_model().history["val_accuracy"][0] > 0.3  # 10 classes: chance 0.1
 
 
-def test_conv_and_resnet_v2_merged(spark, store, mnist_df):
+def seed_graph(seed: int):
+    """The seed's own graph: ConvBlock and ResNetBlock v2 merged, as its walk-through writes it."""
     import autokeras as ak
-    from keras_tuner import HyperParameters
 
     from cerebro.nas import HyperHyperModel
 
@@ -61,8 +61,14 @@ def test_conv_and_resnet_v2_merged(spark, store, mnist_df):
     output_node2 = ak.ResNetBlock(version="v2")(output_node)
     output_node = ak.Merge()([output_node1, output_node2])
     output_node = ak.ClassificationHead()(output_node)
-    am = HyperHyperModel(inputs=input_node, outputs=output_node, overwrite=True,
-                         max_trials=1000, seed=3)
+    return HyperHyperModel(inputs=input_node, outputs=output_node, overwrite=True,
+                           max_trials=1000, seed=seed)
+
+
+def test_conv_and_resnet_v2_merged(spark, store, mnist_df):
+    from keras_tuner import HyperParameters
+
+    am = seed_graph(seed=3)
     bind(am, spark, store, ["features"], ["label"])
     hp = HyperParameters()
     hp.Fixed("res_net_block_1/version", "resnet50_v2")
@@ -81,3 +87,23 @@ def test_conv_and_resnet_v2_merged(spark, store, mnist_df):
     model = am.export_model()
     assert model.count_params() > 20_000_000  # ResNet50V2 is in there
     assert any(type(layer).__name__ == "Concatenate" for layer in model.layers)
+
+
+def test_seed_graph_unpinned_never_crashes_the_search(spark, store, mnist_df):
+    """The seed's own graph with nothing fixed (its space includes ResNet152V2 and large
+    resizes), 2 trials on 2 workers in local mode: each trial is DONE, or FAILED naming
+    memory; the search itself always completes."""
+    am = seed_graph(seed=5)
+    bind(am, spark, store, ["features"], ["label"])
+    am.tuner_bind("greedy", objective="val_accuracy", max_trials=2, overwrite=True)
+    result = am.fit(mnist_df.limit(400), epochs=1, input_shape=(28, 28, 1))
+    assert len(result.statuses) == 2
+    for model_id, status in result.statuses.items():
+        assert status in ("DONE", "FAILED"), (model_id, status)
+        if status == "FAILED":
+            assert "memory" in result.errors[model_id], result.errors[model_id]
+    from cerebro.storage.layout import RunLayout
+
+    logs = [RunLayout(store, am.project_name).read_log(m) for m in result.statuses]
+    peaks = [log["peak_rss_bytes"] for log in logs if log]
+    assert all(0 < p < 20 * 2**30 for p in peaks), peaks  # measured, and under the host

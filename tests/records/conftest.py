@@ -12,7 +12,7 @@ def digits_df(spark):
     """sklearn's 1,797 8x8 digits, scaled to [0, 1], the first 25% marked ``is_val``."""
     from sklearn.datasets import load_digits
 
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(x))
