@@ -194,6 +194,28 @@ class SparkBackend(Backend):
             return "127.0.0.1"
         return self.sc.getConf().get("spark.driver.host", "127.0.0.1")
 
+    def _control_address(self) -> tuple[str, int, Optional[str]]:
+        """(host workers connect to, port, address to listen on) of the control channel.
+
+        The host is ``spark.driver.host`` (what executors already reach the driver by); the
+        port is ``spark.cerebro.driver.port`` (default 0: any free port), for clusters whose
+        firewall opens only fixed driver ports; the listening address is
+        ``spark.driver.bindAddress`` when set (e.g. ``0.0.0.0`` in a container whose
+        advertised address is not its own).
+        """
+        conf = self.sc.getConf()
+        raw = conf.get("spark.cerebro.driver.port", "0")
+        try:
+            port = int(raw)
+        except ValueError:
+            port = -1
+        if not 0 <= port <= 65535:
+            raise ValueError(f"spark.cerebro.driver.port must be a port number (0-65535), "
+                             f"got {raw!r}")
+        bind = None if self.sc.master.startswith("local") else conf.get("spark.driver.bindAddress",
+                                                                          None)
+        return self._driver_host(), port, bind
+
     def start_workers(self, store, dataset, columns: Sequence[str]):
         from cerebro.backend.pool import SparkWorkerPool
 
