@@ -123,6 +123,11 @@ class SparkBackend(Backend):
         self.max_restarts = max_restarts
         self.worker_memory_bytes = int(worker_memory_mb * 2**20) if worker_memory_mb else None
         self._warm_thread: Optional[threading.Thread] = None
+        from cerebro.backend.session import tune_running_session
+
+        applied = tune_running_session(self.sc, self.keras_backend)
+        if applied:
+            log.debug("tuned the running Spark session: %s", "; ".join(applied))
         if warm_up:
             self.warm_up()
 
