@@ -146,4 +146,4 @@ def executor_logs(tmp_path: Path) -> list[str]:
 
 def cleanup(tmp_path: Path) -> None:
     """The unpacked environments (2 GB per executor) go as soon as the test is done."""
-    shutil.rmtree(tmp_path / "work", ignore_errors=True)
+    subprocess.run(["rm", "-rf", str(tmp_path / "work")], check=False)  # faster than rmtree
