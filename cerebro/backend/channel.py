@@ -62,11 +62,14 @@ class ControlServer:
     never disturb the search.
     """
 
-    def __init__(self, host: str, secret: bytes, notify=None):
+    def __init__(self, host: str, secret: bytes, notify=None, port: int = 0,
+                 bind: str | None = None):
+        """Listens on ``bind`` (default ``host``) at ``port`` (0: any free port); workers
+        are told to connect to ``host`` at that port."""
         self.secret = secret
         self.notify = notify  # called (from the accept thread) after a worker connected
-        self._listener = Listener((host, 0), authkey=secret)
-        self.address: tuple[str, int] = self._listener.address
+        self._listener = Listener((bind or host, port), authkey=secret)
+        self.address: tuple[str, int] = (host, self._listener.address[1])
         self.refused = 0
         self._ready: "queue.Queue[tuple[int, Connection, dict]]" = queue.Queue()
         self._closed = threading.Event()

@@ -35,8 +35,9 @@ class SparkWorkerPool(WorkerPool):
         self._n = backend.num_workers
         self._wake_r, self._wake_w = Pipe(duplex=False)
         self._wake_lock = threading.Lock()
-        self.server = channel.ControlServer(backend._driver_host(), channel.new_secret(),
-                                            notify=self._wake)
+        host, port, bind = backend._control_address()
+        self.server = channel.ControlServer(host, channel.new_secret(), notify=self._wake,
+                                            port=port, bind=bind)
         self._group = f"cerebro-{uuid.uuid4().hex[:8]}"
         self.cfg = WorkerConfig(
             address=self.server.address, secret=self.server.secret, store=store,

@@ -182,3 +182,38 @@ def build_archive(cache_dir: Optional[str] = None, force: bool = False,
         if old != path:
             old.unlink(missing_ok=True)
     return path
+
+
+def tune_running_session(sc, keras_backend: str) -> list[str]:
+    """Applies to a running local-mode context what ``local_session`` sets at its start, as
+    far as Spark allows; returns what it applied. Logs one line on what it could not apply.
+
+    - **Preloaded workers** apply: Spark reads ``spark.python.daemon.module`` from the live
+      configuration whenever it starts Python workers, and in local mode the executor shares
+      the driver's, so setting it now has every later worker forked from cerebro's daemon.
+      ``KERAS_BACKEND`` goes into the workers' environment (``sc.environment``) so the daemon
+      knows which framework to preload.
+    - **Class archive and quick JIT** do not: they are options of the driver JVM, which is
+      running. The log line says how to get them.
+
+    Set ``CEREBRO_SESSION_TUNING=0`` to leave the session as it is. Does nothing outside
+    local mode (executors' settings are fixed when they start).
+    """
+    if not str(sc.master).startswith("local") or os.environ.get("CEREBRO_SESSION_TUNING") == "0":
+        return []
+    applied = []
+    live = sc._jsc.sc().conf()  # the driver's own SparkConf (getConf() returns a copy)
+    if not live.contains("spark.python.daemon.module"):
+        live.set("spark.python.daemon.module", DAEMON_MODULE)
+        applied.append(f"spark.python.daemon.module={DAEMON_MODULE}")
+    if "KERAS_BACKEND" not in sc.environment:
+        sc.environment["KERAS_BACKEND"] = keras_backend
+        applied.append(f"KERAS_BACKEND={keras_backend} for the Python workers")
+    jvm_opts = live.get("spark.driver.extraJavaOptions", "")
+    wanted = java_options()
+    if wanted and not all(opt in jvm_opts for opt in wanted.split()):
+        log.info("this SparkSession's driver JVM started without cerebro's class archive and "
+                 "quick JIT (about 2-5 s of start-up); build it with cerebro.backend.session."
+                 "local_session(), or add .config('spark.driver.extraJavaOptions', "
+                 "cerebro.backend.session.java_options()) to your SparkSession.builder")
+    return applied

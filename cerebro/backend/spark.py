@@ -141,6 +141,11 @@ class SparkBackend(Backend):
             raise TypeError(f"local_dir must be a path (str), got {type(local_dir).__name__}")
         self.data_local_dir = None if local_dir is None else os.fspath(local_dir)
         self._warm_thread: Optional[threading.Thread] = None
+        from cerebro.backend.session import tune_running_session
+
+        applied = tune_running_session(self.sc, self.keras_backend)
+        if applied:
+            log.debug("tuned the running Spark session: %s", "; ".join(applied))
         if warm_up:
             self.warm_up()
 
@@ -224,6 +229,28 @@ class SparkBackend(Backend):
         if self.sc.master.startswith("local"):
             return "127.0.0.1"
         return self.sc.getConf().get("spark.driver.host", "127.0.0.1")
+
+    def _control_address(self) -> tuple[str, int, Optional[str]]:
+        """(host workers connect to, port, address to listen on) of the control channel.
+
+        The host is ``spark.driver.host`` (what executors already reach the driver by); the
+        port is ``spark.cerebro.driver.port`` (default 0: any free port), for clusters whose
+        firewall opens only fixed driver ports; the listening address is
+        ``spark.driver.bindAddress`` when set (e.g. ``0.0.0.0`` in a container whose
+        advertised address is not its own).
+        """
+        conf = self.sc.getConf()
+        raw = conf.get("spark.cerebro.driver.port", "0")
+        try:
+            port = int(raw)
+        except ValueError:
+            port = -1
+        if not 0 <= port <= 65535:
+            raise ValueError(f"spark.cerebro.driver.port must be a port number (0-65535), "
+                             f"got {raw!r}")
+        bind = None if self.sc.master.startswith("local") else conf.get("spark.driver.bindAddress",
+                                                                          None)
+        return self._driver_host(), port, bind
 
     def start_workers(self, store, dataset, columns: Sequence[str]):
         from cerebro.backend.pool import SparkWorkerPool

@@ -107,6 +107,9 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
 
     logging.getLogger("cerebro").setLevel(cfg.log_level)
     entered, t_entry = time.time(), time.perf_counter()
+    from cerebro.backend import gpu
+
+    plan = gpu.before_imports(gpu.task_gpus())  # CUDA_VISIBLE_DEVICES before torch imports
     # Keras and its backend import (seconds of CPU) in a thread while this one connects and
     # loads the shard (I/O, mostly outside the GIL); nothing to do if a warm-up did it.
     _set_env(cfg.threads, cfg.keras_backend)
@@ -124,6 +127,7 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     if "error" in imports:
         raise imports["error"]
     _set_threads(cfg.threads, cfg.keras_backend)  # in this thread: the one that trains
+    device = gpu.choose_device(plan, cfg.keras_backend, partition, cfg.threads)
 
     from cerebro.backend.memory import VisitGuard, rss_bytes
 
@@ -142,8 +146,10 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
 
     guard = VisitGuard(over_allowance)
     send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
-          "rss_bytes": rss_bytes(), "timings": timings, **shards})
-    visits = _serve(conn, runtime, guard, send)
+          "rss_bytes": rss_bytes(), "timings": timings, "device": device,
+          "gpus": list(plan.addresses), **shards})
+    with gpu.device_scope(device):
+        visits = _serve(conn, runtime, guard, send)
     conn.close()
     return {"partition": partition, "visits": visits}
 
