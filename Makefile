@@ -46,6 +46,8 @@ test-quick: install
 
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/honest.py $(HONEST_ARGS)
+	$(PY) benchmarks/proposals_sim.py --doc docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .hypothesis

@@ -168,6 +168,8 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--trials", default="8,16", help="comma-separated N of best-after-N")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    ap.add_argument("--doc", default="", help="also write the table into this document "
+                    "(e.g. docs/benchmarks.md, between the proposals-sim markers)")
     args = ap.parse_args(argv)
     counts = sorted(int(x) for x in args.trials.split(","))
     results = {}
@@ -181,7 +183,24 @@ def main(argv=None) -> None:
         f.write(md)
     with open(os.path.join(args.out, "proposals-sim.json"), "w") as f:
         json.dump({k: {str(n): s for n, s in v.items()} for k, v in results.items()}, f, indent=1)
+    if args.doc:
+        from benchmarks.honest_report import update_doc
+
+        update_doc(args.doc, INTRO + md, name="proposals-sim",
+                   title="Proposal quality, simulated (`benchmarks/proposals_sim.py`)")
     print(md)
+
+
+INTRO = ("Real KerasTuner/AutoKeras oracles propose over the seed graph's ConvBlock space "
+         "(only learning_rate fixed); a synthetic objective scores each trial (sgd near "
+         "chance, 64 filters best, light dropout helps, noise 0.004) and a cost model times "
+         "it; P slots run trials and every finished one is reported before the next ask, as "
+         "the search runner does. *stock* = the upstream oracles as cerebro used them before "
+         "(greedy with its space registered up front, so its first trial is a mutation, and "
+         "`exploration=0.3` draws from the start); *parallel-aware* = "
+         "`cerebro.nas.proposals` (the default now). No training: "
+         "`python benchmarks/proposals_sim.py --seeds 10 --trials 8,16 --doc docs/benchmarks.md`"
+         " takes ~2 min.\n\n")
 
 
 if __name__ == "__main__":
