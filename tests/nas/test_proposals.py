@@ -133,3 +133,14 @@ def test_autokeras_private_flag_still_exists(tmp_path):
 def test_unknown_proposals_option(tmp_path):
     with pytest.raises(ValueError, match="proposals"):
         oracle_for(tmp_path, proposals="clever")
+
+
+def test_same_seed_same_proposals(tmp_path):
+    def run(d):
+        oracle = oracle_for(d, exploration=0.3)
+        trials = ask(oracle, 4)
+        finish(oracle, trials[2], 0.8)
+        trials += ask(oracle, 3, start=4)
+        return [values_key(t.hyperparameters.values) for t in trials]
+
+    assert run(tmp_path / "a") == run(tmp_path / "b")
