@@ -49,6 +49,15 @@ def seed_hyperparameters(wl: dict):
     return hp
 
 
+def epoch_listener(elog):
+    """A search listener (the public ``resource_bind(listeners=...)``) logging epoch ends."""
+    def listen(kind: str, payload: dict) -> None:
+        if kind == "epoch_end":
+            elog.write(payload["epoch"], payload["metrics"], payload["model_id"])
+
+    return listen
+
+
 def run(spec: dict, marks) -> dict:
     wl, workers = spec["workload"], int(spec["workers"])
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -67,15 +76,14 @@ def run(spec: dict, marks) -> dict:
     inp, out = seed_graph(wl)
     am = HyperHyperModel(inputs=inp, outputs=out, overwrite=True, max_trials=1000,
                          seed=wl["seed"])
+    elog = workloads.EpochLog(spec["epoch_log"])
     am.resource_bind(backend=backend, store=store, feature_columns=["features"],
-                     label_columns=["label_OHE"], evaluation_metric="accuracy", verbose=0)
+                     label_columns=["label_OHE"], evaluation_metric="accuracy", verbose=0,
+                     listeners=[epoch_listener(elog)])
     kw = {"exploration": wl["exploration"]} if wl.get("tuner", "greedy") == "greedy" else {}
     am.tuner_bind(wl.get("tuner", "greedy"), hyperparameters=seed_hyperparameters(wl),
                   objective="val_accuracy", max_trials=wl["trials"], overwrite=True,
                   proposals=wl.get("proposals", "parallel"), **kw)
-    elog = workloads.EpochLog(spec["epoch_log"])
-    am._on_event = lambda kind, p: (elog.write(p["epoch"], p["metrics"], p["model_id"])
-                                    if kind == "epoch_end" else None)
     df = spark.read.format("libsvm").option("numFeatures", "784").load(wl["data"]["libsvm"])
     from pyspark.ml.feature import OneHotEncoder  # Spark 3+ name of OneHotEncoderEstimator
 
