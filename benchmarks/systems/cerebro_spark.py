@@ -106,14 +106,14 @@ def run(spec: dict, marks) -> dict:
     marks["workers_start_called"] = round(t_start - marks.t_launch, 3)
     marks["workers_ready"] = round(t_ready - marks.t_launch, 3)
     marks["first_visit"] = round(pool.first_submit - marks.t_launch, 3)
-    hop = am._fitted["stats"]
+    figures = result.stats  # the runner's figures: time_s (breakdown), timeline, ...
     spark.stop()
     marks("spark_stopped")
     return {
         "stats": {k: v for k, v in result.stats.items() if isinstance(v, (int, float))},
-        "breakdown": hop.breakdown(workers),
-        "scheduler_gaps": _scheduler_gaps(hop.timeline, workers),
-        "timeline": [list(t) for t in hop.timeline],
+        "breakdown": figures["time_s"],
+        "scheduler_gaps": _scheduler_gaps(figures["timeline"], workers),
+        "timeline": [list(t) for t in figures["timeline"]],
         "timeline_t0": round(pool.first_submit - marks.t_launch, 3),
         "workers_info": {str(p): info for p, info in pool.ready_info.items()},
         "worker_pids": {str(p): pid for p, pid in getattr(pool, "pids", {}).items()},
