@@ -82,7 +82,8 @@ def render(out: dict, results_dir: str) -> str:
     s, g = out["settings"], groups(out)
     target = s.get("target", 0.95)
     ak = "AutoKeras, sequential"
-    lines = [f"Run {out['created']} on {out['cores']} cores ({s['workers']} workers; the "
+    lines = [f"Run {out['created']} on {out['cores']} cores, {s.get('rows', 5000)} MNIST rows "
+             f"({s['workers']} workers; the "
              "machine may have been shared: compare ratios within this table). Medians "
              "[min–max] over seeds; \"never\" = the target was not reached (ranked last).", ""]
     if "greedy" in g:
