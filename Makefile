@@ -53,6 +53,8 @@ test-quick: install
 
 bench: install
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+	$(PY) benchmarks/honest.py $(HONEST_ARGS)
+	$(PY) benchmarks/proposals_sim.py --doc docs/benchmarks.md
 	$(MAKE) bench-outofcore
 
 # Out-of-core shards: a Criteo-like table >= 4x the workers' data budget (docs/benchmarks.md).

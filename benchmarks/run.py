@@ -33,7 +33,9 @@ from benchmarks.monitor import TreeMonitor  # noqa: E402
 
 MODULES = {"cerebro": "benchmarks.systems.cerebro_spark",
            "autokeras": "benchmarks.systems.autokeras_seq",
-           "kt-dist": "benchmarks.systems.kt_distributed"}
+           "kt-dist": "benchmarks.systems.kt_distributed",
+           "cerebro-seed": "benchmarks.systems.seed_walkthrough",  # benchmarks/honest.py
+           "autokeras-seed": "benchmarks.systems.autokeras_seed"}
 ALL = {False: "mnist,scaling,criteo", True: "mnist,mnist-random,scaling,criteo"}
 PRESETS = {  # mode -> workload settings
     "quick": {"mnist": dict(trials=4, epochs=2), "criteo": dict(rows=200_000, trials=2, epochs=1)},

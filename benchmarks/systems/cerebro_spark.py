@@ -13,6 +13,7 @@ import time
 
 from benchmarks.systems._harness import main
 from benchmarks import workloads
+from benchmarks.systems.seed_walkthrough import epoch_listener
 
 
 class _TimedPool:
@@ -90,12 +91,10 @@ def run(spec: dict, marks) -> dict:
     am.resource_bind(backend=backend, store=store,
                      feature_columns=["features"] if mnist else workloads.CRITEO_FEATURES,
                      label_columns=["label"], evaluation_metric="accuracy",
-                     validation=workloads.VAL_COL, verbose=0)
+                     validation=workloads.VAL_COL, verbose=0,
+                     listeners=[epoch_listener(workloads.EpochLog(spec["epoch_log"]))])
     am.tuner_bind(wl.get("tuner", "greedy"), hyperparameters=workloads.hyperparameters(wl),
                   objective="val_accuracy", max_trials=wl["trials"], overwrite=True)
-    elog = workloads.EpochLog(spec["epoch_log"])
-    am._on_event = lambda kind, p: (elog.write(p["epoch"], p["metrics"], p["model_id"])
-                                    if kind == "epoch_end" else None)
     df = spark.read.parquet(wl["data"]["parquet"])
     marks("fit_called")
     result = am.fit(df, epochs=wl["epochs"], input_shape=(28, 28, 1) if mnist else None,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import numpy as np
 
+PROPOSALS = ("parallel", "stock")
+
 TUNERS = ("greedy", "random", "bayesian", "hyperband", "grid")
 
 
-def _greedy_class():
+@functools.cache
+def exploring_greedy_class():
     import keras_tuner as kt
     from autokeras.tuners.greedy import GreedyOracle
 
@@ -44,9 +48,27 @@ def _greedy_class():
     return ExploringGreedyOracle
 
 
+def _classes(proposals: str) -> dict[str, Any]:
+    """Tuner name -> oracle class; ``parallel`` ones propose knowing what is in flight."""
+    import keras_tuner as kt
+
+    from cerebro.nas import proposals_oracles as po
+
+    if proposals not in PROPOSALS:
+        raise ValueError(f"proposals must be one of {list(PROPOSALS)}, got {proposals!r}")
+    if proposals == "stock":
+        return {"greedy": exploring_greedy_class(), "bayesian": kt.oracles.BayesianOptimizationOracle,
+                "hyperband": kt.oracles.HyperbandOracle}
+    return {"greedy": po.parallel_greedy_class(), "bayesian": po.parallel_bayesian_class(),
+            "hyperband": po.parallel_hyperband_class()}
+
+
 def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: Optional[int],
                 max_epochs: Optional[int], **kwargs):
     """Returns an oracle for ``tuner`` (a name in ``TUNERS`` or an ``Oracle`` instance).
+
+    ``proposals="parallel"`` (the default) gives greedy, bayesian and hyperband the
+    parallel-aware proposals of ``cerebro.nas.proposals``; ``"stock"`` the upstream oracles.
 
     Raises:
         ValueError: an unknown tuner name (the message lists the valid ones), or
@@ -61,15 +83,16 @@ def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: O
         raise TypeError(f"tuner must be one of {list(TUNERS)} or a keras_tuner.Oracle, "
                         f"got {type(tuner).__name__}")
     name = tuner.lower()
+    classes = _classes(kwargs.pop("proposals", "parallel"))
     common = dict(objective=objective, max_trials=max_trials, hyperparameters=hyperparameters,
                   seed=seed, tune_new_entries=True, allow_new_entries=True)
     try:
         if name == "greedy":
-            return _greedy_class()(**common, **kwargs)
+            return classes["greedy"](**common, **kwargs)
         if name == "random":
             return kt.oracles.RandomSearchOracle(**common, **kwargs)
         if name == "bayesian":
-            return kt.oracles.BayesianOptimizationOracle(**common, **kwargs)
+            return classes["bayesian"](**common, **kwargs)
         if name == "grid":
             return kt.oracles.GridSearchOracle(**common, **kwargs)
         if name == "hyperband":
@@ -77,7 +100,7 @@ def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: O
             if not max_epochs:
                 raise ValueError("the hyperband tuner needs max_epochs (or fit(epochs=...))")
             common.pop("max_trials")
-            oracle = kt.oracles.HyperbandOracle(**common, max_epochs=int(max_epochs), **kwargs)
+            oracle = classes["hyperband"](**common, max_epochs=int(max_epochs), **kwargs)
             oracle.max_trials = max_trials  # KerasTuner's Hyperband has no budget; honour ours
             return oracle
     except TypeError as e:
