@@ -36,7 +36,7 @@ def _search(spark, store):
     from cerebro.backend import SparkBackend
     from cerebro.keras import SparkEstimator
     from cerebro.tune import GridSearch, hp_choice
-    from tests.conftest import make_vector_df
+    from frames import make_vector_df
 
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(x))[:480]

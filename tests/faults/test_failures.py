@@ -11,7 +11,7 @@ import numpy as np
 import psutil
 import pytest
 
-from tests.conftest import make_vector_df
+from frames import make_vector_df
 
 
 @pytest.fixture(scope="module")

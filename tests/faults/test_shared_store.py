@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cerebro.storage.layout import RunLayout
-from tests.conftest import make_vector_df
+from frames import make_vector_df
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from cerebro.storage.layout import RunLayout
-from tests.conftest import make_vector_df
+from frames import make_vector_df
 
 pytestmark = pytest.mark.slow
 
