@@ -21,11 +21,11 @@ seed and the same sequence of calls always yield the same assignments.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 from cerebro.mop.memory import MemoryPlan
 from cerebro.mop.records import EpochDone, Event, ModelDone, SchedulerError, Visit, VisitKind, _Model
+from cerebro.mop.rotation import Rotation
 
 __all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Visit", "VisitKind"]
 
@@ -38,13 +38,10 @@ def _check_epochs(model_id: str, epochs: int) -> None:
 class Scheduler:
     """Deterministic MOP scheduler.
 
-    Visit order: with ``strict_order=True`` a model's TRAIN order in epoch
-    ``e`` is fixed in advance: ``base`` is ``list(range(P))`` shuffled by
-    ``random.Random(f"{seed}:{e}")`` and the model with ordinal ``k`` visits
-    ``base[(k + j) % P]`` for ``j = 0..P-1``. A TRAIN visit is then runnable on
-    worker ``w`` only if ``w`` is the model's next partition. With
-    ``strict_order=False`` any partition not yet visited this epoch is
-    runnable. EVAL visits are always unordered.
+    Visit order: with ``strict_order=True`` a model's TRAIN order in each epoch
+    is fixed in advance by its ordinal (``mop/rotation.py``) and a TRAIN visit is
+    runnable only on the model's next partition; with ``strict_order=False`` any
+    partition not yet visited this epoch is. EVAL visits are always unordered.
 
     Assignment policy: :meth:`assign` walks the idle, up workers in ascending
     index and gives each the best runnable visit, ranked by the key
@@ -90,7 +87,7 @@ class Scheduler:
         self._down: set[int] = set()
         self._free: dict[str, _Model] = {}  # not running, not removed, not finished
         self._added = 0
-        self._base_orders: dict[int, list[int]] = {}
+        self._rotation = Rotation(num_partitions, seed)
 
     # ------------------------------------------------------------------ models
     def add_model(
@@ -216,8 +213,7 @@ class Scheduler:
         idle_set = set(idle)
         for m in self._free.values():
             if m.phase is VisitKind.TRAIN and self.strict_order:
-                base = self._base_order(m.epoch)
-                w = base[(m.ordinal + len(m.done)) % self.num_partitions]
+                w = self._rotation.next_partition(m.ordinal, m.epoch, len(m.done))
                 if w in idle_set and w not in m.done:
                     out.setdefault(w, []).append(m)
             else:
@@ -388,15 +384,11 @@ class Scheduler:
         is merely not enforced.
         """
         self._known(model_id)
-        base = self._base_order(epoch)
-        k = self._ordinals[model_id]
-        p = self.num_partitions
-        return [base[(k + j) % p] for j in range(p)]
+        return self._rotation.order(self._ordinals[model_id], epoch)
 
     def train_order_for(self, ordinal: int, epoch: int) -> list[int]:
         """The strict TRAIN order of epoch ``epoch`` for a model with ``ordinal``."""
-        base = self._base_order(epoch)
-        return [base[(ordinal + j) % self.num_partitions] for j in range(self.num_partitions)]
+        return self._rotation.order(ordinal, epoch)
 
     def ordinal(self, model_id: str) -> int:
         """The model's rotation offset (needed to resume it with the same order)."""
@@ -404,21 +396,11 @@ class Scheduler:
         return self._ordinals[model_id]
 
     # ---------------------------------------------------------------- internal
-    def _base_order(self, epoch: int) -> list[int]:
-        base = self._base_orders.get(epoch)
-        if base is None:
-            base = list(range(self.num_partitions))
-            random.Random(f"{self.seed}:{epoch}").shuffle(base)
-            self._base_orders[epoch] = base
-        return base
-
     def _runnable_kind(self, m: _Model, worker: int) -> VisitKind | None:
         if m.removed or m.worker is not None or m.finished or worker in m.done:
             return None
         if m.phase is VisitKind.TRAIN and self.strict_order:
-            base = self._base_order(m.epoch)
-            nxt = base[(m.ordinal + len(m.done)) % self.num_partitions]
-            if nxt != worker:
+            if self._rotation.next_partition(m.ordinal, m.epoch, len(m.done)) != worker:
                 return None
         return m.phase
 

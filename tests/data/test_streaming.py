@@ -38,7 +38,7 @@ def _copies(local_dir):
 
 def test_streamed_search_covers_every_partition_and_reuses_local_copies(
         spark, mnist_arrays, tmp_path):
-    from conftest import make_vector_df
+    from frames import make_vector_df
 
     from cerebro.storage import LocalStore
     from cerebro.storage.layout import RunLayout
