@@ -38,7 +38,8 @@ def _bind(am, spark, store, metric="accuracy"):
 def test_fork_tuner_names_are_aliases(spark, store, name, oracle):
     am = _bind(_am(overwrite=True), spark, store)
     am.tuner_bind(tuner=name, hyperparameters=None, objective="val_loss", max_trials=3)
-    assert type(am.tuner.oracle).__name__ == oracle
+    # the oracle the fork named, or this project's parallel-aware subclass of it
+    assert oracle in [c.__name__ for c in type(am.tuner.oracle).__mro__]
     assert am.objective.name == "val_loss"  # the fork's property
 
 

@@ -75,5 +75,6 @@ def test_search_resume_and_export_on_s3(spark, s3_endpoint, tmp_path, caplog):
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-5, atol=1e-6)
     assert best.spec_bytes and best.state_bytes  # read back from the S3 store
-    rows = am2.predict(df.limit(50)).select("label", "label__class").collect()
+    # every row (the first 50 are 86% one class); the majority class alone gives 0.63
+    rows = am2.predict(df).select("label", "label__class").collect()
     assert np.mean([r["label"] == r["label__class"] for r in rows]) >= 0.8
