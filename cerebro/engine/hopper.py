@@ -148,10 +148,12 @@ class ModelHopper:
     def dispatch(self) -> None:
         """Hands a runnable visit to every idle worker."""
         memory = self.scheduler.memory
-        for visit in self.scheduler.assign():
+        visits = self.scheduler.assign()
+        running = {w: v.model_id for w, v in self.scheduler.running.items()}
+        for visit in visits:
             run = self.runs[visit.model_id]
             task = run.visit_task(visit, self.layout, self.seed, memory.allowance(
-                run.model_id, visit.partition) if memory is not None else None)
+                run.model_id, visit.partition, running) if memory is not None else None)
             deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
             now = self.clock()

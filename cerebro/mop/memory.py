@@ -3,7 +3,8 @@
 Workers in one *group* (a host) share a memory budget. Every visit reserves memory for its
 model, and a visit may start only if the reservations of the group's running visits, the
 idle memory of its idle workers and the new reservation fit the budget. The reservation is
-also the visit's *allowance*: a worker whose process grows past it gives the visit up (the
+the floor of the visit's *allowance*, which also gets an even share of the memory the host's
+running visits leave free: a worker whose process grows past it gives the visit up (the
 backend reports the loss with ``LostReason.MEMORY``), before the host runs out.
 
 A model's reservation:
@@ -108,8 +109,28 @@ class MemoryPlan:
             used += self.reservation(running[w], w) if w in running else self._idle[w]
         return used <= budget
 
-    def allowance(self, model_id: str, worker: int) -> int | None:
-        """The memory the worker may use for the visit (``None``: no limit)."""
+    def allowance(self, model_id: str, worker: int,
+                  running: Mapping[int, str] | None = None) -> int | None:
+        """The memory the worker may use for the visit (``None``: no limit).
+
+        Without ``running`` this is the visit's reservation. With it (worker -> model id of
+        the visits running now, this one included), the visit also gets an even share of the
+        group's slack, the budget the running reservations and idle workers leave: an
+        estimate a little low (a peak measured on another worker) does not cost a restart
+        while the host has room, and the running visits' allowances still sum to the budget.
+        """
         if not self.limited(worker):
             return None
-        return self.reservation(model_id, worker)
+        own = self.reservation(model_id, worker)
+        if running is None:
+            return own
+        members = self._members(worker)
+        used, busy = 0, 0
+        for w in members:
+            if w in running:
+                used += own if w == worker else self.reservation(running[w], w)
+                busy += 1
+            else:
+                used += self._idle[w]
+        slack = self.budgets[self.groups[worker]] - used
+        return own + max(0, slack) // max(1, busy + (worker not in running))
