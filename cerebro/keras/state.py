@@ -11,11 +11,19 @@ import io
 import json
 import os
 import tempfile
+import threading
 from typing import Any
 
 import numpy as np
 
 _META = "__meta__"
+
+#: Keras keeps its build state (name scopes, the layer-name counter) in one module-level
+#: ``threading.local`` that ``keras.backend.clear_session`` replaces for every thread at once.
+#: Two searches started from two threads of one driver would clear each other's state
+#: mid-build (``IndexError: pop from empty list`` in ``name_scope``), so every driver-side
+#: build, load or session clear holds this lock.
+KERAS_BUILD_LOCK = threading.RLock()
 
 
 def model_to_bytes(model) -> bytes:
@@ -41,7 +49,9 @@ def model_from_bytes(data: bytes, custom_objects: dict | None = None, compile: b
             # A spec is saved before its optimizer is built; Keras warns that it cannot
             # restore optimizer variables that do not exist yet. The state restores them.
             warnings.filterwarnings("ignore", message=".*Skipping variable loading for optimizer.*")
-            return keras.saving.load_model(path, custom_objects=custom_objects, compile=compile)
+            with KERAS_BUILD_LOCK:
+                return keras.saving.load_model(path, custom_objects=custom_objects,
+                                               compile=compile)
 
 
 def ensure_optimizer_built(model) -> None:

@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from cerebro.keras.state import KERAS_BUILD_LOCK
+
 PRETRAINED_SUFFIX = "pretrained"
 
 
@@ -107,8 +109,9 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
     # every trial registers the same hyperparameter names (``.../spatial_reduction_1/...``).
     # No gc.collect() (free_memory): in a driver holding Spark, torch and AutoKeras it took
     # 0.35 s per build, while a worker waited for the new trial.
-    keras.backend.clear_session(free_memory=False)
-    model = graph.build(hp)
-    check_no_download(hp)
-    AutoTuner.adapt(model, list(sample_inputs))
-    return to_plain_keras(model, graph_metrics(graph))
+    with KERAS_BUILD_LOCK:
+        keras.backend.clear_session(free_memory=False)
+        model = graph.build(hp)
+        check_no_download(hp)
+        AutoTuner.adapt(model, list(sample_inputs))
+        return to_plain_keras(model, graph_metrics(graph))

@@ -24,7 +24,7 @@ def build_graph(inputs, outputs):
     from autokeras.engine import head as head_module
     from autokeras.engine import node as node_module
 
-    from cerebro.nas.builder import PretrainedWeightsError
+    from cerebro.nas.builder import KERAS_BUILD_LOCK, PretrainedWeightsError
 
     inputs, outputs = tree.flatten(inputs), tree.flatten(outputs)
     for node in inputs:
@@ -34,11 +34,12 @@ def build_graph(inputs, outputs):
     if all(isinstance(o, node_module.Node) for o in outputs):
         graph = graph_module.Graph(inputs=inputs, outputs=outputs)
     elif all(isinstance(o, head_module.Head) for o in outputs):
-        keras.backend.clear_session()
-        middle = [node.get_block()(node) for node in inputs]
-        merged = blocks.Merge()(middle) if len(middle) > 1 else middle[0]
-        outs = tree.flatten([head(merged) for head in outputs])
-        graph = graph_module.Graph(inputs=inputs, outputs=outs)
+        with KERAS_BUILD_LOCK:
+            keras.backend.clear_session()
+            middle = [node.get_block()(node) for node in inputs]
+            merged = blocks.Merge()(middle) if len(middle) > 1 else middle[0]
+            outs = tree.flatten([head(merged) for head in outputs])
+            graph = graph_module.Graph(inputs=inputs, outputs=outs)
     else:
         raise TypeError("outputs must be all AutoKeras heads (ak.ClassificationHead(), ...) "
                         "or all output nodes of a block graph")

@@ -83,7 +83,9 @@ def test_stop_add_resume_reach_the_running_search(spark, digits_df, tmp_path):
 
     wait_for(lambda: (t := trial(first)) and t["epochs_done"] >= 1, "an epoch of the first model")
 
-    # stop: applied at the next sub-epoch boundary, so at most the visit in flight completes
+    # stop: applied at the next sub-epoch boundary, so a visit in flight may complete but none
+    # starts after it. The command's ack is written on the records thread behind every
+    # ``visit_started`` emitted before it, so once it reads APPLIED the start rows are all in.
     r = client.post(f"/api/experiments/{eid}/commands", json={"action": "stop", "model_id": first},
                     headers=AUTH)
     assert r.status_code == 201 and r.json()["status"] == "PENDING"
@@ -92,12 +94,14 @@ def test_stop_add_resume_reach_the_running_search(spark, digits_df, tmp_path):
     applied = wait_for(lambda: (c := client.get(f"/api/commands/{cid}", headers=AUTH).json())
                        ["status"] != "PENDING" and c, "the stop")
     assert applied["status"] == "APPLIED", applied
+    at_stop = visits_of(first)
+    # between the post and the next poll (0.1 s), short sub-epochs may start one or two more
+    assert at_stop - before <= 3
     wait_for(lambda: trial(first)["status"] == "STOPPED", "the first model to stop")
     stopped_at = trial(first)["epochs_done"]
     assert 1 <= stopped_at < EPOCHS
-    assert visits_of(first) - before <= 1
     time.sleep(1.0)  # the other model keeps hopping; the stopped one gets no more visits
-    assert visits_of(first) - before <= 1 and trial(second)["status"] == "RUNNING"
+    assert visits_of(first) == at_stop and trial(second)["status"] == "RUNNING"
 
     # a command that does not apply is rejected with a reason, and the search goes on
     rejected = command({"action": "stop", "model_id": first}, expect="REJECTED")
