@@ -48,6 +48,10 @@ class MemoryPlan:
         """A worker's memory while it runs no visit (interpreter, framework, shard)."""
         self._idle[worker] = int(nbytes)
 
+    def idle(self, worker: int) -> int:
+        """The worker's memory while it runs no visit, as last reported (0 until then)."""
+        return self._idle[worker]
+
     def observe(self, model_id: str, peak_bytes: int) -> None:
         """A visit of the model completed with this peak."""
         if peak_bytes > 0:

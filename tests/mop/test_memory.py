@@ -120,7 +120,7 @@ def test_allowances_share_the_slack_and_never_exceed_the_budget(num_workers, see
     allowances = {v.partition: plan.allowance(v.model_id, v.partition, running) for v in visits}
     for v in visits:
         assert allowances[v.partition] >= plan.reservation(v.model_id, v.partition)
-    idle = sum(plan._idle[w] for w in range(num_workers) if w not in running)
+    idle = sum(plan.idle(w) for w in range(num_workers) if w not in running)
     assert sum(allowances.values()) + idle <= budget
     if len(running) == 1:  # alone on the host: everything the idle workers leave
         (w, m), = running.items()
