@@ -25,7 +25,8 @@ class LostReason(enum.StrEnum):
 
     EXITED = "exited"  # the worker process died (signal, crash) or its connection broke
     MEMORY = "memory"  # over its memory allowance (the worker's guard) or killed by the kernel
-    HUNG = "hung"  # ran past its liveness deadline (stopped, deadlocked, swapping)
+    HUNG = "hung"  # beat but ran past its visit's deadline (deadlocked, swapping, endless)
+    NO_HEARTBEAT = "no_heartbeat"  # sent no heartbeat for the timeout (stopped, frozen, cut off)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +132,17 @@ class VisitResult:
                     exit_signal: Optional[int] = None) -> "VisitResult":
         """The result a pool reports for a visit whose worker did not answer."""
         return cls(ok=False, error=error, lost=True, lost_reason=reason, exit_signal=exit_signal)
+
+
+@dataclasses.dataclass(frozen=True)
+class Heartbeat:
+    """A busy worker's sign of life, sent every second by a thread that does not train.
+
+    Attributes:
+        worker: The worker (== partition).
+    """
+
+    worker: int
 
 
 @dataclasses.dataclass(frozen=True)

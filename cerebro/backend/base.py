@@ -41,6 +41,12 @@ class WorkerPool(abc.ABC):
             graceful: Let running visits finish; False stops them at once.
         """
 
+    def last_beats(self) -> dict[int, float]:
+        """Busy worker -> when it last showed it is alive: its visit's submission, a
+        heartbeat or any message (seconds on the supervisor's clock). Empty: this pool's
+        workers send no heartbeats, and only the visits' deadlines find a stopped worker."""
+        return {}
+
     @property
     def hosts(self) -> dict[int, str]:
         """Worker -> host name (for memory groups)."""

@@ -22,7 +22,7 @@ from cerebro.backend import channel
 from cerebro.backend.base import WorkerPool
 from cerebro.backend.memory import GiB, HostWatch
 from cerebro.backend.worker import WorkerConfig, worker_task
-from cerebro.wire import LostReason, VisitResult, VisitTask, WorkerUp
+from cerebro.wire import Heartbeat, LostReason, VisitResult, VisitTask, WorkerUp
 
 log = get_logger("backend")
 
@@ -51,6 +51,7 @@ class SparkWorkerPool(WorkerPool):
         self.pids: dict[int, int] = {}
         self.ready_info: dict[int, dict[str, Any]] = {}
         self.busy: set[int] = set()
+        self._beats: dict[int, float] = {}  # busy worker -> last sign of life (monotonic)
         self._starting: dict[int, Any] = {}
         self._gen: dict[int, int] = {}
         self._job_errors: dict[int, BaseException] = {}
@@ -146,8 +147,10 @@ class SparkWorkerPool(WorkerPool):
             if role == "starting":
                 out += self._on_ready(w, c)
             elif role == "busy":
-                self.busy.discard(w)
-                out.append((w, self._receive(w, c)))
+                result = self._receive(w, c)
+                if result is not None:
+                    self.busy.discard(w)
+                    out.append((w, result))
         return out
 
     def _on_ready(self, p: int, conn: Any) -> list[tuple[int, Any]]:
@@ -169,11 +172,15 @@ class SparkWorkerPool(WorkerPool):
                     LostReason.EXITED, f"worker failed to start: {str(e).splitlines()[0]}")))
         return out
 
-    def _receive(self, w: int, conn: Any) -> VisitResult:
+    def _receive(self, w: int, conn: Any) -> Optional[VisitResult]:
+        """A busy worker's message: its visit's result, or ``None`` for a heartbeat."""
         try:
             msg = channel.recv(conn)
         except (EOFError, OSError) as e:
             return self._lost(w, f"worker lost: {type(e).__name__}")
+        self._beats[w] = time.monotonic()
+        if isinstance(msg, Heartbeat):
+            return None
         if isinstance(msg, dict) and "memory_exceeded" in msg:
             self._drop(w)
             return dataclasses.replace(VisitResult.lost_worker(
@@ -206,13 +213,26 @@ class SparkWorkerPool(WorkerPool):
             raise RuntimeError(f"worker {worker} is busy")
         channel.send(self.conns[worker], task)
         self.busy.add(worker)
+        self._beats[worker] = time.monotonic()
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult | WorkerUp]]:
-        conns = [self.conns[w] for w in self.busy] + list(self._starting.values())
-        return self._handle(wait_connections([self._wake_r, *conns], timeout))
+        """Blocks until a worker answers or ``timeout`` passes; heartbeats are taken in on
+        the way (``last_beats``) without returning."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            conns = [self.conns[w] for w in self.busy] + list(self._starting.values())
+            left = None if end is None else max(0.0, end - time.monotonic())
+            out = self._handle(wait_connections([self._wake_r, *conns], left))
+            if out or (end is not None and time.monotonic() >= end):
+                return out
+
+    def last_beats(self) -> dict[int, float]:
+        return {w: self._beats[w] for w in self.busy if w in self._beats}
 
     def restart(self, worker: int) -> None:
         old = self._gen.get(worker, 0)
+        if self.local:  # a stopped or hung process would hold its task slot until Spark's
+            _kill_local(self.pids.get(worker))  # kill timeout, and its memory meanwhile
         self.busy.discard(worker)
         self._drop(worker)
         self._starting.pop(worker, None)
@@ -269,6 +289,21 @@ def _reserve() -> int:
     import psutil
 
     return max(GiB, int(0.05 * psutil.virtual_memory().total))
+
+
+def _kill_local(pid: Optional[int]) -> None:
+    """SIGKILLs a local worker process, if it is still one of this driver's descendants."""
+    import signal
+
+    import psutil
+
+    if not pid:
+        return
+    try:
+        if any(p.pid == pid for p in psutil.Process().children(recursive=True)):
+            psutil.Process(pid).send_signal(signal.SIGKILL)
+    except psutil.Error:
+        pass
 
 
 def _close(conn: Any, message: Optional[str] = None) -> None:

@@ -7,7 +7,8 @@ the next answer, so a 1 s sub-epoch costs nothing, and the hopper and supervisor
 same clock (pass ``pool.clock`` as the ``PoolSupervisor``'s ``clock``).
 
 A script is ``script(worker, task) -> Outcome``: how long the visit takes and whether it
-answers with metrics, fails, loses its worker (died / out of memory) or hangs forever.
+answers with metrics, fails, loses its worker (died / out of memory), hangs forever while
+its heartbeats go on (deadlocked), or falls silent (stopped: no answer, no heartbeat).
 Training visits write a small state file at ``task.out_key`` when the pool has a store, so
 the hopper's pruning and resume paths run on real files.
 """
@@ -46,7 +47,9 @@ class Outcome:
         metrics: Its metrics when it succeeds (default: a loss that falls with the epoch).
         error: A failed visit (``ok=False``) with this message; the worker lives on.
         lost: The worker is lost after ``seconds`` (died, or over its memory).
-        hang: The worker never answers (stopped or deadlocked).
+        hang: The worker never answers but its heartbeats go on (deadlocked, endless).
+        silent_after: The worker stops, as a SIGSTOPped process, this many seconds into
+            the visit: no answer and no heartbeat from then on.
         peak_rss_bytes: The worker's peak memory during the visit.
     """
 
@@ -55,6 +58,7 @@ class Outcome:
     error: str = ""
     lost: Optional[LostReason] = None
     hang: bool = False
+    silent_after: Optional[float] = None
     peak_rss_bytes: int = 0
 
 
@@ -95,6 +99,7 @@ class ScriptedPool(WorkerPool):
         self.restarted: list[int] = []
         self.closed = False
         self._busy: dict[int, int] = {}  # worker -> generation of its pending answer
+        self._silent_at: dict[int, float] = {}  # busy worker -> when it stopped beating
         self._generation = dict.fromkeys(range(self._n), 0)
         self._events: list[tuple[float, int, int, int, Any]] = []  # (t, order, worker, gen, item)
         self._order = itertools.count()
@@ -123,6 +128,10 @@ class ScriptedPool(WorkerPool):
         self.tasks.append((worker, task))
         out = self.script(worker, task)
         self._busy[worker] = self._generation[worker]
+        self._silent_at.pop(worker, None)
+        if out.silent_after is not None:
+            self._silent_at[worker] = self.clock() + out.silent_after
+            return
         if out.hang:
             return
         if out.lost is not None:
@@ -164,6 +173,11 @@ class ScriptedPool(WorkerPool):
                 self._busy.pop(worker, None)
             out.append((worker, item))
         return out
+
+    def last_beats(self) -> dict[int, float]:
+        """A busy worker beats all the time (its last beat is now) until it falls silent."""
+        now = self.clock()
+        return {w: min(now, self._silent_at.get(w, now)) for w in self._busy}
 
     def _drop_stale(self) -> None:
         while self._events and self._events[0][3] != self._generation[self._events[0][2]]:

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 from cerebro._logging import get_logger
 from cerebro.backend.base import Backend
-from cerebro.backend.worker import warm_up_task
+from cerebro.backend.worker import HEARTBEAT_S, warm_up_task
 
 log = get_logger("backend")
 
@@ -75,6 +75,12 @@ class SparkBackend(Backend):
             restarted and the visit retried); default: derived per model from its earlier
             visits (4x its longest, at least ``visit_deadline_floor`` s).
         visit_deadline_floor: The shortest derived deadline, in seconds.
+        heartbeat_timeout: Seconds without a heartbeat after which a busy worker counts as
+            lost (``no_heartbeat``: stopped, frozen, cut off) and is restarted, its visit
+            retried. Workers beat every second from a thread that does not train, so this
+            holds whatever the visit's length, the first visit included; the visit's
+            deadline stays the backstop for a worker that beats but never finishes.
+            ``None`` turns the check off.
         max_restarts: Worker restarts allowed in one search.
         worker_memory_mb: Memory each worker may use (model, data, framework); default: in
             local mode the workers share what the host has available, elsewhere no limit.
@@ -94,6 +100,7 @@ class SparkBackend(Backend):
                  model_cache_mb: int = 1024, keras_backend: Optional[str] = None,
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
+                 heartbeat_timeout: Optional[float] = 10.0,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
                  local_dir: Optional[str] = None):
         if spark_context is None:
@@ -123,6 +130,7 @@ class SparkBackend(Backend):
         self.keras_backend = keras_backend or _keras_backend()
         for name, value in (("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),
+                            ("heartbeat_timeout", heartbeat_timeout),
                             ("worker_memory_mb", worker_memory_mb),
                             ("data_memory_mb", data_memory_mb)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -132,6 +140,10 @@ class SparkBackend(Backend):
             raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
         self.visit_timeout = visit_timeout
         self.visit_deadline_floor = float(visit_deadline_floor)
+        self.heartbeat_timeout = None if heartbeat_timeout is None else float(heartbeat_timeout)
+        if self.heartbeat_timeout is not None and self.heartbeat_timeout < 2 * HEARTBEAT_S:
+            raise ValueError(f"heartbeat_timeout must be at least {2 * HEARTBEAT_S:.0f} s (two "
+                             f"beats), got {heartbeat_timeout!r}")
         self.max_restarts = max_restarts
         self.worker_memory_bytes = int(worker_memory_mb * 2**20) if worker_memory_mb else None
         if data_memory_mb is None:

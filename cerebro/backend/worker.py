@@ -14,7 +14,9 @@ import threading
 import time
 from typing import Any, Optional
 
-from cerebro.wire import VisitTask
+from cerebro.wire import Heartbeat, VisitTask
+
+HEARTBEAT_S = 1.0  # a busy worker's heartbeat interval
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,7 @@ class WorkerConfig:
     generation: int = 0
     data_memory_bytes: Optional[int] = None
     local_dir: Optional[str] = None
+    heartbeat_s: float = HEARTBEAT_S
 
 
 def _set_env(n: int, keras_backend: str) -> None:
@@ -135,23 +138,72 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
                "backend_import_s": imports.get("backend_import_s", 0.0),
                "keras_import_s": imports.get("keras_import_s", 0.0),
                "ready_s": time.perf_counter() - t_entry}
-    send_lock = threading.Lock()
-
-    def send(msg: Any) -> None:
-        with send_lock:
-            channel.send(conn, msg)
+    heart = Heart(conn, partition, cfg.heartbeat_s)
 
     def over_allowance(rss: int, limit: int) -> None:
-        send({"memory_exceeded": rss, "limit": limit, "partition": partition})
+        heart.send({"memory_exceeded": rss, "limit": limit, "partition": partition})
 
     guard = VisitGuard(over_allowance)
-    send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
-          "rss_bytes": rss_bytes(), "timings": timings, "device": device,
-          "gpus": list(plan.addresses), **shards})
-    with gpu.device_scope(device):
-        visits = _serve(conn, runtime, guard, send)
+    heart.send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
+                "rss_bytes": rss_bytes(), "timings": timings, "device": device,
+                "gpus": list(plan.addresses), **shards})
+    heart.start()
+    try:
+        with gpu.device_scope(device):
+            visits = _serve(conn, runtime, guard, heart)
+    finally:
+        heart.stop()
     conn.close()
     return {"partition": partition, "visits": visits}
+
+
+class Heart:
+    """Sends this worker's messages, and a ``Heartbeat`` every ``interval`` seconds while a
+    visit runs, from its own thread (the main thread trains).
+
+    One lock orders every send on the connection; the busy flag flips under it, so no beat
+    follows a visit's result (an idle worker's connection stays empty). A stopped process
+    (SIGSTOP) stops this thread too: its silence is how the driver finds it.
+    """
+
+    def __init__(self, conn: Any, worker: int, interval: float = 1.0) -> None:
+        self.conn, self.worker, self.interval = conn, worker, float(interval)
+        self._lock = threading.Lock()
+        self._busy = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="cerebro-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def send(self, msg: Any, busy: Optional[bool] = None) -> None:
+        """Sends ``msg``; ``busy`` (when given) is set in the same breath."""
+        from cerebro.backend import channel
+
+        with self._lock:
+            if busy is not None:
+                self._busy = busy
+            channel.send(self.conn, msg)
+
+    def visit_started(self) -> None:
+        with self._lock:
+            self._busy = True
+
+    def _beat(self) -> None:
+        from cerebro.backend import channel
+
+        beat = Heartbeat(self.worker)
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                if not self._busy:
+                    continue
+                try:
+                    channel.send(self.conn, beat)
+                except (OSError, ValueError):
+                    return  # the driver went away; the main thread sees it too
 
 
 def _open(partition: int, cfg: WorkerConfig):
@@ -193,7 +245,7 @@ def _open(partition: int, cfg: WorkerConfig):
     return runtime, info, time.perf_counter() - t0
 
 
-def _serve(conn, runtime, guard, send) -> int:
+def _serve(conn, runtime, guard, heart: Heart) -> int:
     """Runs visits until the driver says stop; returns how many ran."""
     from cerebro.backend import channel
 
@@ -207,11 +259,12 @@ def _serve(conn, runtime, guard, send) -> int:
             break
         if not isinstance(msg, VisitTask):
             continue
+        heart.visit_started()
         guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
         result.peak_rss_bytes = guard.stop()
         visits += 1
-        send(result)
+        heart.send(result, busy=False)
     return visits
 
 

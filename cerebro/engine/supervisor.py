@@ -1,9 +1,13 @@
 """``PoolSupervisor``: starts the workers, watches every visit's deadline, restarts the lost.
 
 - **Start.** The pool starts in a thread while the search builds its first models.
-- **Liveness.** Every visit gets a deadline derived from that model's own earlier visits
-  (``LivenessPolicy``); a visit past it is treated as a lost worker (``LostReason.HUNG``):
-  a worker that is stopped, deadlocked or swapping costs one sub-epoch, not the search.
+- **Liveness.** A busy worker sends a heartbeat every second from a thread that does not
+  train; one silent for ``LivenessPolicy.heartbeat_s`` (10 s) is lost
+  (``LostReason.NO_HEARTBEAT``): a stopped process or a frozen host is found within seconds,
+  whatever the visit's length, the first visit included. As the backstop for a worker
+  that beats but never finishes, every visit also gets a deadline derived from that
+  model's own earlier visits; a visit past it is lost too (``LostReason.HUNG``). Either
+  costs one sub-epoch, not the search.
 - **Restarts.** A lost worker is restarted on its own (the others keep training); the
   visit is retried from the model's last committed state. At most ``max_restarts``
   restarts in all, and a worker that is lost again before it completed a single visit
@@ -39,12 +43,17 @@ class LivenessPolicy:
     kind (an evaluation with no earlier one uses the model's training visits), but at least
     ``floor_s``; a model's first visit, which also builds it on the worker, gets
     ``first_visit_s``. ``timeout_s`` overrides them all.
+
+    Independently of the deadline, a busy worker whose pool reports no sign of life
+    (``WorkerPool.last_beats``) for ``heartbeat_s`` seconds is lost; ``None``: no
+    heartbeat check.
     """
 
     factor: float = 4.0
     floor_s: float = 60.0
     first_visit_s: float = 1800.0
     timeout_s: Optional[float] = None
+    heartbeat_s: Optional[float] = 10.0
 
     def deadline_s(self, durations: dict[str, list[float]], kind: str) -> float:
         """The deadline of a visit of ``kind`` for a model with these earlier durations."""
@@ -145,14 +154,16 @@ class PoolSupervisor:
         heapq.heappush(self._due, (due, worker))
 
     def wait(self) -> list[tuple[int, VisitResult | WorkerUp]]:
-        """Blocks until a worker answers or a visit passes its deadline.
+        """Blocks until a worker answers, falls silent or a visit passes its deadline.
 
-        A visit past its deadline comes back as a lost visit (``LostReason.HUNG``).
+        A busy worker silent for ``heartbeat_s`` comes back as a lost visit
+        (``LostReason.NO_HEARTBEAT``), a visit past its deadline too (``LostReason.HUNG``).
         """
-        first = self._next_due()
-        out = list(self.pool.wait(None if first is None else max(0.0, first - self.clock())))
+        wake = [t for t in (self._next_due(), self._next_silence()) if t is not None]
+        out = list(self.pool.wait(max(0.0, min(wake) - self.clock()) if wake else None))
         answered = {w for w, _ in out}
         now = self.clock()
+        out += self._silent(now, answered)
         while (first := self._next_due()) is not None and first <= now:
             _, w = heapq.heappop(self._due)
             if w not in answered:
@@ -166,6 +177,27 @@ class PoolSupervisor:
                 self._restarting.discard(w)
             elif isinstance(item, VisitResult) and not item.lost:
                 self._fresh_losses.pop(w, None)
+        return out
+
+    def _next_silence(self) -> Optional[float]:
+        """When the busy worker heard from longest ago passes ``heartbeat_s`` of silence."""
+        if self.liveness.heartbeat_s is None:
+            return None
+        beats = [t for w, t in self.pool.last_beats().items() if w in self._deadline]
+        return min(beats) + self.liveness.heartbeat_s if beats else None
+
+    def _silent(self, now: float, answered: set[int]) -> list[tuple[int, VisitResult]]:
+        """Lost visits of the busy workers silent for ``heartbeat_s`` (added to ``answered``)."""
+        limit = self.liveness.heartbeat_s
+        if limit is None:
+            return []
+        out: list[tuple[int, VisitResult]] = []
+        for w, beat in self.pool.last_beats().items():
+            if w in self._deadline and w not in answered and now - beat >= limit:
+                answered.add(w)
+                out.append((w, VisitResult.lost_worker(
+                    LostReason.NO_HEARTBEAT, f"worker lost: no heartbeat for {now - beat:.0f} s "
+                                             "(stopped, frozen or cut off?)")))
         return out
 
     def _next_due(self) -> Optional[float]:

@@ -308,7 +308,8 @@ def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
 def _liveness(backend: Any) -> LivenessPolicy:
     """The visit deadlines a backend asks for (``SparkBackend(visit_timeout=...)``)."""
     return LivenessPolicy(floor_s=float(getattr(backend, "visit_deadline_floor", 60.0)),
-                          timeout_s=getattr(backend, "visit_timeout", None))
+                          timeout_s=getattr(backend, "visit_timeout", None),
+                          heartbeat_s=getattr(backend, "heartbeat_timeout", 10.0))
 
 
 def _max_restarts(settings: RunnerSettings, backend: Any) -> int:

@@ -114,3 +114,51 @@ def test_a_user_timeout_overrides_the_derived_deadline(engine):
     e.hopper.run(Plan([("a", 1)]))
     assert e.kinds("visit_started")[0]["deadline_s"] == 42.0
     assert e.pool.clock() - t0 >= 42.0
+
+
+def _stop_once(match, after: float):
+    """A script whose first visit ``match(task)`` accepts stops (SIGSTOP) ``after`` s in."""
+    state = {"done": False}
+
+    def script(worker, task):
+        if not state["done"] and match(task):
+            state["done"] = True
+            return Outcome(seconds=2.0, silent_after=after)
+        return Outcome()
+
+    return script
+
+
+def test_a_silent_worker_is_lost_after_the_heartbeat_timeout_even_in_a_first_visit(engine):
+    # A model's first visit has a 1,800 s deadline: only the missing heartbeats find the stop.
+    e = engine(num_workers=2, liveness=LivenessPolicy(floor_s=60.0, heartbeat_s=10.0),
+               script=_stop_once(lambda t: t.model_id == "a" and t.kind == "train", after=0.5))
+    t0 = e.pool.clock()
+    plan = Plan([("a", 2), ("b", 2)])
+    e.hopper.run(plan)
+    assert sorted(plan.done) == ["a", "b"] and not plan.failed
+    lost = e.kinds("visit_lost")
+    assert [x["reason"] for x in lost] == ["no_heartbeat"] and "heartbeat" in lost[0]["error"]
+    started = [p for p in e.kinds("visit_started") if p["model_id"] == "a"]
+    assert started[0]["deadline_s"] == 1800.0
+    assert len(e.pool.restarted) == 1 and len(visits(e, "a")) == 8 + 1
+    # found 10 s after the stop (0.5 s into the visit), then restarted (1 s) and retried
+    redo = [t for _, t in e.pool.tasks if t.model_id == "a"][:2]
+    assert redo[0].epoch == 0 and e.pool.clock() - t0 < 40.0
+    assert e.hopper.stats.redone_s == pytest.approx(10.5)
+
+
+def test_a_worker_that_beats_but_never_answers_is_left_to_the_deadline(engine):
+    e = engine(num_workers=1, liveness=LivenessPolicy(timeout_s=42.0, heartbeat_s=10.0),
+               script=lose_once(lambda t: t.kind == "train", hang=True))
+    e.hopper.run(Plan([("a", 1)]))
+    assert [x["reason"] for x in e.kinds("visit_lost")] == ["hung"]
+    assert e.hopper.stats.redone_s == pytest.approx(42.0)
+
+
+def test_without_heartbeat_checks_a_stopped_worker_waits_for_its_deadline(engine):
+    e = engine(num_workers=1, liveness=LivenessPolicy(timeout_s=42.0, heartbeat_s=None),
+               script=_stop_once(lambda t: t.kind == "train", after=0.5))
+    e.hopper.run(Plan([("a", 1)]))
+    assert [x["reason"] for x in e.kinds("visit_lost")] == ["hung"]
+    assert e.hopper.stats.redone_s == pytest.approx(42.0)

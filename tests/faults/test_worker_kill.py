@@ -164,3 +164,61 @@ def test_sigstop_of_a_busy_worker_costs_one_sub_epoch(spark, tmp_path, digits_df
                 p.kill()
             except psutil.Error:
                 pass
+
+
+def test_sigstop_is_found_by_its_missing_heartbeats_within_seconds(spark, tmp_path, digits_df):
+    """With a deadline of an hour, only the heartbeats can find a stopped worker: its visit
+    is lost as ``no_heartbeat``, and a new worker takes it within 15 s of the stop."""
+    from cerebro.records import RecordsDB, queries
+    from cerebro.storage import LocalStore
+
+    store = LocalStore(str(tmp_path / "silent"))
+    stopped: list[tuple[psutil.Process, float]] = []
+    events: list[tuple[float, str, dict]] = []
+
+    def listener(kind, payload):
+        if kind in ("visit_lost", "visit_started"):
+            events.append((time.monotonic(), kind, dict(payload)))
+
+    def stopper():
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if any(_has_state(store, r) for r in _model_dirs(store)):
+                victim = _busy_spark_worker()
+                if victim is not None:
+                    os.kill(victim.pid, signal.SIGSTOP)
+                    stopped.append((victim, time.monotonic()))
+                return
+            time.sleep(0.05)
+
+    t = threading.Thread(target=stopper, daemon=True)
+    t.start()
+    search = _search(spark, store, digits_df, visit_timeout=3600.0)
+    search.listeners = (listener,)
+    try:
+        result = search.fit(digits_df)
+        t.join(5)
+        assert stopped, "no busy Spark worker was found to stop"
+        t_stop = stopped[0][1]
+        lost = [(t, p) for t, k, p in events if k == "visit_lost"]
+        assert [p["reason"] for _, p in lost] == ["no_heartbeat"], lost
+        t_lost, p_lost = lost[0]
+        again = next(t for t, k, p in events if k == "visit_started" and t > t_lost
+                     and p["partition"] == p_lost["partition"])
+        print(f"SIGSTOP found after {t_lost - t_stop:.1f} s; new worker took the visit "
+              f"{again - t_stop:.1f} s after the stop")
+        assert 8.0 <= t_lost - t_stop <= 13.0
+        assert again - t_stop <= 15.0
+        assert result.stats["restarts"] == 1
+        for model_id, model in result.models.items():
+            assert len(model.history["val_loss"]) == 3 and result.statuses[model_id] == "DONE"
+        db = RecordsDB(store)  # the records keep the reason (the dashboard shows it)
+        eid = queries.list_experiments(db)[0]["id"]
+        assert [v["lost_reason"] for v in queries.schedule(db, eid)
+                if v["status"] == "lost"] == ["no_heartbeat"]
+    finally:
+        for p, _ in stopped:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass

@@ -10,6 +10,9 @@
   const CONFIG = {displaylogo: false, responsive: true,
     modeBarButtonsToRemove: ['lasso2d', 'select2d']};
   const FONT = {family: 'system-ui, sans-serif', size: 12};
+  // why a visit was lost (LostReason): a stopped worker's silence vs a visit's deadline
+  const LOST_LABELS = {no_heartbeat: 'no heartbeat', hung: 'deadline', exited: 'worker died',
+    memory: 'out of memory'};
 
   function layout(extra) {
     if (extra && extra.title && extra.title.x === undefined) Object.assign(extra.title, {x: 0.01, xanchor: 'left'});
@@ -161,7 +164,7 @@
           pattern: {shape: vs.map((v) => (v.status === 'lost' ? 'x' : v.end_s === null ? '/' : kind === 'eval' ? '.' : ''))}},
         customdata: vs.map((v) => [trial(v).model_id, kind, v.epoch, v.worker,
           CB.dur((v.end_s === null ? now : v.end_s) - v.start_s),
-          v.end_s === null ? (stuck.has(v.id) ? 'STUCK, running' : 'running') : v.status === 'lost' ? 'lost (' + (v.lost_reason || '') + ')' : 'done',
+          v.end_s === null ? (stuck.has(v.id) ? 'STUCK, running' : 'running') : v.status === 'lost' ? 'lost (' + (LOST_LABELS[v.lost_reason] || v.lost_reason || '') + ')' : 'done',
           v.peak_rss_bytes ? ', peak ' + CB.bytes(v.peak_rss_bytes) : '']),
         hovertemplate: '<b>%{customdata[0]}</b><br>%{customdata[1]}, epoch %{customdata[2]}, partition %{customdata[3]}' +
           '<br>%{customdata[4]} (%{customdata[5]}%{customdata[6]})<extra></extra>'});
