@@ -151,3 +151,49 @@ class HostWatch:
         by_kernel = now > self._oom_kills >= 0
         self._oom_kills = now
         return by_kernel, self.rss.get(worker, 0)
+
+
+MODEL_CACHE_CAP = GiB  # the most a worker keeps built by default
+
+
+def model_cache_bytes(configured: Optional[int], workers_per_executor: int = 1,
+                      executor_memory: Optional[int] = None,
+                      worker_memory: Optional[int] = None) -> int:
+    """The memory bound of a worker's model cache.
+
+    The driver tells each worker to drop a model's build as soon as the model finishes, so
+    the cache holds only models still in flight, and its bound is a backstop: by default
+    ``min(1 GiB, 25% of the worker's share of its executor's memory)``. That share is
+    ``worker_memory`` (``SparkBackend(worker_memory_mb=...)``) when set, else the
+    executor's Python memory (``spark.executor.pyspark.memory``, else this host's physical
+    memory) over the workers on it.
+
+    Args:
+        configured: ``SparkBackend(model_cache_mb=...)`` in bytes; ``None``: the default.
+        workers_per_executor: Workers sharing the executor (local mode: all of them).
+        executor_memory: The executor's Python memory in bytes, if Spark says.
+        worker_memory: One worker's memory allowance in bytes, if set.
+    """
+    if configured is not None:
+        return int(configured)
+    if worker_memory:
+        share = float(worker_memory)
+    else:
+        import psutil
+
+        total = executor_memory or psutil.virtual_memory().total
+        share = total / max(1, int(workers_per_executor))
+    return int(min(MODEL_CACHE_CAP, 0.25 * share))
+
+
+def spark_size_bytes(text: Optional[str], default_unit: str = "m") -> Optional[int]:
+    """Bytes of a Spark size setting (``"2g"``, ``"512m"``, ``"1024"`` in ``default_unit``)."""
+    if not text:
+        return None
+    text = str(text).strip().lower().rstrip("b")
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    unit = text[-1] if text[-1] in units else default_unit
+    try:
+        return int(float(text.rstrip("kmgt")) * units[unit])
+    except ValueError:
+        return None

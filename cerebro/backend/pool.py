@@ -20,7 +20,7 @@ from typing import Any, Optional
 from cerebro._logging import get_logger
 from cerebro.backend import channel
 from cerebro.backend.base import WorkerPool
-from cerebro.backend.memory import GiB, HostWatch
+from cerebro.backend.memory import GiB, HostWatch, spark_size_bytes
 from cerebro.backend.worker import WorkerConfig, worker_task
 from cerebro.wire import Heartbeat, LostReason, VisitResult, VisitTask, WorkerUp
 
@@ -39,14 +39,21 @@ class SparkWorkerPool(WorkerPool):
         self.server = channel.ControlServer(host, channel.new_secret(), notify=self._wake,
                                             port=port, bind=bind)
         self._group = f"cerebro-{uuid.uuid4().hex[:8]}"
+        conf = backend.sc.getConf()
+        task_cpus = int(conf.get("spark.task.cpus", "1"))
+        per_executor = self._n if str(backend.sc.master).startswith("local") else min(
+            self._n, max(1, int(conf.get("spark.executor.cores", str(self._n))) // task_cpus))
         self.cfg = WorkerConfig(
             address=self.server.address, secret=self.server.secret, store=store,
             dataset=dataset, columns=columns,
-            threads=int(backend.sc.getConf().get("spark.task.cpus", "1")),
+            threads=task_cpus,
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
             data_memory_bytes=getattr(backend, "data_memory_bytes", None),
-            local_dir=getattr(backend, "data_local_dir", None))
+            local_dir=getattr(backend, "data_local_dir", None),
+            workers_per_executor=per_executor,
+            executor_memory_bytes=spark_size_bytes(conf.get("spark.executor.pyspark.memory", "")),
+            worker_memory_bytes=getattr(backend, "worker_memory_bytes", None))
         self.conns: dict[int, Any] = {}
         self.pids: dict[int, int] = {}
         self.ready_info: dict[int, dict[str, Any]] = {}

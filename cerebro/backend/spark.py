@@ -67,7 +67,11 @@ class SparkBackend(Backend):
             parallelism divided by ``spark.task.cpus``.
         start_timeout: Seconds to wait for all workers to connect and load their shards.
         verbose: 0 is quiet, 1 logs progress.
-        model_cache_mb: Memory budget per worker for models kept built (LRU).
+        model_cache_mb: Memory bound per worker for models kept built (LRU). Workers drop a
+            model's build as soon as the model finishes, so this is a backstop; default:
+            ``min(1024, 25%`` of the worker's share of its executor's memory): its
+            ``worker_memory_mb`` if set, else ``spark.executor.pyspark.memory`` (or the
+            host's physical memory) over the workers on that executor.
         keras_backend: Keras backend on the workers; default: the driver's.
         warm_up: Start the Python workers and their torch/Keras imports now, in the
             background (see ``warm_up``).
@@ -97,7 +101,7 @@ class SparkBackend(Backend):
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
                  start_timeout: float = 600, verbose: int = 1,
-                 model_cache_mb: int = 1024, keras_backend: Optional[str] = None,
+                 model_cache_mb: Optional[int] = None, keras_backend: Optional[str] = None,
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  heartbeat_timeout: Optional[float] = 10.0,
@@ -126,7 +130,10 @@ class SparkBackend(Backend):
         self._num_workers = num_workers
         self.start_timeout = float(start_timeout)
         self.verbose = verbose
-        self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
+        if model_cache_mb is not None and (isinstance(model_cache_mb, bool) or not isinstance(
+                model_cache_mb, (int, float)) or model_cache_mb <= 0):
+            raise ValueError(f"model_cache_mb must be a positive number, got {model_cache_mb!r}")
+        self.model_cache_bytes = None if model_cache_mb is None else int(model_cache_mb * 2**20)
         self.keras_backend = keras_backend or _keras_backend()
         for name, value in (("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),

@@ -30,12 +30,15 @@ class WorkerConfig:
     columns: tuple[str, ...]
     threads: int
     keras_backend: str
-    cache_bytes: int
+    cache_bytes: Optional[int]  # None: sized from the executor's memory (memory.py)
     log_level: int = 30
     generation: int = 0
     data_memory_bytes: Optional[int] = None
     local_dir: Optional[str] = None
     heartbeat_s: float = HEARTBEAT_S
+    workers_per_executor: int = 1
+    executor_memory_bytes: Optional[int] = None
+    worker_memory_bytes: Optional[int] = None
 
 
 def _set_env(n: int, keras_backend: str) -> None:
@@ -213,6 +216,7 @@ def _open(partition: int, cfg: WorkerConfig):
 
     from cerebro._logging import get_logger
     from cerebro.data.local import local_root, materialize
+    from cerebro.backend.memory import model_cache_bytes
     from cerebro.keras.runtime import WorkerRuntime
 
     # Arrow's default pool (mimalloc) keeps the Parquet decoder's buffers after the copy:
@@ -237,11 +241,13 @@ def _open(partition: int, cfg: WorkerConfig):
         "held in memory" if in_memory else "streamed from disk",
         "none" if budget is None else f"{budget / 2**20:.0f} MB")
     buffer = None if budget is None else max(1, budget // 4)
-    runtime = WorkerRuntime(cfg.store, train, val, cfg.cache_bytes,
+    cache = model_cache_bytes(cfg.cache_bytes, cfg.workers_per_executor,
+                              cfg.executor_memory_bytes, cfg.worker_memory_bytes)
+    runtime = WorkerRuntime(cfg.store, train, val, cache,
                             **({} if buffer is None else {"buffer_bytes": buffer}))
     info = {"train_rows": train.rows, "val_rows": val.rows, "shard_bytes": disk_bytes,
             "data_in_memory": in_memory, "local_copy_reused": reused,
-            "local_copy": copy_dir}
+            "local_copy": copy_dir, "model_cache_bytes": cache}
     return runtime, info, time.perf_counter() - t0
 
 

@@ -80,6 +80,7 @@ class ModelHopper:
         """Gives a model more epochs (also one that finished or was stopped)."""
         run = self.runs[model_id]
         run.status, run.reported = ModelStatus.RUNNING, False
+        self.supervisor.remember(model_id)
         if model_id in self.scheduler.models():
             self.scheduler.extend(model_id, epochs)
         else:
@@ -228,6 +229,7 @@ class ModelHopper:
     def finish_model(self, run: ModelRun, controller: Controller) -> None:
         """A model is done or stopped: keep its final and best states, report it."""
         run.reported = True
+        self.supervisor.forget(run.model_id)
         self._save(run, finished=True)
         self.emit("model_done", {"model_id": run.model_id, "status": str(run.status),
                                  **run.summary()})
@@ -238,6 +240,7 @@ class ModelHopper:
         if run.model_id in self.scheduler.models():
             self.scheduler.remove_model(run.model_id)
         run.status, run.error, run.reported = ModelStatus.FAILED, error, True
+        self.supervisor.forget(run.model_id)
         log.warning("model %s failed: %s", run.model_id, error.splitlines()[0] if error else "")
         self._save(run)
         self.emit("model_failed", {"model_id": run.model_id, "error": error, "reason": reason})

@@ -92,6 +92,7 @@ class PoolSupervisor:
         self._due: list[tuple[float, int]] = []  # a heap of (due, worker); stale ones skipped
         self._fresh_losses: dict[int, int] = {}
         self._restarting: set[int] = set()
+        self._forget: dict[int, set[str]] = {}  # worker -> finished models it may drop
 
     # -- start / stop --------------------------------------------------------------------------
     def start_while(self, work: Callable[[], None]) -> None:
@@ -147,7 +148,21 @@ class PoolSupervisor:
         return worker not in self._restarting
 
     # -- visits ----------------------------------------------------------------------------------
+    def forget(self, model_id: str) -> None:
+        """A model finished: every worker drops its build with its next visit."""
+        for w in range(self.num_workers):
+            self._forget.setdefault(w, set()).add(model_id)
+
+    def remember(self, model_id: str) -> None:
+        """A finished model runs again (more epochs): the workers keep it after all."""
+        for pending in self._forget.values():
+            pending.discard(model_id)
+
     def submit(self, worker: int, task: VisitTask, deadline_s: float) -> None:
+        forget = self._forget.pop(worker, None)
+        if forget:
+            forget.discard(task.model_id)
+            task = dataclasses.replace(task, forget=tuple(sorted(forget)))
         self.pool.submit(worker, task)
         due = self.clock() + deadline_s
         self._deadline[worker] = (due, deadline_s)

@@ -1,7 +1,8 @@
 """Worker side: keeps models built and compiled, and runs one visit (train or eval) at a time.
 
-A worker builds each model once (from its ``.keras`` spec) and keeps it in an LRU cache
-bounded by memory. A hop then only loads the model's *state*, and not even that when the
+A worker builds each model once (from its ``.keras`` spec) and keeps it until the driver
+says the model finished (``VisitTask.forget``), in an LRU cache whose memory bound is only
+the backstop. A hop then only loads the model's *state*, and not even that when the
 worker already holds the latest state (it trained the previous sub-epoch itself).
 """
 
@@ -49,8 +50,10 @@ class ModelCache:
         self._entries.move_to_end(model_id)
         self._evict(keep=model_id)
 
-    def drop(self, model_id: str) -> None:
-        if self._entries.pop(model_id, None) is not None:
+    def drop(self, *model_ids: str) -> None:
+        """Drops these models' builds (one garbage collection for all)."""
+        dropped = [m for m in model_ids if self._entries.pop(m, None) is not None]
+        if dropped:
             gc.collect()
 
     def _evict(self, keep: str) -> None:
@@ -100,6 +103,7 @@ class WorkerRuntime:
         self.cache = ModelCache(cache_bytes)
         self.buffer_bytes = int(buffer_bytes)
         self._transforms: dict[str, object] = {}
+        self._transform_keys: dict[str, str] = {}  # model -> its transform's key
         self._build_s = 0.0
 
     def _transform(self, key: Optional[str]):
@@ -160,6 +164,10 @@ class WorkerRuntime:
     def run(self, task: VisitTask) -> VisitResult:
         """Runs one visit; never raises (errors come back in the result)."""
         self._build_s = 0.0
+        if task.forget:  # finished models: the cache keeps only models still in flight
+            self.cache.drop(*task.forget)
+            for model_id in task.forget:
+                self._transforms.pop(self._transform_keys.pop(model_id, ""), None)
         try:
             result = self._run(task)
             result.build_s = self._build_s
@@ -179,6 +187,8 @@ class WorkerRuntime:
         if shard.rows == 0:
             return VisitResult(ok=True, samples=0, load_s=load_s, built=built)
         model = entry.model
+        if task.transform_key is not None:
+            self._transform_keys[task.model_id] = task.transform_key
         make = pipeline.BatchMaker(task.io, shard.columns, self._transform(task.transform_key))
         if task.kind == "train" and task.learning_rate is not None:
             model.optimizer.learning_rate = task.learning_rate  # assigns its variable

@@ -183,3 +183,24 @@ def test_visit_log_lists_every_partition_once_per_epoch(random_search):
         assert log["best_epoch"] in (0, 1) and log["best_state_key"].endswith(
             f"state-{2 * (log['best_epoch'] + 1):06d}.npz"), "the best epoch's state is its end"
     assert len(set(first_partitions)) > 1, "models must start their epochs on different workers"
+
+
+def test_a_worker_drops_the_models_its_task_says_finished(xy, store):
+    x, y = xy
+    shard = Shard({"features": x[:64], "label": y[:64].astype(np.float32)}, 64)
+    val = Shard({"features": x[:0], "label": np.zeros(0, np.float32)}, 0)
+    worker = WorkerRuntime(store, shard, val, 1 << 30)
+    io = ModelIO(("features",), ("label",), ((N_IN,),), ((1,),))
+    keys = {}
+    for mid in ("m", "m2"):
+        keys[mid] = store.checkpoint_key(mid, "model.keras")
+        store.write_bytes(keys[mid], _spec())
+        assert worker.run(_task(store, keys[mid], mid, 1, 0, None, 1, io)).ok
+    assert "m" in worker.cache and "m2" in worker.cache
+    import dataclasses
+
+    again = dataclasses.replace(_task(store, keys["m2"], "m2", 2, 0, store.checkpoint_key(
+        "m2", "state-000001.npz"), 2, io), forget=("m",))
+    result = worker.run(again)
+    assert result.ok and not result.built
+    assert "m" not in worker.cache and "m2" in worker.cache and len(worker.cache) == 1

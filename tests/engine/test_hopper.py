@@ -74,3 +74,18 @@ def test_stop_at_an_epoch_end_frees_the_slot_for_the_next_model(engine):
     assert plan.done == ["a", "b"]
     assert max(t.epoch for _, t in e.pool.tasks if t.model_id == "a") == 1  # no visit after
     assert len([t for _, t in e.pool.tasks if t.model_id == "b"]) == 4
+
+
+def test_each_worker_is_told_once_to_drop_a_finished_model(engine):
+    e = engine(num_workers=2)
+    plan = Plan([("a", 1), ("b", 3), ("c", 2)], parallelism=2)
+    e.hopper.run(plan)
+    for worker in (0, 1):
+        tasks = [t for w, t in e.pool.tasks if w == worker]
+        told = [m for t in tasks for m in t.forget]
+        assert sorted(told) == sorted(set(told)), "a model is forgotten once per worker"
+        for model_id in set(told):
+            first = next(i for i, t in enumerate(tasks) if model_id in t.forget)
+            assert all(t.model_id != model_id for t in tasks[first:]), (
+                "a worker is told to drop a model only once it no longer runs it")
+        assert "a" in told  # finished early, while the others still ran
