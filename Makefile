@@ -7,7 +7,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export KERAS_BACKEND ?= torch
 
-.PHONY: install system-deps demo test test-quick lint bench bench-outofcore chaos check-java clean
+.PHONY: install system-deps demo test test-quick lint bench bench-outofcore chaos soak check-java clean
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required by Spark but 'java' is not on PATH: install a JDK/JRE 17 (e.g. apt-get install openjdk-17-jre-headless)."; exit 1; }
@@ -65,6 +65,13 @@ bench-outofcore: install
 # compared with the same search undisturbed (figures in docs/reliability.md).
 chaos: install
 	$(PY) benchmarks/chaos.py $(CHAOS_ARGS)
+
+# Not part of `make test`: Ray-style release test, ~20 min (a quiet run, then the same run
+# while every 10 s a random worker is SIGKILLed or SIGSTOPped with probability 0.3 and the
+# driver is killed once and rerun); asserts every trial's last epoch, its score, no orphans
+# and only the newest and best states in the store (figures in docs/reliability.md).
+soak: install
+	$(PY) benchmarks/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .bench .pytest_cache .hypothesis
