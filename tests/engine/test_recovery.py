@@ -137,10 +137,10 @@ def test_a_silent_worker_is_lost_after_the_heartbeat_timeout_even_in_a_first_vis
     plan = Plan([("a", 2), ("b", 2)])
     e.hopper.run(plan)
     assert sorted(plan.done) == ["a", "b"] and not plan.failed
-    lost = e.kinds("visit_lost")
-    assert [x["reason"] for x in lost] == ["no_heartbeat"] and "heartbeat" in lost[0]["error"]
-    started = [p for p in e.kinds("visit_started") if p["model_id"] == "a"]
-    assert started[0]["deadline_s"] == 1800.0
+    lost = e.kinds(VisitLost)
+    assert [x.reason for x in lost] == [LostReason.NO_HEARTBEAT] and "heartbeat" in lost[0].error
+    started = [x for x in e.kinds(VisitStarted) if x.model_id == "a"]
+    assert started[0].deadline_s == 1800.0
     assert len(e.pool.restarted) == 1 and len(visits(e, "a")) == 8 + 1
     # found 10 s after the stop (0.5 s into the visit), then restarted (1 s) and retried
     redo = [t for _, t in e.pool.tasks if t.model_id == "a"][:2]
@@ -152,7 +152,7 @@ def test_a_worker_that_beats_but_never_answers_is_left_to_the_deadline(engine):
     e = engine(num_workers=1, liveness=LivenessPolicy(timeout_s=42.0, heartbeat_s=10.0),
                script=lose_once(lambda t: t.kind == "train", hang=True))
     e.hopper.run(Plan([("a", 1)]))
-    assert [x["reason"] for x in e.kinds("visit_lost")] == ["hung"]
+    assert [x.reason for x in e.kinds(VisitLost)] == [LostReason.HUNG]
     assert e.hopper.stats.redone_s == pytest.approx(42.0)
 
 
@@ -160,5 +160,5 @@ def test_without_heartbeat_checks_a_stopped_worker_waits_for_its_deadline(engine
     e = engine(num_workers=1, liveness=LivenessPolicy(timeout_s=42.0, heartbeat_s=None),
                script=_stop_once(lambda t: t.kind == "train", after=0.5))
     e.hopper.run(Plan([("a", 1)]))
-    assert [x["reason"] for x in e.kinds("visit_lost")] == ["hung"]
+    assert [x.reason for x in e.kinds(VisitLost)] == [LostReason.HUNG]
     assert e.hopper.stats.redone_s == pytest.approx(42.0)
