@@ -110,16 +110,21 @@ class Attacker(threading.Thread):
                 pass
 
 
-def orphans(sessions: list[int]) -> list[str]:
-    """Processes still alive in the drivers' sessions (JVMs, daemons, Python workers)."""
-    left = []
-    for p in psutil.process_iter(["pid", "name", "status"]):
-        try:
-            if os.getsid(p.pid) in sessions and p.info["status"] != psutil.STATUS_ZOMBIE:
-                left.append(f"{p.pid} {p.info['name']}")
-        except (OSError, psutil.Error):
-            continue
-    return left
+def orphans(sessions: list[int], grace_s: float = 60.0) -> list[str]:
+    """Processes of the drivers' sessions (JVMs, daemons, Python workers) still alive
+    ``grace_s`` after the last driver exited (Spark's daemons take a few seconds)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        left = []
+        for p in psutil.process_iter(["pid", "name", "status"]):
+            try:
+                if os.getsid(p.pid) in sessions and p.info["status"] != psutil.STATUS_ZOMBIE:
+                    left.append(f"{p.pid} {p.info['name']}")
+            except (OSError, psutil.Error):
+                continue
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(1.0)
 
 
 def extra_states(store_dir: str, project: str = "soak") -> dict[str, list[str]]:
@@ -180,7 +185,6 @@ def main() -> None:
     soak_s = time.monotonic() - t0
     attacker.cleanup()
     assert soak, "the rerun under fire failed; see " + log_path
-    time.sleep(5)  # Spark's JVM and daemons exit with their driver
 
     report = check(quiet, soak, args.tolerance)
     report["orphans"] = orphans(sessions)

@@ -29,7 +29,7 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
     spark = local_session(2)
     spark.sparkContext.setLogLevel("ERROR")
     x, y = load_digits(return_X_y=True)
-    x = x / 16.0 + np.random.default_rng(0).normal(0.0, 0.5, x.shape)  # a harder task
+    x = x / 16.0 + np.random.default_rng(0).normal(0.0, 0.25, x.shape)  # a harder task
     df = spark.createDataFrame([(Vectors.dense(a.tolist()), int(b)) for a, b in zip(x, y)],
                                ["features", "label"])
 

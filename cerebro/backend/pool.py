@@ -25,6 +25,7 @@ from cerebro.backend.worker import WorkerConfig, worker_task
 from cerebro.wire import Heartbeat, LostReason, VisitResult, VisitTask, WorkerUp
 
 log = get_logger("backend")
+START_RETRIES = 2  # a worker lost while the pool first starts is started again this often
 
 
 class SparkWorkerPool(WorkerPool):
@@ -111,6 +112,7 @@ class SparkWorkerPool(WorkerPool):
 
     def _await_all(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        retries: dict[int, int] = {}
         while len(self.conns) < self._n:
             failed = {p: e for p, e in self._job_errors.items() if p not in self.conns}
             if failed:
@@ -121,10 +123,26 @@ class SparkWorkerPool(WorkerPool):
                 raise TimeoutError(
                     f"only {len(self.conns)} of {self._n} workers were ready within "
                     f"{timeout:.0f} s; is the cluster busy?")
-            for _, item in self._poll_starting(min(left, 1.0)):
-                if isinstance(item, VisitResult):  # a worker died while loading its shard
+            lost = [(p, item) for p, item in self._poll_starting(min(left, 1.0))
+                    if isinstance(item, VisitResult)]  # died while loading its shard
+            lost += self._silent_starts()
+            for p, item in lost:
+                retries[p] = retries.get(p, 0) + 1
+                if retries[p] > START_RETRIES:
                     raise RuntimeError(f"a worker failed to start: {item.error}")
+                log.warning("worker %d lost while starting (%s); starting it again", p, item.error)
+                self.restart(p)
         log.info("%d workers ready in %.1f s", self._n, time.monotonic() - self.started_at)
+
+    def _silent_starts(self) -> list[tuple[int, VisitResult]]:
+        """Starting workers silent for the backend's ``heartbeat_timeout`` (stopped)."""
+        limit = getattr(self.backend, "heartbeat_timeout", None)
+        if limit is None:
+            return []
+        now = time.monotonic()
+        return [(p, VisitResult.lost_worker(
+                    LostReason.NO_HEARTBEAT, f"no heartbeat for {now - self._beats[p]:.0f} s"))
+                for p in list(self._starting) if now - self._beats.get(p, now) >= limit]
 
     def _poll_starting(self, timeout: Optional[float]) -> list[tuple[int, Any]]:
         """Waits on the connecting workers only."""
@@ -139,6 +157,7 @@ class SparkWorkerPool(WorkerPool):
                 _close(conn, "shutdown")  # an older generation of a restarted worker
                 continue
             self._starting[p] = conn
+            self._beats[p] = time.monotonic()
             self.pids[p] = int(hello.get("pid", 0))
 
     def _handle(self, ready: list[Any]) -> list[tuple[int, Any]]:
@@ -161,12 +180,16 @@ class SparkWorkerPool(WorkerPool):
         return out
 
     def _on_ready(self, p: int, conn: Any) -> list[tuple[int, Any]]:
-        del self._starting[p]
         try:
             info = channel.recv(conn)
         except (EOFError, OSError) as e:
+            del self._starting[p]
             return [(p, VisitResult.lost_worker(LostReason.EXITED,
                                                 f"worker lost while starting: {e!r}"))]
+        self._beats[p] = time.monotonic()
+        if isinstance(info, Heartbeat):
+            return []  # still loading its shard
+        del self._starting[p]
         self.conns[p], self.ready_info[p] = conn, info
         return [(p, WorkerUp(p, str(info.get("host", "")), int(info.get("rss_bytes", 0))))]
 
@@ -234,7 +257,8 @@ class SparkWorkerPool(WorkerPool):
                 return out
 
     def last_beats(self) -> dict[int, float]:
-        return {w: self._beats[w] for w in self.busy if w in self._beats}
+        """Busy and starting (connected, not yet ready) workers' last signs of life."""
+        return {w: self._beats[w] for w in (*self.busy, *self._starting) if w in self._beats}
 
     def restart(self, worker: int) -> None:
         old = self._gen.get(worker, 0)

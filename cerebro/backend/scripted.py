@@ -82,13 +82,16 @@ class ScriptedPool(WorkerPool):
         restart_s: Virtual seconds a restarted worker takes to be up again.
         hosts / idle_rss / memory_budgets: What a real pool reports for memory admission.
         samples: Rows per visit (the epoch's metrics are weighted by it).
+        lost_starts: How many restarted workers die again while starting (the first ones).
     """
 
     def __init__(self, num_workers: int, script: Optional[Script] = None, store: Any = None,
                  restart_s: float = 1.0, hosts: Optional[dict[int, str]] = None,
                  idle_rss: Optional[dict[int, int]] = None,
-                 memory_budgets: Optional[dict[str, int]] = None, samples: int = 100) -> None:
+                 memory_budgets: Optional[dict[str, int]] = None, samples: int = 100,
+                 lost_starts: int = 0) -> None:
         self._n = int(num_workers)
+        self.lost_starts = int(lost_starts)
         self.script: Script = script or (lambda worker, task: Outcome())
         self.store, self.restart_s, self.samples = store, float(restart_s), int(samples)
         self._hosts = dict(hosts or {})
@@ -188,6 +191,11 @@ class ScriptedPool(WorkerPool):
         self._generation[worker] += 1
         self._busy.pop(worker, None)
         self.restarted.append(worker)
+        if self.lost_starts > 0:
+            self.lost_starts -= 1
+            self._push(self.clock() + self.restart_s, worker, VisitResult.lost_worker(
+                LostReason.EXITED, "worker lost while starting: scripted"))
+            return
         self._push(self.clock() + self.restart_s, worker,
                    WorkerUp(worker, self._hosts.get(worker, ""), self._idle_rss.get(worker, 0)))
 

@@ -127,6 +127,9 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     host = socket.gethostname()
     channel.send(conn, {"hello": partition, "pid": os.getpid(), "host": host,
                         "generation": cfg.generation})
+    heart = Heart(conn, partition, cfg.heartbeat_s)
+    heart.working()  # it beats while it loads its shard, until the "ready" below
+    heart.start()
     connect_s = time.perf_counter() - t_entry
     runtime, shards, load_s = _open(partition, cfg)
     importer.join()
@@ -141,7 +144,6 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
                "backend_import_s": imports.get("backend_import_s", 0.0),
                "keras_import_s": imports.get("keras_import_s", 0.0),
                "ready_s": time.perf_counter() - t_entry}
-    heart = Heart(conn, partition, cfg.heartbeat_s)
 
     def over_allowance(rss: int, limit: int) -> None:
         heart.send({"memory_exceeded": rss, "limit": limit, "partition": partition})
@@ -149,8 +151,7 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     guard = VisitGuard(over_allowance)
     heart.send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
                 "rss_bytes": rss_bytes(), "timings": timings, "device": device,
-                "gpus": list(plan.addresses), **shards})
-    heart.start()
+                "gpus": list(plan.addresses), **shards}, busy=False)
     try:
         with gpu.device_scope(device):
             visits = _serve(conn, runtime, guard, heart)
@@ -161,8 +162,8 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
 
 
 class Heart:
-    """Sends this worker's messages, and a ``Heartbeat`` every ``interval`` seconds while a
-    visit runs, from its own thread (the main thread trains).
+    """Sends this worker's messages, and a ``Heartbeat`` every ``interval`` seconds while it
+    starts and while a visit runs, from its own thread (the main thread trains).
 
     One lock orders every send on the connection; the busy flag flips under it, so no beat
     follows a visit's result (an idle worker's connection stays empty). A stopped process
@@ -191,7 +192,8 @@ class Heart:
                 self._busy = busy
             channel.send(self.conn, msg)
 
-    def visit_started(self) -> None:
+    def working(self) -> None:
+        """Beats from now until the next ``send(..., busy=False)``."""
         with self._lock:
             self._busy = True
 
@@ -265,7 +267,7 @@ def _serve(conn, runtime, guard, heart: Heart) -> int:
             break
         if not isinstance(msg, VisitTask):
             continue
-        heart.visit_started()
+        heart.working()
         guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
         result.peak_rss_bytes = guard.stop()

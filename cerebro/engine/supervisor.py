@@ -186,29 +186,38 @@ class PoolSupervisor:
                 out.append((w, VisitResult.lost_worker(
                     LostReason.HUNG, f"worker lost: no answer within the visit's "
                                      f"{seconds:.0f} s deadline (hung or stopped?)")))
+        kept: list[tuple[int, VisitResult | WorkerUp]] = []
         for w, item in out:
+            if (isinstance(item, VisitResult) and item.lost and w in self._restarting
+                    and w not in self._deadline):  # lost again while starting: no visit
+                self.lost(w, item, "no visit (it was starting)")
+                continue
             self._deadline.pop(w, None)
             if isinstance(item, WorkerUp):
                 self._restarting.discard(w)
             elif isinstance(item, VisitResult) and not item.lost:
                 self._fresh_losses.pop(w, None)
-        return out
+            kept.append((w, item))
+        return kept
 
     def _next_silence(self) -> Optional[float]:
         """When the busy worker heard from longest ago passes ``heartbeat_s`` of silence."""
         if self.liveness.heartbeat_s is None:
             return None
-        beats = [t for w, t in self.pool.last_beats().items() if w in self._deadline]
+        beats = [t for w, t in self.pool.last_beats().items()
+                 if w in self._deadline or w in self._restarting]
         return min(beats) + self.liveness.heartbeat_s if beats else None
 
     def _silent(self, now: float, answered: set[int]) -> list[tuple[int, VisitResult]]:
-        """Lost visits of the busy workers silent for ``heartbeat_s`` (added to ``answered``)."""
+        """Lost visits of the busy (and starting) workers silent for ``heartbeat_s`` (added
+        to ``answered``)."""
         limit = self.liveness.heartbeat_s
         if limit is None:
             return []
         out: list[tuple[int, VisitResult]] = []
         for w, beat in self.pool.last_beats().items():
-            if w in self._deadline and w not in answered and now - beat >= limit:
+            if (w in self._deadline or w in self._restarting) and w not in answered \
+                    and now - beat >= limit:
                 answered.add(w)
                 out.append((w, VisitResult.lost_worker(
                     LostReason.NO_HEARTBEAT, f"worker lost: no heartbeat for {now - beat:.0f} s "

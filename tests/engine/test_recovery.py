@@ -162,3 +162,13 @@ def test_without_heartbeat_checks_a_stopped_worker_waits_for_its_deadline(engine
     e.hopper.run(Plan([("a", 1)]))
     assert [x.reason for x in e.kinds(VisitLost)] == [LostReason.HUNG]
     assert e.hopper.stats.redone_s == pytest.approx(42.0)
+
+
+def test_a_worker_lost_again_while_it_restarts_is_started_once_more(engine):
+    e = engine(num_workers=2, lost_starts=1,
+               script=lose_once(lambda t: t.model_id == "a" and t.kind == "train"))
+    plan = Plan([("a", 2), ("b", 2)])
+    e.hopper.run(plan)
+    assert sorted(plan.done) == ["a", "b"] and not plan.failed
+    assert len(e.pool.restarted) == 2 and e.supervisor.restarts == 2
+    assert len(e.kinds(VisitLost)) == 1  # the start's loss voids no visit
