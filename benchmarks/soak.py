@@ -83,10 +83,10 @@ class Attacker(threading.Thread):
         while not self.done.wait(self.every):
             if self.driver is None or not self.driver.is_running():
                 continue
-            if self.rng.random() >= self.p:
-                continue
             workers = cerebro_workers(self.driver)
-            if not workers:
+            if not workers:  # the driver is starting Spark: no draw is spent
+                continue
+            if self.rng.random() >= self.p:
                 continue
             victim = self.rng.choice(workers)
             sig = self.rng.choice([signal.SIGKILL, signal.SIGSTOP])
