@@ -27,14 +27,10 @@ def _check_model(model):
 
 
 def _check_callbacks(callbacks) -> list:
-    callbacks = list(callbacks or [])
-    if callbacks:
-        names = ", ".join(type(c).__name__ for c in callbacks)
-        raise ValueError(
-            f"SparkEstimator(callbacks=[{names}]) is not supported: Keras callbacks run inside "
-            "model.fit, and model hopping trains every epoch as sub-epochs on different workers "
-            "(see docs/migrating.md); read the epoch metrics from the result's history instead")
-    return callbacks
+    """Epoch-level Keras callbacks, run per trial on the driver; the rest are refused."""
+    from cerebro.keras.callbacks import check_callbacks
+
+    return check_callbacks(callbacks)
 
 
 def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
@@ -105,7 +101,9 @@ class SparkEstimator:
         batch_size: Batch size of every sub-epoch; a whole float such as ``64.0`` is taken
             as 64. ``None`` means 32.
         custom_objects: Custom layers/functions the ``.keras`` file needs to load.
-        callbacks: Not run on workers (MOP trains in sub-epochs); must be empty.
+        callbacks: Epoch-level Keras callbacks (``EarlyStopping``, ``ReduceLROnPlateau``,
+            ...), one copy per trial, run on the driver at each epoch's end, as for
+            ``HyperHyperModel.fit(callbacks=...)``; per-batch ones are refused.
         feature_columns / label_columns: Override the search's columns for this model.
         input_shapes: One shape per feature column (without the batch dimension); default:
             taken from the model's inputs.

@@ -46,8 +46,9 @@ class RunnerSettings:
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
         strict_order: Scheduler mode.
-        callbacks: Epoch-level Keras callbacks run per trial on the driver
-            (``cerebro.search.callbacks.check_callbacks`` checked them).
+        callbacks: Epoch-level Keras callbacks every trial runs on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
+            come with its ``BuiltModel.callbacks``.
     """
 
     project: str
@@ -102,8 +103,7 @@ class SearchRunner:
         self.finished_before: dict[str, ModelStatus] = {}
         self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
-        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
-            if settings.callbacks else None
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
 
     @property
     def objective(self) -> Objective:
@@ -172,26 +172,23 @@ class SearchRunner:
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
         keep = self.source.report(model_id, epoch, metrics)
-        if self.callbacks is not None:
-            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
-            if lr is not None:  # the trial's next visits assign it to its optimizer
-                hopper.runs[model_id].learning_rate = lr
-            keep = keep and go_on
+        go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+        if lr is not None:  # the trial's next visits assign it to its optimizer
+            hopper.runs[model_id].learning_rate = lr
+        keep = keep and go_on
         if not keep:
             hopper.stop_model(model_id)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+        self.callbacks.end(model_id)
         self.source.finish(model_id, run.status, run.best_value)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
                         reason: str) -> None:
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+        self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -222,9 +219,8 @@ class SearchRunner:
         run = self._write(req, built)
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
-        if self.callbacks is not None:
-            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
-                                                     built.learning_rate)
+        run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                 built.learning_rate, built.callbacks)
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key,
                                     "summary": built.summary})
@@ -284,7 +280,7 @@ class SearchRunner:
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key})
-        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+        if self.callbacks.callbacks:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
                                  lr if lr is not None
