@@ -30,17 +30,24 @@ class LostReason(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class ModelIO:
-    """How a model reads a shard: which columns feed which input/output, reshaped how."""
+    """How a model reads a shard: which columns feed which input/output, reshaped how.
+
+    Attributes:
+        weight_column: The column of per-row sample weights given to Keras's ``fit`` and
+            ``evaluate`` (``sample_weight``), or ``None``.
+    """
 
     feature_columns: tuple[str, ...]
     label_columns: tuple[str, ...]
     input_shapes: tuple[tuple[int, ...], ...]
     label_shapes: tuple[tuple[int, ...], ...]
     label_encoding: tuple[Optional[dict[str, Any]], ...] = ()
+    weight_column: Optional[str] = None
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.feature_columns + self.label_columns
+        weight = (self.weight_column,) if self.weight_column else ()
+        return self.feature_columns + self.label_columns + weight
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -50,7 +57,7 @@ class ModelIO:
         return cls(tuple(d["feature_columns"]), tuple(d["label_columns"]),
                    tuple(tuple(s) for s in d["input_shapes"]),
                    tuple(tuple(s) for s in d["label_shapes"]),
-                   tuple(d.get("label_encoding") or ()))
+                   tuple(d.get("label_encoding") or ()), d.get("weight_column"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,7 +69,10 @@ def encode_labels(y: np.ndarray, encoding: Optional[dict]) -> np.ndarray:
 
 
 class BatchMaker:
-    """Turns raw column values of some rows into one model-ready ``(x, y)`` batch."""
+    """Turns raw column values of some rows into one model-ready ``(x, y, w)`` batch.
+
+    ``w`` is the batch's float32 sample weights (``io.weight_column``), or ``None``.
+    """
 
     def __init__(self, io: Any, columns: dict[str, dict],
                  transform: Optional[Callable] = None):
@@ -107,7 +110,8 @@ class BatchMaker:
         y = ys[0] if len(ys) == 1 else ys
         if self.transform is not None:
             x, y = self.transform(x, y)
-        return x, y
+        w = _float(raw[io.weight_column]).reshape(-1) if io.weight_column else None
+        return x, y, w
 
 
 def _float(a: np.ndarray) -> np.ndarray:
@@ -203,7 +207,8 @@ def keras_batches(plan: BatchPlan, make: BatchMaker):
             return len(plan)
 
         def __getitem__(self, i: int):
-            return make(plan.rows_of(i))
+            x, y, w = make(plan.rows_of(i))
+            return (x, y) if w is None else (x, y, w)
 
     return Batches()
 

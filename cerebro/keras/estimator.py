@@ -33,6 +33,12 @@ def _check_callbacks(callbacks) -> list:
     return check_callbacks(callbacks)
 
 
+def _check_weight_col(name: Optional[str]) -> Optional[str]:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"sample_weight_col must be a column name (str) or None, got {name!r}")
+    return name
+
+
 def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
     """Validates a per-batch ``transformation_fn(x, y) -> (x, y)``; returns it cloudpickled.
 
@@ -111,7 +117,10 @@ class SparkEstimator:
         transformation_fn: ``fn(x, y) -> (x, y)`` applied by the worker to every train and
             eval batch: ``x``/``y`` are numpy arrays (lists of arrays for several
             inputs/outputs). See ``docs/migrating.md``.
-        sample_weight_col: The fork's per-row weights; not supported (refused).
+        sample_weight_col: A numeric column of per-row weights, given to Keras's ``fit`` and
+            ``evaluate`` as ``sample_weight`` on the workers. The search prepares the weight
+            column of its first configuration's estimator; it is checked (numeric, never
+            null, finite, >= 0) before any training.
         shuffle_buffer_size: The fork's shuffle buffer; ignored (each visit shuffles the
             worker's whole shard).
     """
@@ -141,10 +150,7 @@ class SparkEstimator:
         self.loss_weights = loss_weights
         self._transform_bytes = check_transformation_fn(transformation_fn)
         self.transformation_fn = transformation_fn
-        if sample_weight_col is not None:
-            raise ValueError(
-                f"sample_weight_col={sample_weight_col!r} is not supported: the workers do not "
-                "read per-row weights; repeat rows in the DataFrame to weight them")
+        self.sample_weight_col = _check_weight_col(sample_weight_col)
         if shuffle_buffer_size is not None:
             log.info("SparkEstimator(shuffle_buffer_size=%s) ignored: every visit shuffles "
                      "the worker's whole shard", shuffle_buffer_size)
@@ -235,6 +241,13 @@ class SparkEstimator:
     def setTransformationFn(self, value):
         self._transform_bytes = check_transformation_fn(value)
         self.transformation_fn = value
+        return self
+
+    def getSampleWeightCol(self) -> Optional[str]:
+        return self.sample_weight_col
+
+    def setSampleWeightCol(self, value):
+        self.sample_weight_col = _check_weight_col(value)
         return self
 
     def getFeatureCols(self):

@@ -113,7 +113,8 @@ class WorkerRuntime:
         return self._transforms[key]
 
     def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
-        """``(x, y)`` arrays for small in-memory shards, else a PyDataset of batches."""
+        """``(x, y, w)`` arrays for small in-memory shards, else a PyDataset of batches
+        (``y`` and ``w`` then ``None``); ``w``: the sample weights, or ``None``."""
         cols = list(task.io.columns)
         float_bytes = 4 * shard.rows * sum(int(shard.columns[c].get("width", 1)) for c in cols)
         if shard.in_memory and not make.needs_batches and float_bytes <= COPY_LIMIT_BYTES:
@@ -121,7 +122,7 @@ class WorkerRuntime:
         row_bytes = max(1, shard.nbytes // max(1, shard.rows))
         buffer_rows = max(task.batch_size, self.buffer_bytes // row_bytes)
         plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
-        return pipeline.keras_batches(plan, make), None
+        return pipeline.keras_batches(plan, make), None, None
 
     def _custom_objects(self, spec_key: str) -> Optional[dict]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
@@ -185,13 +186,15 @@ class WorkerRuntime:
         t0 = time.perf_counter()
         if task.kind == "train":
             keras.utils.set_random_seed(task.seed % (2**31))
-            x, y = self._fit_input(task, shard, make, task.seed)
-            hist = model.fit(x, y, batch_size=None if y is None else task.batch_size, epochs=1,
+            x, y, w = self._fit_input(task, shard, make, task.seed)
+            hist = model.fit(x, y, sample_weight=w,
+                             batch_size=None if y is None else task.batch_size, epochs=1,
                              shuffle=False, verbose=0)
             metrics = {k: float(v[-1]) for k, v in hist.history.items()}
         else:
-            x, y = self._fit_input(task, shard, make, None)
-            metrics = model.evaluate(x, y, batch_size=None if y is None else task.batch_size,
+            x, y, w = self._fit_input(task, shard, make, None)
+            metrics = model.evaluate(x, y, sample_weight=w,
+                                     batch_size=None if y is None else task.batch_size,
                                      verbose=0, return_dict=True)
             metrics = {k: float(v) for k, v in metrics.items()}
         if make.bad_rows:

@@ -25,6 +25,7 @@ class Resources:
             ``CEREBRO_RECORDS`` says otherwise; ``False``: off; a SQLAlchemy URL or path).
         mlflow: MLflow tracking URI or ``True`` to log to MLflow (``None``: ``CEREBRO_MLFLOW``).
         listeners: More ``(kind, payload)`` callbacks of the search's events.
+        sample_weight_col: A column of per-row sample weights, or ``None``.
     """
 
     backend: Any
@@ -37,6 +38,7 @@ class Resources:
     records: Any = None
     mlflow: Any = None
     listeners: Sequence[Any] = ()
+    sample_weight_col: Optional[str] = None
 
 
 @dataclasses.dataclass

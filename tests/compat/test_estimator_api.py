@@ -136,8 +136,10 @@ def test_transformation_fn_is_checked_and_pickled():
 
 
 def test_fork_only_keywords(caplog):
-    with pytest.raises(ValueError, match="sample_weight_col='w' is not supported"):
-        _est(sample_weight_col="w")
+    assert _est(sample_weight_col="w").getSampleWeightCol() == "w"
+    assert _est().setSampleWeightCol("w2").sample_weight_col == "w2"
+    with pytest.raises(TypeError, match="sample_weight_col must be a column name"):
+        _est(sample_weight_col=["w"])
     with caplog.at_level(logging.INFO, logger="cerebro"):
         _est(shuffle_buffer_size=1000)
     assert "shuffle_buffer_size=1000) ignored" in caplog.text

@@ -60,7 +60,7 @@ def test_copy_keeps_dtypes_is_reused_and_batches_skip_corrupt_images(dataset, tm
         make = BatchMaker(io, source.columns)
         assert make.needs_batches
         plan = plan_for(source, cols, batch_size=16, seed=3, buffer_rows=32)
-        xs, ys = zip(*(make(plan.rows_of(i)) for i in range(len(plan))))
+        xs, ys, _ = zip(*(make(plan.rows_of(i)) for i in range(len(plan))))
         assert make.bad_rows == 1 and sum(len(y) for y in ys) == ROWS - 1
         x_img = np.concatenate([x[0] for x in xs])
         assert x_img.dtype == np.float32 and x_img.shape == (ROWS - 1, 4, 4, 1)
@@ -80,5 +80,5 @@ def test_transformation_runs_on_every_batch(dataset, tmp_path):
 
     make = BatchMaker(ModelIO(("ids",), ("label",), ((3,),), ((1,),)), shard.columns, fn)
     plan = plan_for(shard, ["ids", "label"], batch_size=8, seed=None, buffer_rows=8)
-    x, _ = make(plan.rows_of(0))
+    x, _, _ = make(plan.rows_of(0))
     assert np.all(x == 1) and seen == [8]
