@@ -111,7 +111,11 @@ class VisitResult:
     Attributes:
         ok: False if the visit raised; ``error`` then holds the message.
         metrics: Mean metrics over the visit (Keras names, e.g. ``loss``, ``accuracy``).
-        samples: Rows seen; metrics are weighted by it when aggregated over an epoch.
+        samples: Rows seen; metrics are weighted by it when aggregated over an epoch,
+            except the ``weighted`` ones.
+        weight_sum: The sum of the rows' sample weights (``ModelIO.weight_column``).
+        weighted: The metrics Keras weighs by the sample weights (``compile(
+            weighted_metrics=...)``): means over ``weight_sum``, aggregated by it.
         load_s / compute_s / save_s: Seconds spent loading state, training or evaluating,
             and saving state.
         build_s: Seconds spent building the model from its spec (cache miss), else 0.
@@ -125,6 +129,8 @@ class VisitResult:
     ok: bool
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     samples: int = 0
+    weight_sum: float = 0.0
+    weighted: tuple[str, ...] = ()
     load_s: float = 0.0
     compute_s: float = 0.0
     save_s: float = 0.0

@@ -78,6 +78,7 @@ class BatchMaker:
                  transform: Optional[Callable] = None):
         self.io, self.columns, self.transform = io, columns, transform
         self.bad_rows = 0  # undecodable images left out so far
+        self.bad_weight = 0.0  # their sample weights
 
     @property
     def needs_batches(self) -> bool:
@@ -95,6 +96,8 @@ class BatchMaker:
                                            skip_bad=True)
                 if bad:
                     self.bad_rows += len(bad)
+                    if self.io.weight_column:
+                        self.bad_weight += float(raw[self.io.weight_column][bad].sum())
                     keep = np.setdiff1d(np.arange(len(raw[c])), bad)
                     raw = {k: v[keep] for k, v in raw.items()}
                 raw[c] = pixels

@@ -114,6 +114,9 @@ class SparkEstimator:
         input_shapes: One shape per feature column (without the batch dimension); default:
             taken from the model's inputs.
         loss_weights: Weights of the losses of several outputs (``keras.Model.compile``).
+        weighted_metrics: Keras metrics weighted by the sample weights (``keras.Model.
+            compile``'s ``weighted_metrics``; with ``sample_weight_col``): a mean over the
+            sum of the weights, where ``metrics`` are a mean over the rows.
         transformation_fn: ``fn(x, y) -> (x, y)`` applied by the worker to every train and
             eval batch: ``x``/``y`` are numpy arrays (lists of arrays for several
             inputs/outputs). See ``docs/migrating.md``.
@@ -131,7 +134,8 @@ class SparkEstimator:
                  feature_columns=None, label_columns=None, input_shapes=None, *,
                  loss_weights=None, transformation_fn: Optional[Callable] = None,
                  sample_weight_col: Optional[str] = None,
-                 shuffle_buffer_size: Optional[int] = None):
+                 shuffle_buffer_size: Optional[int] = None,
+                 weighted_metrics: Optional[Sequence[Any]] = None):
         self.model = _check_model(model)
         self.optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
         if self.optimizer is None:
@@ -141,6 +145,7 @@ class SparkEstimator:
             raise ValueError("loss is required: pass loss=... (a Keras loss name, function or "
                              "instance) or a compiled model")
         self.metrics = list(metrics or [])
+        self.weighted_metrics = list(weighted_metrics or [])
         self.batch_size = whole_number(32 if batch_size is None else batch_size, "batch_size")
         self.custom_objects = custom_objects
         self.callbacks = _check_callbacks(callbacks)
@@ -157,7 +162,8 @@ class SparkEstimator:
 
     def compiled_model(self):
         self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics,
-                           loss_weights=self.loss_weights)
+                           loss_weights=self.loss_weights,
+                           weighted_metrics=self.weighted_metrics or None)
         return self.model
 
     def model_input_shapes(self) -> list[tuple[int, ...]]:

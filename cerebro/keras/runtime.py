@@ -15,6 +15,7 @@ import traceback
 from typing import Optional
 
 from cerebro._logging import get_logger
+from cerebro._upstream import weighted_metric_names
 from cerebro.data import pipeline
 from cerebro.wire import VisitResult, VisitTask
 from cerebro.keras import state as state_mod
@@ -213,5 +214,17 @@ class WorkerRuntime:
             self.store.write_bytes(task.out_key, data)
             entry.state_key = task.out_key
             save_s = time.perf_counter() - t1
-        return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows, load_s=load_s,
+        weight_sum, weighted = self._weights(task, shard, make, model)
+        return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows,
+                           weight_sum=weight_sum, weighted=weighted, load_s=load_s,
                            compute_s=compute_s, save_s=save_s, built=built)
+
+    @staticmethod
+    def _weights(task: VisitTask, shard, make, model) -> tuple[float, tuple[str, ...]]:
+        """The visit's sum of sample weights (rows left out excepted) and the names of the
+        metrics Keras weighed by them (``compile(weighted_metrics=...)``)."""
+        col = task.io.weight_column
+        if not col:
+            return 0.0, ()
+        total = float(shard.read(col, 0, shard.rows).sum(dtype="float64")) - make.bad_weight
+        return total, tuple(sorted(weighted_metric_names(model)))

@@ -39,7 +39,7 @@ def _gen(weight_col):
 
         return SparkEstimator(mlp(6, n_in=N_IN, n_out=N_OUT), keras.optimizers.Adam(0.05),
                               "sparse_categorical_crossentropy", ["accuracy"], batch_size=16,
-                              sample_weight_col=weight_col)
+                              sample_weight_col=weight_col, weighted_metrics=["accuracy"])
 
     return gen
 
@@ -62,9 +62,14 @@ def test_weighted_val_metrics_equal_keras_own_on_the_whole_val_data(spark, weigh
     xv, yv, wv = x[is_val], y[is_val], w[is_val].astype(np.float32)
     keras_own = model.evaluate(xv, yv, sample_weight=wv, batch_size=16, verbose=0,
                                return_dict=True)
-    # Two val shards, aggregated by the driver, against Keras on all val rows at once.
+    # Two val shards, aggregated by the driver, against Keras on all val rows at once: the
+    # loss (sum of w * loss over the rows) and the unweighted accuracy by rows, the weighted
+    # accuracy by the shards' sums of weights.
     assert history["val_loss"][0] == pytest.approx(keras_own["loss"], abs=1e-5)
     assert history["val_accuracy"][0] == pytest.approx(keras_own["accuracy"], abs=1e-5)
+    assert history["val_weighted_accuracy"][0] == pytest.approx(keras_own["weighted_accuracy"],
+                                                                abs=1e-5)
+    assert abs(keras_own["weighted_accuracy"] - keras_own["accuracy"]) > 1e-3
     unweighted = model.evaluate(xv, yv, batch_size=16, verbose=0, return_dict=True)
     assert abs(unweighted["loss"] - keras_own["loss"]) > 1e-3  # the weights did count
 
