@@ -1,4 +1,5 @@
-"""Epoch-level Keras callbacks, driven from the driver: ``fit(callbacks=[...])``.
+"""Epoch-level Keras callbacks, driven from the driver: ``HyperHyperModel.fit(callbacks=
+[...])`` (every trial) and ``SparkEstimator(callbacks=[...])`` (that configuration's trial).
 
 A trial trains in sub-epochs on several workers, so no ``keras.Model.fit`` sees a whole
 epoch; the driver does. Each trial gets its own deep copy of every callback (as
