@@ -126,7 +126,12 @@ class ModelSelection:
         """Runs the search on data an earlier ``backend.prepare_data`` wrote to the store."""
         info = load_dataset_info(self.store)
         searcher = self._searcher()
-        return self._run(info, searcher, searcher.ask())
+        first = searcher.ask()
+        if first is None:
+            raise ValueError("the search space yields no configuration")
+        model_io(self._estimator(first[1]), info.columns, self.feature_columns,
+                 self.label_columns)  # e.g. a sample_weight_col the data was prepared without
+        return self._run(info, searcher, first)
 
     def _estimator(self, params: dict) -> SparkEstimator:
         est = self.estimator_gen_fn(params)
