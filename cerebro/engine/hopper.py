@@ -79,7 +79,7 @@ class ModelHopper:
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a model more epochs (also one that finished or was stopped)."""
         run = self.runs[model_id]
-        run.status, run.reported = ModelStatus.RUNNING, False
+        run.status, run.reported, run.stop_reason = ModelStatus.RUNNING, False, ""
         if model_id in self.scheduler.models():
             self.scheduler.extend(model_id, epochs)
         else:
@@ -87,13 +87,22 @@ class ModelHopper:
         if self._running:
             self.dispatch()
 
-    def stop_model(self, model_id: str) -> None:
-        """Takes a model out at its next sub-epoch boundary; its states are kept."""
+    def stop_model(self, model_id: str, reason: str = "") -> None:
+        """Takes a model out at its next sub-epoch boundary; its states are kept.
+
+        Args:
+            model_id: The model.
+            reason: Why (kept in its ``log.json`` and shown with its STOPPED status).
+        """
         run = self.runs[model_id]
         if run.status == ModelStatus.RUNNING:
-            run.status = ModelStatus.STOPPED
+            run.status, run.stop_reason = ModelStatus.STOPPED, reason
         if model_id in self.scheduler.models():
             self.scheduler.remove_model(model_id)
+
+    def has_epochs_left(self, model_id: str) -> bool:
+        """Whether the model still has epochs to train (False once its last one ended)."""
+        return model_id in self.scheduler.models() and self.scheduler.is_active(model_id)
 
     @property
     def active_models(self) -> list[str]:

@@ -24,7 +24,8 @@ def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, dict[
     for model_id, run in runs.items():
         out[model_id] = {"history": run.history, "state_key": run.result_state_key,
                          "status": run.status, "error": run.error, "io": run.io,
-                         "best_value": run.best_value, "best_epoch": run.best_epoch}
+                         "best_value": run.best_value, "best_epoch": run.best_epoch,
+                         "stop_reason": run.stop_reason}
     earlier = {**runner.source.earlier_trials(), **runner.finished_before}
     for model_id, status in earlier.items():
         if model_id in out:
@@ -35,11 +36,14 @@ def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, dict[
         rec_io = ModelIO.from_json(record["io"]) if "io" in record else io
         if rec_io is None:
             continue
+        if record.get("status") == ModelStatus.STOPPED and status == ModelStatus.DONE:
+            status = ModelStatus.STOPPED  # the oracle ends a trial stopped early COMPLETED
         out[model_id] = {"history": record["history"],
                          "state_key": record.get("best_state_key") or record["state_key"],
                          "status": ModelStatus(status), "error": record.get("error", ""),
                          "io": rec_io, "best_value": record.get("best_value"),
-                         "best_epoch": record.get("best_epoch")}
+                         "best_epoch": record.get("best_epoch"),
+                         "stop_reason": record.get("stop_reason") or ""}
     return out
 
 
@@ -88,7 +92,9 @@ def assemble(runner: SearchRunner, runs: dict[str, ModelRun], figures: dict[str,
         evaluation_metric=runner.settings.evaluation_metric,
         statuses={**{m: str(ModelStatus.FAILED) for m in runner.build_errors},
                   **{m: str(r["status"]) for m, r in records.items()}},
-        errors=errors, stats=figures)
+        errors=errors, stats=figures,
+        stop_reasons={m: r["stop_reason"] for m, r in records.items()
+                      if r["status"] == ModelStatus.STOPPED and r["stop_reason"]})
 
 
 def store_location(store: Any) -> str:

@@ -19,6 +19,7 @@ from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.search.stopping import Progress, Stopper
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import ModelIO, ModelStatus
 
@@ -48,6 +49,8 @@ class RunnerSettings:
         strict_order: Scheduler mode.
         callbacks: Epoch-level Keras callbacks run per trial on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them).
+        stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
+            ``None``: every trial trains all its epochs.
     """
 
     project: str
@@ -67,6 +70,7 @@ class RunnerSettings:
     on_existing: str = "resume"
     clock: Optional[Any] = None
     callbacks: tuple[Any, ...] = ()
+    stopper: Optional[Stopper] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -104,6 +108,7 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
+        self.curves: dict[str, dict[int, float]] = {}  # the objective by epoch, per trial
 
     @property
     def objective(self) -> Objective:
@@ -130,7 +135,8 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name},
+                                    "tuner": self.source.name,
+                                    "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
         bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
         supervisor = PoolSupervisor(
@@ -171,20 +177,42 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
+        value = self.objective.value(metrics)
+        if value is not None:
+            self.curves.setdefault(model_id, {})[epoch] = value
         keep = self.source.report(model_id, epoch, metrics)
+        reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
         if self.callbacks is not None:
             go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
             if lr is not None:  # the trial's next visits assign it to its optimizer
                 hopper.runs[model_id].learning_rate = lr
+            if keep and not go_on:
+                reason = "a Keras callback set stop_training"
             keep = keep and go_on
+        if keep and self.settings.stopper is not None and hopper.has_epochs_left(model_id):
+            reason = self._ask_stopper(self.settings.stopper, model_id, epoch)
+            keep = not reason
         if not keep:
-            hopper.stop_model(model_id)
+            log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
+            hopper.stop_model(model_id, reason)
+
+    def _ask_stopper(self, stopper: Stopper, model_id: str, epoch: int) -> str:
+        """The stopper's reason to stop the trial now, or "" to go on."""
+        progress = Progress(model_id, epoch, self.objective.direction, self.curves,
+                            self.objective.name)
+        try:
+            verdict = stopper.decide(progress)
+        except Exception as e:  # noqa: BLE001 - a faulty stopper must not end the search
+            log.warning("early stopping (%r) raised at %s epoch %d; the trial goes on: %s: %s",
+                        stopper, model_id, epoch + 1, type(e).__name__, e)
+            return ""
+        return (verdict.reason or f"{stopper.name} stopped it") if verdict.stop else ""
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
         if self.callbacks is not None:
             self.callbacks.end(model_id)
-        self.source.finish(model_id, run.status, run.best_value)
+        self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
