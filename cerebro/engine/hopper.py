@@ -49,6 +49,7 @@ class ModelHopper:
         self.runs: dict[str, ModelRun] = {}
         self.stats = HopStats()
         self._inflight: dict[int, tuple[Visit, float]] = {}
+        self._stopped: set[str] = set()  # stopped, maybe not yet reported
         self._t0: Optional[float] = None
         self._running = False
 
@@ -97,6 +98,7 @@ class ModelHopper:
         run = self.runs[model_id]
         if run.status == ModelStatus.RUNNING:
             run.status, run.stop_reason = ModelStatus.STOPPED, reason
+            self._stopped.add(model_id)  # reported once no visit of it is in flight
         if model_id in self.scheduler.models():
             self.scheduler.remove_model(model_id)
 
@@ -145,9 +147,21 @@ class ModelHopper:
                 self._worker_up(item)
             elif worker in self._inflight:
                 self._on_result(worker, item, controller)
+        self._report_stopped(controller)
         if self.commands is not None:
             commands_mod.apply_all(self, controller, self.commands())
         return True
+
+    def _report_stopped(self, controller: Controller) -> None:
+        """Reports the models stopped between their visits (say, while another model's
+        epoch ended), which no visit result will report."""
+        for model_id in sorted(self._stopped):
+            run = self.runs[model_id]
+            if run.reported or run.status != ModelStatus.STOPPED:
+                self._stopped.discard(model_id)
+            elif not self.in_flight(model_id):
+                self._stopped.discard(model_id)
+                self.finish_model(run, controller)
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)

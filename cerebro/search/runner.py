@@ -109,6 +109,8 @@ class SearchRunner:
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
         self.curves: dict[str, dict[int, float]] = {}  # the objective by epoch, per trial
+        self.undecided: dict[str, int] = {}  # trial -> the epoch its stopper lacked data at
+        self.epochs: dict[str, int] = {}  # trial -> the epoch it trains up to (absolute)
 
     @property
     def objective(self) -> Objective:
@@ -189,15 +191,21 @@ class SearchRunner:
             if keep and not go_on:
                 reason = "a Keras callback set stop_training"
             keep = keep and go_on
+        self.undecided.pop(model_id, None)
         if keep and self.settings.stopper is not None and hopper.has_epochs_left(model_id):
-            reason = self._ask_stopper(self.settings.stopper, model_id, epoch)
+            reason = self._judge(hopper, model_id, epoch)
             keep = not reason
         if not keep:
             log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
             hopper.stop_model(model_id, reason)
+        if self.settings.stopper is not None:
+            self._judge_again(hopper, model_id, epoch)
 
-    def _ask_stopper(self, stopper: Stopper, model_id: str, epoch: int) -> str:
-        """The stopper's reason to stop the trial now, or "" to go on."""
+    def _judge(self, hopper: ModelHopper, model_id: str, epoch: int) -> str:
+        """The stopper's reason to stop the trial after ``epoch``, or "" to go on (it is
+        then remembered as undecided when the stopper lacked data)."""
+        stopper = self.settings.stopper
+        assert stopper is not None
         progress = Progress(model_id, epoch, self.objective.direction, self.curves,
                             self.objective.name)
         try:
@@ -206,7 +214,27 @@ class SearchRunner:
             log.warning("early stopping (%r) raised at %s epoch %d; the trial goes on: %s: %s",
                         stopper, model_id, epoch + 1, type(e).__name__, e)
             return ""
-        return (verdict.reason or f"{stopper.name} stopped it") if verdict.stop else ""
+        if verdict.stop:
+            return verdict.reason or f"{stopper.name} stopped it"
+        if verdict.undecided:
+            self.undecided[model_id] = epoch
+        return ""
+
+    def _judge_again(self, hopper: ModelHopper, ended: str, epoch: int) -> None:
+        """Another trial reached ``epoch``: trials the stopper could not judge there for want
+        of data are judged again; one it stops now ends at its next sub-epoch boundary
+        (its partial epoch is dropped; its result is its best epoch, as always)."""
+        for model_id, at in list(self.undecided.items()):
+            if at != epoch or model_id == ended:
+                continue
+            del self.undecided[model_id]
+            if hopper.runs[model_id].status != ModelStatus.RUNNING \
+                    or epoch + 2 >= self.epochs.get(model_id, 0):
+                continue  # ended, or in its last epoch: stopping it now would save little
+            reason = self._judge(hopper, model_id, epoch)
+            if reason:
+                log.info("%s stopped early during epoch %d: %s", model_id, epoch + 2, reason)
+                hopper.stop_model(model_id, reason)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
@@ -235,6 +263,7 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
+        self.epochs[req.model_id] = req.epochs
         if req.resumable and self._resume(hopper, req):
             return True
         try:

@@ -47,10 +47,16 @@ class Verdict:
     Attributes:
         decision: ``CONTINUE`` or ``STOP``.
         reason: Why it stops (shown in the console, records, dashboard and result).
+        undecided: ``CONTINUE`` for want of data (too few other trials at this epoch): the
+            runner asks again, for this epoch, whenever another trial ends it, and may
+            then stop the trial during its next epoch. In a parallel search the first
+            trials reach each epoch together, so without this the first ones to get there
+            could never be judged.
     """
 
     decision: Decision
     reason: str = ""
+    undecided: bool = False
 
     @property
     def stop(self) -> bool:
@@ -58,6 +64,7 @@ class Verdict:
 
 
 CONTINUE = Verdict(Decision.CONTINUE)
+UNDECIDED = Verdict(Decision.CONTINUE, undecided=True)
 
 
 def stop(reason: str) -> Verdict:
@@ -136,6 +143,7 @@ class MedianStoppingRule(Stopper):
     trial that reached epoch ``t`` and its running average: the mean of its values at the
     epochs up to ``t``. If at least ``min_trials`` such trials exist and the trial's best
     value so far is strictly worse than the median of their running averages, it stops.
+    With fewer, the verdict is ``UNDECIDED``: it is judged again as others reach ``t``.
 
     Args:
         grace_epochs: Epochs a trial trains before it can be stopped (1: right after its
@@ -160,7 +168,7 @@ class MedianStoppingRule(Stopper):
         averages = [statistics.fmean(vs) for c in progress.others().values()
                     if t in c and (vs := [v for e, v in c.items() if e <= t])]
         if len(averages) < self.min_trials:
-            return CONTINUE
+            return UNDECIDED
         median, best = statistics.median(averages), progress.best(mine)
         if not progress.worse(best, median):
             return CONTINUE
@@ -209,7 +217,7 @@ class ASHAStopper(Stopper):
         mine = progress.curve[t]
         others = [c[t] for c in progress.others().values() if t in c]
         if len(others) < max(1, self.min_trials):
-            return CONTINUE
+            return UNDECIDED
         values = sorted(others + [mine], reverse=progress.direction == "max")
         keep = max(1, len(values) // self.reduction_factor)
         cutoff = values[keep - 1]

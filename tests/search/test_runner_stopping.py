@@ -25,20 +25,20 @@ LOSS = {f"t{i}": 1.0 for i in range(8)}
 LOSS["t0"], LOSS[HOPELESS] = 0.9, 5.0
 
 
-def _script(worker: int, task: VisitTask) -> Outcome:
-    loss = LOSS[task.model_id] / (1.0 + task.epoch)
-    return Outcome(seconds=1.0, metrics={"loss": loss})
-
-
 @dataclasses.dataclass
 class Backend:
-    """Starts a ``ScriptedPool`` (what a ``SparkBackend`` does with Spark workers)."""
+    """Starts a ``ScriptedPool`` (what a ``SparkBackend`` does with Spark workers) whose
+    visits report ``loss[model] / (1 + epoch)``."""
 
+    loss: dict[str, float]
     num_workers: int = 2
     pool: Optional[ScriptedPool] = None
 
+    def script(self, worker: int, task: VisitTask) -> Outcome:
+        return Outcome(seconds=1.0, metrics={"loss": self.loss[task.model_id] / (1 + task.epoch)})
+
     def start_workers(self, store: Any, dataset: Any, columns: Any) -> ScriptedPool:
-        self.pool = ScriptedPool(self.num_workers, _script, store=store)
+        self.pool = ScriptedPool(self.num_workers, self.script, store=store)
         return self.pool
 
 
@@ -64,14 +64,15 @@ class ListSource(TrialSource):
         self.ended[model_id] = (status, reason)
 
 
-def _search(tmp_path, stopper: Optional[Stopper]):
+def _search(tmp_path, stopper: Optional[Stopper], loss: Optional[dict[str, float]] = None):
     events: list[tuple[str, dict]] = []
     store = LocalStore(str(tmp_path / "store"))
     settings = RunnerSettings(project="p", parallelism=4, output_names=["y__output"],
                               verbose=0, records=False, stopper=stopper,
                               listeners=(lambda kind, payload: events.append((kind, payload)),))
     source = ListSource()
-    runner = SearchRunner(Backend(), store, source, settings, dataset=None, columns=("x", "y"))
+    runner = SearchRunner(Backend(loss or LOSS), store, source, settings, dataset=None,
+                          columns=("x", "y"))
     result = runner.run()
     return result, source, events
 
@@ -108,6 +109,23 @@ def test_early_stopping_ends_a_hopeless_trial_after_its_first_epoch_and_refills_
     assert table.loc[HOPELESS, "status"] == "STOPPED"
     assert table.loc[HOPELESS, "stop_reason"] == reason
     assert table.loc[HOPELESS, "epochs"] == 1
+
+
+def test_a_hopeless_trial_among_the_first_is_judged_again_as_the_others_catch_up(tmp_path):
+    # t3 starts with t0-t2 (parallelism 4); when its first epoch ends, fewer than 3 others
+    # have reached it: undecided. Once they have, it is stopped during its second epoch.
+    loss = {**LOSS, HOPELESS: 1.0, "t3": 5.0}
+    result, source, events = _search(tmp_path, MedianStoppingRule(), loss)
+    assert source.ended["t3"][0] == ModelStatus.STOPPED
+    assert "median stopping rule: best val_loss 5 after epoch 1" in source.ended["t3"][1]
+    seq = [(k, p["model_id"], p.get("epoch")) for k, p in events if k in ("epoch_end",
+                                                                          "model_done")]
+    t3_judged = seq.index(("epoch_end", "t3", 0))
+    last_at_0 = max(seq.index(("epoch_end", m, 0)) for m in ("t0", "t1", "t2"))
+    assert t3_judged < last_at_0 < seq.index(("model_done", "t3", None))  # judged again
+    assert _train_visits(events, "t3") < 6
+    assert {m for m, (s, _) in source.ended.items() if s == ModelStatus.STOPPED} == {"t3"}
+    assert result.to_pandas().set_index("model_id").loc["t3", "epochs"] == 1
 
 
 def test_without_early_stopping_every_trial_trains_every_epoch(tmp_path):
