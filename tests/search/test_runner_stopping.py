@@ -64,11 +64,12 @@ class ListSource(TrialSource):
         self.ended[model_id] = (status, reason)
 
 
-def _search(tmp_path, stopper: Optional[Stopper], loss: Optional[dict[str, float]] = None):
+def _search(tmp_path, stopper: Optional[Stopper], loss: Optional[dict[str, float]] = None,
+            records: Any = False):
     events: list[tuple[str, dict]] = []
     store = LocalStore(str(tmp_path / "store"))
     settings = RunnerSettings(project="p", parallelism=4, output_names=["y__output"],
-                              verbose=0, records=False, stopper=stopper,
+                              verbose=0, records=records, stopper=stopper,
                               listeners=(lambda kind, payload: events.append((kind, payload)),))
     source = ListSource()
     runner = SearchRunner(Backend(loss or LOSS), store, source, settings, dataset=None,
@@ -84,7 +85,7 @@ def _train_visits(events, model_id: str) -> int:
 
 def test_early_stopping_ends_a_hopeless_trial_after_its_first_epoch_and_refills_its_slot(
         tmp_path):
-    result, source, events = _search(tmp_path, MedianStoppingRule())
+    result, source, events = _search(tmp_path, MedianStoppingRule(), records=None)
 
     assert source.ended[HOPELESS][0] == ModelStatus.STOPPED
     reason = source.ended[HOPELESS][1]
@@ -109,6 +110,14 @@ def test_early_stopping_ends_a_hopeless_trial_after_its_first_epoch_and_refills_
     assert table.loc[HOPELESS, "status"] == "STOPPED"
     assert table.loc[HOPELESS, "stop_reason"] == reason
     assert table.loc[HOPELESS, "epochs"] == 1
+    # the records (what the dashboard shows) have it STOPPED with its reason
+    from cerebro.records import RecordsDB, queries
+
+    db = RecordsDB(LocalStore(str(tmp_path / "store")))
+    trials = {t["model_id"]: t for t in queries.list_trials(db, queries.resolve_experiment(db, None))}
+    assert trials[HOPELESS]["status"] == "STOPPED" and trials[HOPELESS]["stop_reason"] == reason
+    assert trials[HOPELESS]["epochs_done"] == 1
+    assert {t["stop_reason"] for m, t in trials.items() if m != HOPELESS} == {""}
 
 
 def test_a_hopeless_trial_among_the_first_is_judged_again_as_the_others_catch_up(tmp_path):
