@@ -19,7 +19,8 @@ from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
-from cerebro.search.stopping import Progress, Stopper
+from cerebro.search.early import early_stopping
+from cerebro.search.stopping import Stopper
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
                           ModelStatus, PlainListener, as_listener)
@@ -110,9 +111,7 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
-        self.curves: dict[str, dict[int, float]] = {}  # the objective by epoch, per trial
-        self.undecided: dict[str, int] = {}  # trial -> the epoch its stopper lacked data at
-        self.epochs: dict[str, int] = {}  # trial -> the epoch it trains up to (absolute)
+        self.early = early_stopping(settings.stopper, source.objective)
 
     @property
     def objective(self) -> Objective:
@@ -130,6 +129,11 @@ class SearchRunner:
 
         s = self.settings
         workers = self.backend.num_workers
+        if self.early is not None:  # a resumed search compares with its earlier trials too
+            for model_id in self.source.earlier_trials():
+                record = self.layout.read_log(model_id)
+                if record is not None:
+                    self.early.note_log(model_id, record)
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
@@ -182,9 +186,9 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
-        value = self.objective.value(metrics)
-        if value is not None:
-            self.curves.setdefault(model_id, {})[epoch] = value
+        early = self.early
+        if early is not None:
+            early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
         reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
         if self.callbacks is not None:
@@ -194,50 +198,14 @@ class SearchRunner:
             if keep and not go_on:
                 reason = "a Keras callback set stop_training"
             keep = keep and go_on
-        self.undecided.pop(model_id, None)
-        if keep and self.settings.stopper is not None and hopper.has_epochs_left(model_id):
-            reason = self._judge(hopper, model_id, epoch)
+        if keep and early is not None and hopper.has_epochs_left(model_id):
+            reason = early.judge(model_id, epoch)
             keep = not reason
         if not keep:
             log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
             hopper.stop_model(model_id, reason)
-        if self.settings.stopper is not None:
-            self._judge_again(hopper, model_id, epoch)
-
-    def _judge(self, hopper: ModelHopper, model_id: str, epoch: int) -> str:
-        """The stopper's reason to stop the trial after ``epoch``, or "" to go on (it is
-        then remembered as undecided when the stopper lacked data)."""
-        stopper = self.settings.stopper
-        assert stopper is not None
-        progress = Progress(model_id, epoch, self.objective.direction, self.curves,
-                            self.objective.name)
-        try:
-            verdict = stopper.decide(progress)
-        except Exception as e:  # noqa: BLE001 - a faulty stopper must not end the search
-            log.warning("early stopping (%r) raised at %s epoch %d; the trial goes on: %s: %s",
-                        stopper, model_id, epoch + 1, type(e).__name__, e)
-            return ""
-        if verdict.stop:
-            return verdict.reason or f"{stopper.name} stopped it"
-        if verdict.undecided:
-            self.undecided[model_id] = epoch
-        return ""
-
-    def _judge_again(self, hopper: ModelHopper, ended: str, epoch: int) -> None:
-        """Another trial reached ``epoch``: trials the stopper could not judge there for want
-        of data are judged again; one it stops now ends at its next sub-epoch boundary
-        (its partial epoch is dropped; its result is its best epoch, as always)."""
-        for model_id, at in list(self.undecided.items()):
-            if at != epoch or model_id == ended:
-                continue
-            del self.undecided[model_id]
-            if hopper.runs[model_id].status != ModelStatus.RUNNING \
-                    or epoch + 2 >= self.epochs.get(model_id, 0):
-                continue  # ended, or in its last epoch: stopping it now would save little
-            reason = self._judge(hopper, model_id, epoch)
-            if reason:
-                log.info("%s stopped early during epoch %d: %s", model_id, epoch + 2, reason)
-                hopper.stop_model(model_id, reason)
+        if early is not None:
+            early.judge_again(hopper, model_id, epoch)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
@@ -266,7 +234,8 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
-        self.epochs[req.model_id] = req.epochs
+        if self.early is not None:
+            self.early.started(req.model_id, req.epochs)
         if req.resumable and self._resume(hopper, req):
             return True
         try:
@@ -347,6 +316,8 @@ class SearchRunner:
                                  lr if lr is not None
                                  else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
+        if self.early is not None:
+            self.early.note_log(req.model_id, record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))

@@ -115,3 +115,15 @@ def test_resolve_stopper_choices_and_refusals():
         MedianStoppingRule(grace_epochs=0)
     with pytest.raises(ValueError, match="direction"):
         Progress("t", 0, "up", {})
+
+
+def test_earlier_trials_curves_come_from_their_logs():
+    from cerebro.engine.runs import Objective
+    from cerebro.search.early import EarlyStopping
+
+    early = EarlyStopping(MedianStoppingRule(), Objective("val_loss", "min"))
+    early.note_log("done", {"history": {"val_loss": [0.9, 0.5, float("nan")],
+                                        "train_loss": [1.0, 0.6, 0.4]}, "epochs_done": 3})
+    early.note_log("child", {"history": {"val_loss": [0.4, 0.3]}, "epochs_done": 4})
+    early.note_log("empty", {"history": {}, "epochs_done": 0})
+    assert early.curves == {"done": {0: 0.9, 1: 0.5}, "child": {2: 0.4, 3: 0.3}}
