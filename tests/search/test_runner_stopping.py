@@ -163,3 +163,25 @@ def test_a_bad_early_stopping_value_is_refused_before_training(tmp_path, value):
     with pytest.raises(ValueError, match=rf"early_stopping={value!r} is not a choice.*'median'"):
         GridSearch(None, LocalStore(str(tmp_path / "s")), lambda params: None,
                    {"lr": hp_choice([0.1])}, num_epochs=1, early_stopping=value)
+
+
+def test_the_defaults_nas_auto_is_the_median_rule_off_under_hyperband_tune_is_off(tmp_path):
+    from cerebro.nas.settings import AUTO, TunerSettings, check_early_stopping, nas_stopper
+    from cerebro.tune import GridSearch, hp_choice
+
+    assert TunerSettings().early_stopping == AUTO
+    auto = nas_stopper(AUTO, hyperband=False)
+    assert isinstance(auto, MedianStoppingRule)
+    assert (auto.grace_epochs, auto.min_trials) == (1, 3)
+    assert nas_stopper(AUTO, hyperband=True) is None
+    assert isinstance(nas_stopper("median", hyperband=True), MedianStoppingRule)
+    assert nas_stopper(None, hyperband=False) is None
+    with pytest.raises(ValueError, match=r"early_stopping='Auto' is not a choice.*'auto'"):
+        check_early_stopping("Auto")
+
+    def grid(**kw):
+        return GridSearch(None, LocalStore(str(tmp_path / "s")), lambda params: None,
+                          {"lr": hp_choice([0.1])}, num_epochs=1, **kw)
+
+    assert grid().stopper is None
+    assert isinstance(grid(early_stopping="median").stopper, MedianStoppingRule)
