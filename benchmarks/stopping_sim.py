@@ -109,9 +109,15 @@ class Replay(TrialSource):
 class PoolBackend:
     """Starts a ``ScriptedPool`` whose visits replay the trials' recorded epochs."""
 
+    visit_timeout: Optional[float] = None  # the rest of cerebro.engine.ports.Backend
+    visit_deadline_floor, max_restarts = 60.0, 10
+
     def __init__(self, trials: dict[str, Trial], store: Any) -> None:
         self.trials, self.num_workers = trials, WORKERS
         self.pool = ScriptedPool(self.num_workers, self.script, store=store)
+
+    def quiet_console(self) -> None:
+        pass
 
     def script(self, worker: int, task: VisitTask) -> Outcome:
         t = self.trials[task.model_id]

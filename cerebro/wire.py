@@ -183,7 +183,7 @@ class Command:
 # -- the search's events -------------------------------------------------------------------------
 # The engine and the runner emit these; the console, the records, MLflow and the user's
 # listeners receive them through ``Listener``. Adding an event: one frozen dataclass below
-# (with its ``kind`` and a ``deliver`` that calls its method) and one method on ``Listener``.
+# (with its ``name`` and a ``deliver`` that calls its method) and one method on ``Listener``.
 
 
 class FailReason(enum.StrEnum):

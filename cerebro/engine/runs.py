@@ -12,6 +12,8 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
+from cerebro.mop import Visit
+from cerebro.storage.layout import RunLayout
 from cerebro.wire import FailReason, LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
@@ -98,7 +100,7 @@ class ModelRun:
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
-    def visit_task(self, visit: Any, layout: Any, seed: int,
+    def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
                    memory_limit_bytes: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
@@ -121,7 +123,8 @@ class ModelRun:
             self._io_cache = self.io.to_json()
         return self._io_cache
 
-    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+    def visit_done(self, visit: Visit, result: VisitResult, seconds: float,
+                   layout: RunLayout) -> None:
         """Books a completed visit: its time, memory, metrics and (training) new state."""
         kind = visit.kind.value
         self.record_duration(kind, seconds)

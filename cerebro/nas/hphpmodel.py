@@ -16,6 +16,7 @@ from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
 from cerebro.wire import as_listener
 
@@ -53,7 +54,7 @@ class HyperHyperModel:
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
         self.tuner = None
-        self._fitted: Optional[dict] = None
+        self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
         self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
@@ -300,14 +301,14 @@ class HyperHyperModel:
                         **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> dict:
+    def _require_fit(self) -> FittedSearch:
         if self._fitted is None:
             raise ValueError("fit() has not run yet")
         return self._fitted
 
     def export_model(self):
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
-        return self._require_fit()["result"].get_best_model().keras()
+        return self._require_fit().result.get_best_model().keras()
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
         """Predictions of the best model.

@@ -6,6 +6,7 @@ import numpy as np
 
 from cerebro._logging import get_logger
 from cerebro.nas import dataprep
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
 from cerebro.nas.settings import nas_stopper
 from cerebro.nas.source import OracleSource, trial_id_of
@@ -52,7 +53,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     (``cerebro.nas.settings.nas_stopper``).
 
     Returns:
-        The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
+        The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
+        use.
     """
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
@@ -117,10 +119,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
     result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}
                       for m, h in result.metrics.items()}
-    fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
-              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
-              "inputs": data.inputs, "dataset": data.info.fingerprint}
-    return result, fitted
+    return result, FittedSearch.of(result, data)
 
 
 def _push_state(am) -> None:

@@ -33,6 +33,12 @@ class Backend:
     loss: dict[str, float]
     num_workers: int = 2
     pool: Optional[ScriptedPool] = None
+    visit_timeout: Optional[float] = None  # the rest of cerebro.engine.ports.Backend
+    visit_deadline_floor: float = 60.0
+    max_restarts: int = 10
+
+    def quiet_console(self) -> None:
+        pass
 
     def script(self, worker: int, task: VisitTask) -> Outcome:
         return Outcome(seconds=1.0, metrics={"loss": self.loss[task.model_id] / (1 + task.epoch)})
