@@ -383,6 +383,8 @@ class ModelDone(Event):
         status: ``DONE`` or ``STOPPED``.
         best_epoch / best_value: As in ``EpochEnd``, final.
         state_key: Store key of the state its result uses (its best epoch's).
+        stop_reason: Why a ``STOPPED`` model was stopped before its last epoch (early
+            stopping's rule, a Keras callback, a person); "" otherwise.
     """
 
     name: ClassVar[str] = "model_done"
@@ -390,6 +392,7 @@ class ModelDone(Event):
     best_epoch: Optional[int] = None
     best_value: Optional[float] = None
     state_key: Optional[str] = None
+    stop_reason: str = ""
 
     def deliver(self, to: "Listener") -> None:
         to.on_model_done(self)

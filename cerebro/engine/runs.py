@@ -81,6 +81,7 @@ class ModelRun:
     epochs_done: int = 0
     status: ModelStatus = ModelStatus.RUNNING
     error: str = ""
+    stop_reason: str = ""  # why the search stopped it early (a stopper, a callback, a person)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     fail_injection: Optional[str] = None
@@ -181,6 +182,7 @@ class ModelRun:
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""
         return {"model_id": self.model_id, "status": str(self.status), "error": self.error,
+                "stop_reason": self.stop_reason,
                 "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
                 "history": self.history, "ordinal": ordinal, "seed_key": self.seed_key,
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,

@@ -17,10 +17,11 @@ from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
 from cerebro.nas.fitted import FittedSearch
-from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
 from cerebro.wire import as_listener
 
 log = get_logger("nas")
+_FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
 
 
 class HyperHyperModel:
@@ -113,7 +114,7 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   **tuner_kwargs) -> None:
+                   early_stopping: Any = AUTO, **tuner_kwargs) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -128,6 +129,15 @@ class HyperHyperModel:
             project_name / directory: Override the constructor's (the fork took them here).
             max_model_size: Trials whose model has more parameters fail to build (skipped),
                 as AutoKeras's ``max_model_size``.
+            early_stopping: Ends hopeless trials at an epoch's end, freeing their slot for
+                the next trial: ``"auto"`` (default: ``"median"``, except under Hyperband,
+                whose rounds already do this), ``"median"`` (the median stopping rule:
+                after each epoch from the first, a trial whose best objective is worse than
+                the median of the running averages of at least 3 other trials at that
+                epoch stops), ``"asha"`` (asynchronous successive halving), ``None`` (every
+                trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
+                A stopped trial is ``STOPPED`` in the records and the result, with its
+                reason; the oracle gets its scores (it ends ``COMPLETED`` there).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
@@ -150,6 +160,7 @@ class HyperHyperModel:
             raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
         if overwrite is not None and not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+        check_early_stopping(early_stopping)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -160,7 +171,7 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs)
+                                            parallelism, kwargs, early_stopping)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)
@@ -203,7 +214,8 @@ class HyperHyperModel:
 
     # -- search -----------------------------------------------------------------------------
     def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None, verbose: Optional[int] = None, **kwargs):
+            callbacks=None, validation_df=None, verbose: Optional[int] = None,
+            early_stopping: Any = _FROM_TUNER_BIND, **kwargs):
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -218,6 +230,8 @@ class HyperHyperModel:
                 (see ``cerebro.search.callbacks``). Per-batch callbacks are refused.
             validation_df: Explicit validation rows (instead of ``validation``).
             verbose: 0 silent, 1 progress; default: ``resource_bind``'s.
+            early_stopping: Overrides ``tuner_bind(early_stopping=...)`` for this search
+                (``"auto"``, ``"median"``, ``"asha"``, ``None`` or a ``Stopper``).
             **kwargs: The fork's and AutoKeras's ``fit`` keywords that have no meaning here
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
@@ -235,6 +249,8 @@ class HyperHyperModel:
         epochs = _whole(10 if epochs is None else epochs, "epochs")
         verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
         callbacks = check_callbacks(callbacks)
+        if early_stopping is not _FROM_TUNER_BIND:
+            check_early_stopping(early_stopping)
         df = compat.as_spark_df(df, "df")
         if validation_df is not None:
             validation_df = compat.as_spark_df(validation_df, "validation_df")
@@ -243,8 +259,11 @@ class HyperHyperModel:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
             self._make_tuner(self._max_epochs or epochs)
+        if early_stopping is _FROM_TUNER_BIND:
+            early_stopping = self.tuner_settings.early_stopping
         result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
-                                    callbacks=tuple(callbacks), verbose=verbose)
+                                    callbacks=tuple(callbacks), verbose=verbose,
+                                    early_stopping=early_stopping)
         self._fitted = fitted
         return result
 
@@ -267,7 +286,8 @@ class HyperHyperModel:
 
     def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
                              callbacks=None, verbose: Optional[int] = None, input_shape=None,
-                             prep_x=None, prep_y=None, **kwargs):
+                             prep_x=None, prep_y=None, early_stopping: Any = _FROM_TUNER_BIND,
+                             **kwargs):
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -287,7 +307,8 @@ class HyperHyperModel:
             log.info("fit_on_prepared_data: prep_x/prep_y are not needed here (the graph is "
                      "configured from the prepared data); ignored")
         return self.fit(df, epochs=epochs, input_shape=input_shape, batch_size=batch_size,
-                        callbacks=callbacks, verbose=verbose, **kwargs)
+                        callbacks=callbacks, verbose=verbose, early_stopping=early_stopping,
+                        **kwargs)
 
     # -- after the search -------------------------------------------------------------------
     def _require_fit(self) -> FittedSearch:

@@ -22,6 +22,8 @@ from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.search.early import early_stopping
+from cerebro.search.stopping import Stopper
 from cerebro.storage.base import Store
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
@@ -60,6 +62,8 @@ class RunnerSettings:
         callbacks: Epoch-level Keras callbacks every trial runs on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
             come with its ``BuiltModel.callbacks``.
+        stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
+            ``None``: every trial trains all its epochs.
     """
 
     project: str
@@ -79,6 +83,7 @@ class RunnerSettings:
     on_existing: str = "resume"
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
+    stopper: Optional[Stopper] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -115,6 +120,7 @@ class SearchRunner:
         self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
+        self.early = early_stopping(settings.stopper, source.objective)
 
     @property
     def objective(self) -> Objective:
@@ -132,6 +138,11 @@ class SearchRunner:
 
         s = self.settings
         workers = self.backend.num_workers
+        if self.early is not None:  # a resumed search compares with its earlier trials too
+            for model_id in self.source.earlier_trials():
+                record = self.layout.read_log(model_id)
+                if record is not None:
+                    self.early.note_log(model_id, record)
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
@@ -141,7 +152,8 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name},
+                                    "tuner": self.source.name,
+                                    "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
         bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
                        commands=rec.commands)
@@ -183,18 +195,30 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
+        early = self.early
+        if early is not None:
+            early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
+        reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
         go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
         if lr is not None:  # the trial's next visits assign it to its optimizer
             hopper.runs[model_id].learning_rate = lr
+        if keep and not go_on:
+            reason = "a Keras callback set stop_training"
         keep = keep and go_on
+        if keep and early is not None and hopper.has_epochs_left(model_id):
+            reason = early.judge(model_id, epoch)
+            keep = not reason
         if not keep:
-            hopper.stop_model(model_id)
+            log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
+            hopper.stop_model(model_id, reason)
+        if early is not None:
+            early.judge_again(hopper, model_id, epoch)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
         self.callbacks.end(model_id)
-        self.source.finish(model_id, run.status, run.best_value)
+        self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
@@ -216,6 +240,8 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
+        if self.early is not None:
+            self.early.started(req.model_id, req.epochs)
         if req.resumable and self._resume(hopper, req):
             return True
         try:
@@ -295,6 +321,8 @@ class SearchRunner:
                                  lr if lr is not None
                                  else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
+        if self.early is not None:
+            self.early.note_log(req.model_id, record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
