@@ -247,7 +247,7 @@ class SparkWorkerPool(WorkerPool):
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until a worker answers or ``timeout`` passes; heartbeats are taken in on
-        the way (``last_beats``) without returning."""
+        the way (``silent_s``) without returning."""
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             conns = [self.conns[w] for w in self.busy] + list(self._starting.values())
@@ -256,9 +256,11 @@ class SparkWorkerPool(WorkerPool):
             if out or (end is not None and time.monotonic() >= end):
                 return out
 
-    def last_beats(self) -> dict[int, float]:
-        """Busy and starting (connected, not yet ready) workers' last signs of life."""
-        return {w: self._beats[w] for w in (*self.busy, *self._starting) if w in self._beats}
+    def silent_s(self) -> dict[int, float]:
+        """Busy and starting (connected, not yet ready) workers' silence so far."""
+        now = time.monotonic()
+        return {w: now - self._beats[w] for w in (*self.busy, *self._starting)
+                if w in self._beats}
 
     def restart(self, worker: int) -> None:
         old = self._gen.get(worker, 0)

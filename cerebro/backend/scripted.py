@@ -177,10 +177,10 @@ class ScriptedPool(WorkerPool):
             out.append((worker, item))
         return out
 
-    def last_beats(self) -> dict[int, float]:
-        """A busy worker beats all the time (its last beat is now) until it falls silent."""
+    def silent_s(self) -> dict[int, float]:
+        """A busy worker beats all the time (silent 0 s) until it falls silent."""
         now = self.clock()
-        return {w: min(now, self._silent_at.get(w, now)) for w in self._busy}
+        return {w: max(0.0, now - self._silent_at.get(w, now)) for w in self._busy}
 
     def _drop_stale(self) -> None:
         while self._events and self._events[0][3] != self._generation[self._events[0][2]]:

@@ -21,10 +21,11 @@ import dataclasses
 import heapq
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Optional
+from collections.abc import Callable, Hashable
+from typing import Optional, Union
 
 from cerebro._logging import get_logger
+from cerebro.engine.ports import WorkerPool
 from cerebro.mop import MemoryPlan
 from cerebro.wire import LostReason, VisitResult, VisitTask, WorkerUp
 
@@ -45,7 +46,7 @@ class LivenessPolicy:
     ``first_visit_s``. ``timeout_s`` overrides them all.
 
     Independently of the deadline, a busy worker whose pool reports no sign of life
-    (``WorkerPool.last_beats``) for ``heartbeat_s`` seconds is lost; ``None``: no
+    (``WorkerPool.silent_s``) for ``heartbeat_s`` seconds is lost; ``None``: no
     heartbeat check.
     """
 
@@ -69,7 +70,7 @@ class PoolSupervisor:
     """Owns the worker pool for the hopper.
 
     Args:
-        start_pool: Starts a pool (``cerebro.backend.WorkerPool``).
+        start_pool: Starts a pool (``SearchRunner``: its backend's ``start_workers``).
         liveness: The visits' deadlines.
         max_restarts: Worker restarts allowed in the whole search.
         max_start_failures: Consecutive losses of a restarted worker before its first
@@ -77,7 +78,8 @@ class PoolSupervisor:
         clock: Seconds, monotonic (a simulated pool's virtual clock in tests).
     """
 
-    def __init__(self, start_pool: Callable[[], Any], liveness: Optional[LivenessPolicy] = None,
+    def __init__(self, start_pool: Callable[[], WorkerPool],
+                 liveness: Optional[LivenessPolicy] = None,
                  max_restarts: int = 10, max_start_failures: int = 3,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._start_pool = start_pool
@@ -85,7 +87,7 @@ class PoolSupervisor:
         self.liveness = liveness or LivenessPolicy()
         self.max_restarts = int(max_restarts)
         self.max_start_failures = int(max_start_failures)
-        self.pool: Any = None
+        self.pool: Optional[WorkerPool] = None
         self.restarts = 0
         self.start_s = 0.0
         self._deadline: dict[int, tuple[float, float]] = {}  # worker -> (due, seconds)
@@ -100,13 +102,13 @@ class PoolSupervisor:
 
         If ``work`` fails, the pool is shut down once it is up and the error is raised.
         """
-        started: dict[str, Any] = {}
+        started: list[Union[WorkerPool, BaseException]] = []
 
         def start() -> None:
             try:
-                started["pool"] = self._start_pool()
+                started.append(self._start_pool())
             except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
-                started["error"] = e
+                started.append(e)
 
         starter = threading.Thread(target=start, name="cerebro-start-workers", daemon=True)
         starter.start()
@@ -114,31 +116,43 @@ class PoolSupervisor:
             work()
         except BaseException:
             starter.join()
-            if "pool" in started:
-                started["pool"].shutdown(graceful=False)
+            if started and not isinstance(started[0], BaseException):
+                started[0].shutdown(graceful=False)
             raise
         starter.join()
-        if "error" in started:
-            raise started["error"]
-        self.pool = started["pool"]
-        self.start_s = float(getattr(self.pool, "start_s", 0.0))
+        if isinstance(started[0], BaseException):
+            raise started[0]
+        self.pool = started[0]
+        self.start_s = float(self.pool.start_s)
 
     def shutdown(self, graceful: bool = True) -> None:
         if self.pool is not None:
             self.pool.shutdown(graceful=graceful)
 
     @property
+    def started(self) -> WorkerPool:
+        """The running pool.
+
+        Raises:
+            RuntimeError: The pool has not been started.
+        """
+        if self.pool is None:
+            raise RuntimeError("the worker pool is not started")
+        return self.pool
+
+    @property
     def num_workers(self) -> int:
-        return int(self.pool.num_workers)
+        return int(self.started.num_workers)
 
     def memory_plan(self, num_workers: int) -> Optional[MemoryPlan]:
         """Memory admission where the pool's workers share a host's memory (else ``None``)."""
-        budgets = self.pool.memory_budgets
+        budgets = self.started.memory_budgets
         if not budgets:
             return None
-        hosts = self.pool.hosts
-        plan = MemoryPlan([hosts.get(w, "") for w in range(num_workers)], budgets)
-        for w, rss in self.pool.idle_rss.items():
+        hosts = self.started.hosts
+        by_host: dict[Hashable, int] = {h: b for h, b in budgets.items()}
+        plan = MemoryPlan([hosts.get(w, "") for w in range(num_workers)], by_host)
+        for w, rss in self.started.idle_rss.items():
             plan.set_idle(w, rss)
         log.info("memory admission: %s", ", ".join(f"{h or 'host'}: {b / 2**30:.1f} GiB"
                                                    for h, b in budgets.items()))
@@ -163,7 +177,7 @@ class PoolSupervisor:
         if forget:
             forget.discard(task.model_id)
             task = dataclasses.replace(task, forget=tuple(sorted(forget)))
-        self.pool.submit(worker, task)
+        self.started.submit(worker, task)
         due = self.clock() + deadline_s
         self._deadline[worker] = (due, deadline_s)
         heapq.heappush(self._due, (due, worker))
@@ -175,10 +189,10 @@ class PoolSupervisor:
         (``LostReason.NO_HEARTBEAT``), a visit past its deadline too (``LostReason.HUNG``).
         """
         wake = [t for t in (self._next_due(), self._next_silence()) if t is not None]
-        out = list(self.pool.wait(max(0.0, min(wake) - self.clock()) if wake else None))
+        out = list(self.started.wait(max(0.0, min(wake) - self.clock()) if wake else None))
         answered = {w for w, _ in out}
         now = self.clock()
-        out += self._silent(now, answered)
+        out += self._silent(answered)
         while (first := self._next_due()) is not None and first <= now:
             _, w = heapq.heappop(self._due)
             if w not in answered:
@@ -204,23 +218,23 @@ class PoolSupervisor:
         """When the busy worker heard from longest ago passes ``heartbeat_s`` of silence."""
         if self.liveness.heartbeat_s is None:
             return None
-        beats = [t for w, t in self.pool.last_beats().items()
-                 if w in self._deadline or w in self._restarting]
-        return min(beats) + self.liveness.heartbeat_s if beats else None
+        silent = [s for w, s in self.started.silent_s().items()
+                  if w in self._deadline or w in self._restarting]
+        return self.clock() + self.liveness.heartbeat_s - max(silent) if silent else None
 
-    def _silent(self, now: float, answered: set[int]) -> list[tuple[int, VisitResult]]:
+    def _silent(self, answered: set[int]) -> list[tuple[int, VisitResult]]:
         """Lost visits of the busy (and starting) workers silent for ``heartbeat_s`` (added
         to ``answered``)."""
         limit = self.liveness.heartbeat_s
         if limit is None:
             return []
         out: list[tuple[int, VisitResult]] = []
-        for w, beat in self.pool.last_beats().items():
+        for w, silent in self.started.silent_s().items():
             if (w in self._deadline or w in self._restarting) and w not in answered \
-                    and now - beat >= limit:
+                    and silent >= limit:
                 answered.add(w)
                 out.append((w, VisitResult.lost_worker(
-                    LostReason.NO_HEARTBEAT, f"worker lost: no heartbeat for {now - beat:.0f} s "
+                    LostReason.NO_HEARTBEAT, f"worker lost: no heartbeat for {silent:.0f} s "
                                              "(stopped, frozen or cut off?)")))
         return out
 
@@ -255,4 +269,4 @@ class PoolSupervisor:
                 f"worker {worker} was lost {fresh - 1} times in a row before completing a visit "
                 f"(last: {result.error}); the workers cannot run here")
         self._restarting.add(worker)
-        self.pool.restart(worker)
+        self.started.restart(worker)
