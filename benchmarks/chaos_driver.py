@@ -45,7 +45,7 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
     hp = kt.HyperParameters()
     hp.Fixed("dense_block_1/num_layers", 2)
     am.tuner_bind("random", hyperparameters=hp, objective="val_accuracy", max_trials=trials,
-                  overwrite=fresh, parallelism=4)
+                  overwrite=fresh, parallelism=4, early_stopping=None)
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
     out = {}

@@ -46,7 +46,7 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
     am.resource_bind(backend, LocalStore(store_dir), ["features"], ["label"],
                      evaluation_metric="accuracy", verbose=0)
     am.tuner_bind("random", objective="val_accuracy", max_trials=trials, overwrite=fresh,
-                  parallelism=4)
+                  parallelism=4, early_stopping=None)  # every trial runs all its epochs
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
     out = {}
