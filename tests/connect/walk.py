@@ -1,0 +1,103 @@
+"""The seed's walk-through, small: MNIST as a LIBSVM file, one-hot labels, a greedy search of
+a ConvBlock graph on two workers, then evaluate and predict on the held-out rows.
+
+``run(spark, ...)`` takes a classic or a Spark Connect session. As a script it is the driver
+of a Connect client process (a Python process is either a classic or a Connect client:
+pyspark routes its functions by a process-wide flag):
+
+    python walk.py sc://127.0.0.1:PORT LIBSVM_FILE WORK_DIR
+
+It prints one line ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+TRIALS, EPOCHS, LR = 2, 1, 0.001
+
+
+def run(spark, libsvm: str, work: str, workers: int = 2) -> dict:
+    """Runs the walk-through on ``spark``; returns what the test compares."""
+    import autokeras as ak
+    import keras
+    import numpy as np
+    from keras_tuner import HyperParameters
+    from pyspark.ml.feature import OneHotEncoder
+
+    from cerebro.backend import SparkBackend
+    from cerebro.nas.hphpmodel import HyperHyperModel
+    from cerebro.storage import LocalStore
+
+    t0 = time.monotonic()
+    df = spark.read.format("libsvm").option("numFeatures", "784").load(libsvm)
+    encoder = OneHotEncoder(dropLast=False)
+    encoder.setInputCols(["label"])
+    encoder.setOutputCols(["label_OHE"])
+    encoded = encoder.fit(df).transform(df)
+    train_df, test_df = encoded.randomSplit([0.8, 0.2], seed=100)
+
+    keras.backend.clear_session()  # AutoKeras block names start afresh: conv_block_1
+    input_node = ak.ImageInput()
+    output_node = ak.ClassificationHead()(ak.ConvBlock()(ak.Normalization()(input_node)))
+    am = HyperHyperModel(inputs=input_node, outputs=output_node, overwrite=True,
+                         max_trials=1000, seed=1)
+    backend = SparkBackend(spark_context=spark, num_workers=workers)
+    am.resource_bind(backend=backend, store=LocalStore(os.path.join(work, "store")),
+                     feature_columns=["features"], label_columns=["label_OHE"],
+                     evaluation_metric="accuracy", verbose=0)
+    hp = HyperParameters()
+    hp.Fixed("learning_rate", value=LR)
+    hp.Fixed("conv_block_1/num_blocks", 1)
+    hp.Fixed("conv_block_1/max_pooling", True)
+    hp.Fixed("conv_block_1/num_layers", 1)
+    hp.Choice("conv_block_1/filters_0_0", [16, 32], default=32)
+    hp.Fixed("optimizer", "adam")
+    am.tuner_bind("greedy", hyperparameters=hp, objective="val_accuracy", max_trials=TRIALS,
+                  overwrite=True)
+    t_fit = time.monotonic()
+    result = am.fit(train_df, epochs=EPOCHS, input_shape=(28, 28, 1))
+    fit_s = time.monotonic() - t_fit
+    histories = result.get_all_model_history()
+    best = result.get_best_model().history["val_accuracy"][-1]
+
+    t_eval = time.monotonic()
+    metrics = am.evaluate(test_df)
+    pred = am.predict(test_df).select("label", "label_OHE__pred", "label_OHE__class").collect()
+    eval_s = time.monotonic() - t_eval
+    probs = np.array([r["label_OHE__pred"] for r in pred])
+    classes = np.array([r["label_OHE__class"] for r in pred])
+    labels = np.array([r["label"] for r in pred])
+    return {
+        "best_val_accuracy": float(best),
+        "val_accuracy": {t: [float(v) for v in h["val_accuracy"]] for t, h in histories.items()},
+        "trials": len(am.tuner.oracle.trials),
+        "evaluate": {k: float(v) for k, v in metrics.items()},
+        "predict_rows": len(pred), "test_rows": test_df.count(),
+        "predict_accuracy": float((classes == labels).mean()),
+        "argmax_agrees": bool((probs.argmax(axis=1) == classes).all()),
+        "probs_sum_to_one": bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)),
+        "seconds": {"total": time.monotonic() - t0, "fit": fit_s, "evaluate_predict": eval_s},
+        "backend": {"connect": backend.connect is not None, "master": backend.master,
+                    "local": backend.is_local, "workers": backend.num_workers},
+    }
+
+
+def main(url: str, libsvm: str, work: str) -> None:
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    try:
+        out = run(spark, libsvm, work)
+    finally:
+        spark.stop()
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
