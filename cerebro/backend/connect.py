@@ -74,7 +74,7 @@ def _route_address(host: str) -> str:
         return str(s.getsockname()[0])
 
 
-def _arrow_summary(summary: dict) -> Any:
+def _arrow_summary(summary: dict[str, Any]) -> Any:
     import pyarrow as pa
 
     return pa.RecordBatch.from_pydict({"partition": [int(summary["partition"])],
@@ -180,7 +180,7 @@ class ConnectSession:
         return self.conf("spark.cerebro.driver.bindAddress", None) or None
 
     def run_one_task(self, fn: Callable[[Iterator[Any]], Iterator[Any]], schema: str,
-                     tag: str) -> list:
+                     tag: str) -> list[Any]:
         """Runs ``fn`` as the one task of a job tagged ``tag``; blocks until it ends."""
         self.spark.addTag(tag)
         try:

@@ -48,7 +48,8 @@ def run(spark, libsvm: str, work: str, workers: int = 2) -> dict:
     am = HyperHyperModel(inputs=input_node, outputs=output_node, overwrite=True,
                          max_trials=1000, seed=1)
     backend = SparkBackend(spark_context=spark, num_workers=workers)
-    am.resource_bind(backend=backend, store=LocalStore(os.path.join(work, "store")),
+    store = LocalStore(os.path.join(work, "store"))
+    am.resource_bind(backend=backend, store=store,
                      feature_columns=["features"], label_columns=["label_OHE"],
                      evaluation_metric="accuracy", verbose=0)
     hp = HyperParameters()
@@ -73,6 +74,11 @@ def run(spark, libsvm: str, work: str, workers: int = 2) -> dict:
     probs = np.array([r["label_OHE__pred"] for r in pred])
     classes = np.array([r["label_OHE__class"] for r in pred])
     labels = np.array([r["label"] for r in pred])
+    local = test_df.limit(50).toPandas()
+    x = np.stack([v.toArray() for v in local["features"]]).astype(np.float32)
+    numpy_classes = am.predict(x)
+    expected = am.export_model().predict(x.reshape(-1, 28, 28, 1), verbose=0).argmax(axis=1)
+    pandas_metrics = am.evaluate(local)  # a pandas DataFrame, converted by the session
     return {
         "best_val_accuracy": float(best),
         "val_accuracy": {t: [float(v) for v in h["val_accuracy"]] for t, h in histories.items()},
@@ -82,10 +88,71 @@ def run(spark, libsvm: str, work: str, workers: int = 2) -> dict:
         "predict_accuracy": float((classes == labels).mean()),
         "argmax_agrees": bool((probs.argmax(axis=1) == classes).all()),
         "probs_sum_to_one": bool(np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)),
+        "numpy_predict_agrees": bool((numpy_classes == expected).all()),
+        "pandas_evaluate": {k: float(v) for k, v in pandas_metrics.items()},
+        "restart": restart_alone(backend, store),
+        "cancel": cancel_by_tag(backend) if backend.connect is not None else None,
         "seconds": {"total": time.monotonic() - t0, "fit": fit_s, "evaluate_predict": eval_s},
         "backend": {"connect": backend.connect is not None, "master": backend.master,
                     "local": backend.is_local, "workers": backend.num_workers},
     }
+
+
+def restart_alone(backend, store) -> dict:
+    """Starts the workers on the prepared shards, restarts worker 0 and waits for it: worker
+    1 keeps its connection and process meanwhile, and worker 0's old job ends (cancelled)."""
+    from cerebro.data.prepare import load_dataset_info
+    from cerebro.wire import WorkerUp
+
+    pool = backend.start_workers(store, load_dataset_info(store), ["features", "label_OHE"])
+    try:
+        before = dict(pool.pids)
+        old_job = pool._threads[0]
+        conn1 = pool.conns[1]
+        t0 = time.monotonic()
+        pool.restart(0)
+        ups = []
+        while not ups and time.monotonic() - t0 < 120:
+            ups = [w for w, item in pool.wait(5.0) if isinstance(item, WorkerUp)]
+        old_job.join(30)
+        return {"worker_up": ups, "seconds": time.monotonic() - t0,
+                "old_job_ended": not old_job.is_alive(),
+                "other_kept": pool.conns.get(1) is conn1 and pool.pids.get(1) == before[1],
+                "pids_before": before, "pids_after": dict(pool.pids)}
+    finally:
+        pool.shutdown()
+
+
+def cancel_by_tag(backend) -> dict:
+    """A one-task job that would run for 10 minutes, cancelled through its tag (the way a
+    hung worker is stopped): how long it took to end, and how."""
+    import threading
+
+    def forever(batches):
+        import pyarrow as pa
+
+        for _ in batches:
+            pass
+        time.sleep(600)
+        yield pa.RecordBatch.from_pydict({"pid": [os.getpid()]})
+
+    out: dict = {}
+
+    def job():
+        try:
+            backend.connect.run_one_task(forever, "pid long", "cerebro-test-cancel")
+            out["error"] = None
+        except Exception as e:  # noqa: BLE001 - what the test looks at
+            out["error"] = f"{type(e).__name__}: {e}"[:300]
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    time.sleep(3)
+    t0 = time.monotonic()
+    backend.connect.cancel("cerebro-test-cancel")
+    thread.join(60)
+    out.update(ended=not thread.is_alive(), seconds=time.monotonic() - t0)
+    return out
 
 
 def main(url: str, libsvm: str, work: str) -> None:
