@@ -49,7 +49,7 @@ def on_connect(connect_server, libsvm, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def on_classic(spark, libsvm, tmp_path_factory) -> dict:
-    return run(spark, libsvm, str(tmp_path_factory.mktemp("classic-walk")))
+    return run(spark, libsvm, str(tmp_path_factory.mktemp("classic-walk")), checks=False)
 
 
 def test_walkthrough_runs_end_to_end_on_connect(on_connect):
