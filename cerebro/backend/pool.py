@@ -1,10 +1,11 @@
 """``SparkWorkerPool``: one long-lived Spark job per worker, each a single task.
 
-Each worker is its own one-task Spark job (in its own job group), so a worker that dies,
-hangs or runs out of memory is cancelled and started again on its own while the others
-keep training. Workers connect back to the driver over the authenticated control channel;
-a restarted worker is a new *generation* of its partition, and a connection from an older
-generation (e.g. Spark retrying the cancelled task) is turned away.
+Each worker is its own one-task Spark job (in its own job group; on Spark Connect, with its
+own job tag: ``cerebro.backend.connect``), so a worker that dies, hangs or runs out of
+memory is cancelled and started again on its own while the others keep training. Workers
+connect back to the driver over the authenticated control channel; a restarted worker is a
+new *generation* of its partition, and a connection from an older generation (e.g. Spark
+retrying the cancelled task) is turned away.
 """
 
 from __future__ import annotations

@@ -83,6 +83,11 @@ def test_a_tagged_job_is_cancelled_on_connect(on_connect):
     assert "cancel" in cancel["error"].lower(), cancel["error"]
 
 
+def test_more_workers_than_slots_are_refused_on_connect(on_connect):
+    assert "num_workers=3" in on_connect["too_many_workers"]
+    assert "only 2 task(s) at once (master 'local[2]'" in on_connect["too_many_workers"]
+
+
 def test_connect_reaches_the_classic_accuracy(on_connect, on_classic):
     assert on_classic["backend"]["connect"] is False
     assert on_connect["best_val_accuracy"] == pytest.approx(on_classic["best_val_accuracy"],

@@ -98,6 +98,11 @@ def run(spark, libsvm: str, work: str, workers: int = 2, checks: bool = True) ->
         out["pandas_evaluate"] = {k: float(v) for k, v in pandas_metrics.items()}
         out["restart"] = restart_alone(backend, store)
         out["cancel"] = cancel_by_tag(backend)
+        try:
+            SparkBackend(spark=spark, num_workers=3, warm_up=False)
+            out["too_many_workers"] = None
+        except ValueError as e:
+            out["too_many_workers"] = str(e)
     return out
 
 
