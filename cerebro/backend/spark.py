@@ -13,7 +13,7 @@ import time
 from typing import Optional, Sequence
 
 from cerebro._logging import get_logger
-from cerebro.backend.base import Backend
+from cerebro.backend.base import Backend, WorkerPool
 from cerebro.backend.worker import warm_up_task
 
 log = get_logger("backend")
@@ -309,7 +309,7 @@ class SparkBackend(Backend):
             bind = self.sc.getConf().get("spark.driver.bindAddress", None)
         return self._driver_host(), port, bind
 
-    def start_workers(self, store, dataset, columns: Sequence[str]):
+    def start_workers(self, store, dataset, columns: Sequence[str]) -> WorkerPool:
         if self.connect is not None:
             from cerebro.backend.connect import ConnectWorkerPool
 
