@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from typing import Any, Optional
 
+from cerebro.keras.state import KERAS_BUILD_LOCK
 from cerebro.records import RecordsDB
 from cerebro.records.queries import NotFound, get_experiment, get_trial
 
-_BUILD_LOCK = threading.Lock()  # Keras model building is not thread-safe
 _STATE = re.compile(r"^state-(\d+)\.npz$")
 
 
@@ -62,7 +61,7 @@ def keras_bytes(db: RecordsDB, trial_id: int, store_hint: Optional[str] = None) 
     state_key = t.get("state_key") or _newest_state(store, run_dir)
     if state_key and not store.exists(state_key):
         state_key = _newest_state(store, run_dir)
-    with _BUILD_LOCK:
+    with KERAS_BUILD_LOCK:  # Keras model building is not thread-safe
         data = _build(store, spec_key, state_key, run_dir)
     return f"{t['model_id']}.keras", data
 
@@ -109,7 +108,7 @@ def summary_text(db: RecordsDB, trial_id: int, store_hint: Optional[str] = None)
         from cerebro.keras import state as state_mod
 
         lines: list[str] = []
-        with _BUILD_LOCK:
+        with KERAS_BUILD_LOCK:  # Keras model building is not thread-safe
             model = state_mod.model_from_bytes(
                 store.read_bytes(spec_key), _custom_objects(store, spec_key.rsplit("/", 1)[0]),
                 compile=False)

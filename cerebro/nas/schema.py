@@ -24,7 +24,8 @@ def build_graph(inputs, outputs):
     from autokeras.engine import head as head_module
     from autokeras.engine import node as node_module
 
-    from cerebro.nas.builder import KERAS_BUILD_LOCK, PretrainedWeightsError
+    from cerebro.keras.state import KERAS_BUILD_LOCK
+    from cerebro.nas.builder import PretrainedWeightsError
 
     inputs, outputs = tree.flatten(inputs), tree.flatten(outputs)
     for node in inputs:
