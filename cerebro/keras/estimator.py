@@ -15,7 +15,6 @@ from cerebro.keras import state as state_mod
 
 log = get_logger("keras")
 
-TRANSFORMATION_FN = "transformation_fn.pkl"  # beside a model's spec, when it has one
 
 
 def _check_model(model):
@@ -384,4 +383,4 @@ class SparkModel:
         return f"SparkModel({self.model_id!r}, outputs={self.output_names})"
 
 
-__all__ = ["SparkEstimator", "SparkModel", "TRANSFORMATION_FN", "check_transformation_fn"]
+__all__ = ["SparkEstimator", "SparkModel", "check_transformation_fn"]

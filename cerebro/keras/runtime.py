@@ -21,8 +21,6 @@ from cerebro.keras import state as state_mod
 
 log = get_logger("worker")
 
-CUSTOM_OBJECTS = "custom_objects.pkl"  # beside a model's spec, when it has custom objects
-
 
 class _Entry:
     __slots__ = ("model", "state_key", "nbytes")
@@ -123,10 +121,9 @@ class WorkerRuntime:
         plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
         return pipeline.keras_batches(plan, make), None
 
-    def _custom_objects(self, spec_key: str) -> Optional[dict]:
+    def _custom_objects(self, key: Optional[str]) -> Optional[dict]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
-        key = spec_key.rsplit("/", 1)[0] + "/" + CUSTOM_OBJECTS
-        if not self.store.exists(key):
+        if key is None or not self.store.exists(key):
             return None
         import cloudpickle
 
@@ -139,7 +136,7 @@ class WorkerRuntime:
         if entry is None:
             t0 = time.perf_counter()
             spec = self.store.read_bytes(task.spec_key)
-            model = state_mod.model_from_bytes(spec, self._custom_objects(task.spec_key))
+            model = state_mod.model_from_bytes(spec, self._custom_objects(task.custom_objects_key))
             state_mod.ensure_optimizer_built(model)
             entry = _Entry(model, None, state_mod.state_nbytes(model))
             self.cache.put(task.model_id, entry)

@@ -244,6 +244,8 @@ def test_stuck_visit_is_flagged(tmp_path):
 
 
 def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
+    """Records without spec/state keys fall back to the project's RunLayout (the spec under
+    ``runs/<project>/<model id>/``, its newest state)."""
     import keras
     import numpy as np
     from fastapi.testclient import TestClient
@@ -252,15 +254,18 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
     from cerebro.keras import state as sm
     from cerebro.records import Recorder
     from cerebro.storage import LocalStore
+    from cerebro.storage.layout import RunLayout
 
     store = LocalStore(str(tmp_path))
+    lay = RunLayout(store, "dl")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
     model.compile("adam", "mse")
-    store.write_bytes("runs/m/model.keras", sm.model_to_bytes(model))
+    store.write_bytes(lay.spec_key("m"), sm.model_to_bytes(model))
     first = sm.get_state(model)
-    store.write_bytes("runs/m/state-000001.npz", sm.state_to_bytes(first))
+    store.write_bytes(lay.state_key("m", 1), sm.state_to_bytes(first))
     later = dict(first, weights=[np.full_like(w, 0.5) for w in first["weights"]])
-    store.write_bytes("runs/m/state-000003.npz", sm.state_to_bytes(later))
+    store.write_bytes(lay.state_key("m", 3), sm.state_to_bytes(later))
+    assert lay.spec_key("m").startswith("runs/dl/m/")  # the project folder is in the key
     rec = Recorder(store, "dl")
     rec("model_added", {"model_id": "m", "epochs": 1})
     rec("model_done", {"model_id": "m", "status": "DONE"})
@@ -276,7 +281,7 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
 
     assert all(np.allclose(w, 0.5) for w in download().get_weights())  # the newest state
     rec("model_done", {"model_id": "m", "status": "DONE",
-                       "state_key": "runs/m/state-000001.npz"})  # the result's state wins
+                       "state_key": lay.state_key("m", 1)})  # the result's state wins
     for got, want in zip(download().get_weights(), first["weights"]):
         np.testing.assert_allclose(got, want)
     summary = c.get("/api/trials/1/summary", headers=AUTH).json()
