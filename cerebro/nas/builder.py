@@ -99,9 +99,8 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
         sample_inputs: Bounded sample of each input, shaped like the model's inputs.
     """
     import keras
-    from autokeras.engine.tuner import AutoTuner
 
-    from cerebro._upstream import graph_metrics
+    from cerebro._upstream import adapt_preprocessing, graph_metrics
 
     check_no_download(hp)
     # Blocks that a build creates (a head's SpatialReduction, an ImageBlock's ConvBlock, ...)
@@ -113,5 +112,5 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
         keras.backend.clear_session(free_memory=False)
         model = graph.build(hp)
         check_no_download(hp)
-        AutoTuner.adapt(model, list(sample_inputs))
+        adapt_preprocessing(model, sample_inputs)
         return to_plain_keras(model, graph_metrics(graph))

@@ -17,6 +17,9 @@ def exploring_greedy_class():
     import keras_tuner as kt
     from autokeras.tuners.greedy import GreedyOracle
 
+    from cerebro._upstream import oracle_random_values
+    from cerebro.nas.proposals import initial_hps_pending
+
     class ExploringGreedyOracle(GreedyOracle):
         """AutoKeras's greedy oracle, plus ``exploration``: the probability that a trial
         samples every hyperparameter at random instead of mutating the best trial."""
@@ -29,9 +32,9 @@ def exploring_greedy_class():
             self._explore_rng = np.random.default_rng(kwargs.get("seed"))
 
         def populate_space(self, trial_id):
-            if (all(self._tried_initial_hps) and self.exploration > 0
+            if (self.exploration > 0 and not initial_hps_pending(self)
                     and self._explore_rng.random() < self.exploration):
-                values = self._random_values()
+                values = oracle_random_values(self)
                 if values is not None:
                     return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
             return super().populate_space(trial_id)

@@ -23,9 +23,8 @@ The oracles here propose, in the spirit of Optuna's constant liar:
 
 Only public KerasTuner/AutoKeras API is used (``populate_space``, ``get_best_trials``,
 ``trials``, ``ongoing_trials``, ``hyperparameters`` and the ``HyperParameters`` /
-hyperparameter objects); the one private attribute read is AutoKeras's
-``GreedyOracle._tried_initial_hps`` (there is no public way to ask whether the user's
-``initial_hps`` are all tried), in :func:`initial_hps_pending`.
+hyperparameter objects); whether the user's ``initial_hps`` are all tried comes from
+AutoKeras's public ``GreedyOracle.get_state()``, in :func:`initial_hps_pending`.
 """
 
 from __future__ import annotations
@@ -48,11 +47,10 @@ def values_key(values: dict[str, Any]) -> str:
 def initial_hps_pending(oracle: Any) -> bool:
     """Whether AutoKeras's ``GreedyOracle`` still has user ``initial_hps`` to hand out.
 
-    The single private read in this module: AutoKeras keeps the flags in
-    ``_tried_initial_hps`` (a list of bools aligned with ``initial_hps``) and offers no
-    public accessor. ``tests/nas/test_proposals.py`` fails if upstream renames it.
+    Reads the oracle's public ``get_state()["tried_initial_hps"]`` (a list of bools aligned
+    with ``initial_hps``); an oracle without it (not a ``GreedyOracle``) has none pending.
     """
-    flags = getattr(oracle, "_tried_initial_hps", None)
+    flags = oracle.get_state().get("tried_initial_hps")
     if flags is None:
         return False
     return not all(flags)

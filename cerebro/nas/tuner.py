@@ -15,12 +15,12 @@ class SparkTuner(kt.engine.base_tuner.BaseTuner):
 
     def __init__(self, oracle, hypermodel, directory, project_name, overwrite=False):
         self._models = {}
-        super().__init__(oracle=oracle, hypermodel=hypermodel, directory=directory,
+        # KerasTuner builds its hypermodel at construction to find the space; the graph can
+        # only be built once it is configured from the data (in fit()), so KerasTuner gets
+        # none (it then skips that step: trials run through run_trial, overridden below).
+        super().__init__(oracle=oracle, hypermodel=None, directory=directory,
                          project_name=project_name, overwrite=overwrite)
-
-    def _populate_initial_space(self):
-        # The graph can only be built once it is configured from the data (in fit()).
-        return
+        self.graph = hypermodel
 
     def run_trial(self, trial, *args, **kwargs):
         raise RuntimeError("SparkTuner trials run through HyperHyperModel.fit(), not search()")
