@@ -12,7 +12,7 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
-from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
+from cerebro.wire import FailReason, LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
 LOSSES_ALLOWED = 2  # other losses (killed or hung worker) of one model before it is FAILED
@@ -211,17 +211,14 @@ class ModelRun:
         self.learning_rate = record.get("learning_rate")
         return self.visit_log.get(self.epochs_done, [])
 
-    def lost_verdict(self, error: str) -> Optional[tuple[str, str]]:
+    def lost_verdict(self, error: str) -> Optional[tuple[str, FailReason]]:
         """After a lost visit: ``(error, reason)`` if the model must fail, else ``None``."""
         memory = self.losses.get(str(LostReason.MEMORY), 0)
         others = sum(self.losses.values()) - memory
         if memory > MEMORY_LOSSES_ALLOWED:
-            return (f"out of memory twice, the second time running alone: {error}", "memory")
+            return (f"out of memory twice, the second time running alone: {error}",
+                    FailReason.MEMORY)
         if others > LOSSES_ALLOWED:
-            return (f"its worker was lost {others} times while running it; last: {error}", "lost")
+            return (f"its worker was lost {others} times while running it; last: {error}",
+                    FailReason.LOST)
         return None
-
-    def summary(self) -> dict[str, Any]:
-        """The model's best epoch and value, for events and results."""
-        return {"best_epoch": self.best_epoch, "best_value": self.best_value,
-                "state_key": self.result_state_key}

@@ -17,6 +17,7 @@ from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
 from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.wire import as_listener
 
 log = get_logger("nas")
 
@@ -76,7 +77,8 @@ class HyperHyperModel:
                 ``CEREBRO_RECORDS`` environment variable), a SQLAlchemy URL or path, or
                 ``False`` (off).
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
-            listeners: More ``(kind, payload)`` callbacks of the search's events.
+            listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -92,7 +94,7 @@ class HyperHyperModel:
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(listeners))
+                                   listeners=tuple(as_listener(x) for x in listeners))
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 

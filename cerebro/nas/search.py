@@ -8,6 +8,7 @@ from cerebro._logging import get_logger
 from cerebro.nas import dataprep
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
 from cerebro.nas.source import OracleSource, trial_id_of
+from cerebro.wire import Listener, ModelDone, ModelFailed
 
 log = get_logger("nas")
 
@@ -98,7 +99,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
         records=res.records, mlflow=res.mlflow,
-        listeners=(*res.listeners, _state_pusher(am)),
+        listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
@@ -124,18 +125,28 @@ def _push_state(am) -> None:
         tuner_state.push(am.resources.store, am.project_name)
 
 
-def _state_pusher(am):
+class _StatePusher(Listener):
     """A listener that copies the KerasTuner state to a remote store as trials end (the
     oracle has saved the trials before this one by then), so a crash loses little."""
-    from cerebro.nas import tuner_state
 
-    remote = not am.directory and not tuner_state.is_local(am.resources.store)
+    def __init__(self, am) -> None:
+        from cerebro.nas import tuner_state
 
-    def listener(kind: str, payload: dict) -> None:
-        if remote and kind in ("model_done", "model_failed"):
-            try:
-                tuner_state.push(am.resources.store, am.project_name)
-            except Exception as e:  # noqa: BLE001 - the end of the search pushes again
-                log.warning("could not copy the tuner state to the store: %s", e)
+        self.am = am
+        self.remote = not am.directory and not tuner_state.is_local(am.resources.store)
 
-    return listener
+    def _push(self) -> None:
+        from cerebro.nas import tuner_state
+
+        if not self.remote:
+            return
+        try:
+            tuner_state.push(self.am.resources.store, self.am.project_name)
+        except Exception as e:  # noqa: BLE001 - the end of the search pushes again
+            log.warning("could not copy the tuner state to the store: %s", e)
+
+    def on_model_done(self, event: ModelDone) -> None:
+        self._push()
+
+    def on_model_failed(self, event: ModelFailed) -> None:
+        self._push()

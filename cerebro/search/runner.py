@@ -20,7 +20,8 @@ from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import ModelIO, ModelStatus
+from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
+                          ModelStatus, PlainListener, as_listener)
 
 log = get_logger("search")
 
@@ -38,7 +39,8 @@ class RunnerSettings:
         verbose: 0 silent, 1 progress.
         kind: ``"tune"`` or ``"nas"`` (for records).
         records / mlflow: Where records go (see ``cerebro.records.record_search``).
-        listeners: More ``(kind, payload)`` listeners of the search's events.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects, or
+            plain ``(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
@@ -56,7 +58,7 @@ class RunnerSettings:
     kind: str = "tune"
     records: Any = None
     mlflow: Any = None
-    listeners: tuple[Any, ...] = ()
+    listeners: tuple[Listener | PlainListener, ...] = ()
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
@@ -131,7 +133,8 @@ class SearchRunner:
                                     "store": result_mod.store_location(self.store),
                                     "tuner": self.source.name},
                             on_existing=s.on_existing)
-        bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
+        bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
+                       commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
             s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
@@ -188,7 +191,7 @@ class SearchRunner:
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
-                        reason: str) -> None:
+                        reason: FailReason) -> None:
         if self.callbacks is not None:
             self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
@@ -214,8 +217,7 @@ class SearchRunner:
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
             self.build_errors[req.model_id] = error
-            hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
-                                         "reason": "build"})
+            hopper.emit(ModelFailed(req.model_id, error, FailReason.BUILD))
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
@@ -224,9 +226,8 @@ class SearchRunner:
         if self.callbacks is not None:
             run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
                                                      built.learning_rate)
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key,
-                                    "summary": built.summary})
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
+                               built.summary))
         hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
         return True
 
@@ -281,8 +282,7 @@ class SearchRunner:
             io, batch_size = built.io, built.batch_size
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key})
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key))
         if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
@@ -292,7 +292,7 @@ class SearchRunner:
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
-        hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
+        hopper.emit(ModelResumed(req.model_id, req.epochs))
         return True
 
 
