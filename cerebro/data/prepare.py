@@ -137,25 +137,13 @@ def prepare_data(
     images, text = dict(images or {}), dict(text or {})
     _check_args(num_partitions, feature_columns, label_columns, images, text)
     found = _inspect(df, inspected, feature_columns, label_columns, validation, text)
-    missing = [c for c in feature_columns + label_columns if c not in found.columns]
-    if missing:
-        raise ValueError(f"inspected holds no information on column(s) {missing}")
-    columns = {c: found.columns[c] for c in feature_columns + label_columns}
-    for c, info in columns.items():
-        if info.kind == TEXT and c not in text:
-            text[c] = text_mod.TextSettings()
+    columns = _inspected_columns(found, feature_columns + label_columns, text)
     settings = _settings(columns, feature_columns, label_columns, validation, seed,
                          num_partitions, images, text)
     fp = fingerprint(found.content, settings) if found.content else uuid.uuid4().hex[:20]
-    if reuse and found.content:
-        info = _reusable(store, fp)
-        if info is not None:
-            log.info("data preparation skipped: the store already holds dataset %s for this "
-                     "DataFrame (%d rows, same content fingerprint) and these settings; "
-                     "reusing its %d train and %d val rows", fp, found.rows,
-                     info.train.total_rows, info.val.total_rows)
-            store.write_json(store.metadata_key(), info.to_json())
-            return info
+    reused = _reuse(store, fp, found) if reuse and found.content else None
+    if reused is not None:
+        return reused
     why = ("no content fingerprint" if not found.content else
            "no dataset in the store matches this DataFrame's content and settings")
     log.info("preparing dataset %s (%s)", fp, why)
@@ -166,6 +154,31 @@ def prepare_data(
     store.write_json(store.metadata_key(), info.to_json())
     log.info("prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
              info.train.total_rows, info.val.total_rows, num_partitions, list(info.train.rows))
+    return info
+
+
+def _inspected_columns(found: Inspection, names: list[str],
+                       text: dict[str, text_mod.TextSettings]) -> dict[str, ColumnInfo]:
+    """The inspected columns by name; a string column gets default ``TextSettings``."""
+    missing = [c for c in names if c not in found.columns]
+    if missing:
+        raise ValueError(f"inspected holds no information on column(s) {missing}")
+    columns = {c: found.columns[c] for c in names}
+    for c, info in columns.items():
+        if info.kind == TEXT and c not in text:
+            text[c] = text_mod.TextSettings()
+    return columns
+
+
+def _reuse(store, fp: str, found: Inspection) -> Optional[DatasetInfo]:
+    """The dataset ``fp`` if the store holds it whole (made the latest), else ``None``."""
+    info = _reusable(store, fp)
+    if info is not None:
+        log.info("data preparation skipped: the store already holds dataset %s for this "
+                 "DataFrame (%d rows, same content fingerprint) and these settings; "
+                 "reusing its %d train and %d val rows", fp, found.rows,
+                 info.train.total_rows, info.val.total_rows)
+        store.write_json(store.metadata_key(), info.to_json())
     return info
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from cerebro._logging import get_logger
@@ -54,7 +57,6 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     """
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
-    from cerebro.storage.layout import RunLayout
 
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
@@ -64,34 +66,9 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
     oracle = am.tuner.oracle
-    hp = oracle.get_space()
-    build_trial_model(am.graph, hp, data.sample_inputs)  # registers the graph's hyperparameters
-    fixed = fixed_values(cfg.hyperparameters)
-
-    def pin(hps):
-        return pin_no_download(hps, fixed)
-
-    oracle.update_space(pin(hp))
-    if cfg.overwrite:
-        gone = RunLayout(res.store, am.project_name).clear()
-        if gone:
-            log.warning("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
-                     am.project_name, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
-    am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
-    _push_state(am)
-    max_size = getattr(am, "max_model_size", None)
-
-    def build(hps, seed_value: int):
-        import keras
-
-        keras.utils.set_random_seed(seed_value)  # the trial's initial weights
-        model = build_trial_model(am.graph, hps, data.sample_inputs)
-        if max_size is not None and model.count_params() > max_size:  # AutoKeras's rule
-            raise ValueError(f"the model has {model.count_params()} parameters, more than "
-                             f"max_model_size={max_size}")
-        return model
-
-    source = OracleSource(oracle, build, data.io, batch_size, epochs, pin_hps=pin)
+    pin = _prepare_oracle(am, data)
+    source = OracleSource(oracle, _trial_builder(am, data), data.io, batch_size, epochs,
+                          pin_hps=pin)
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
@@ -115,6 +92,48 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
               "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
               "inputs": data.inputs, "dataset": data.info.fingerprint}
     return result, fitted
+
+
+def _prepare_oracle(am: Any, data: dataprep.NasData) -> Callable[[Any], Any]:
+    """Registers the graph's hyperparameters with the oracle (the user's ``Fixed`` values
+    and no downloads pinned), clears the project's runs on ``overwrite`` and saves the
+    tuner; returns the pinning that every trial's values go through."""
+    from cerebro.storage.layout import RunLayout
+
+    res, cfg, oracle = am.resources, am.tuner_settings, am.tuner.oracle
+    hp = oracle.get_space()
+    build_trial_model(am.graph, hp, data.sample_inputs)  # registers the graph's hyperparameters
+    fixed = fixed_values(cfg.hyperparameters)
+
+    def pin(hps: Any) -> Any:
+        return pin_no_download(hps, fixed)
+
+    oracle.update_space(pin(hp))
+    if cfg.overwrite:
+        gone = RunLayout(res.store, am.project_name).clear()
+        if gone:
+            log.warning("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
+                     am.project_name, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
+    am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
+    _push_state(am)
+    return pin
+
+
+def _trial_builder(am: Any, data: dataprep.NasData) -> Callable[[Any, int], Any]:
+    """``build(hps, seed)``: a trial's compiled model (AutoKeras's ``max_model_size`` kept)."""
+    max_size = getattr(am, "max_model_size", None)
+
+    def build(hps: Any, seed_value: int) -> Any:
+        import keras
+
+        keras.utils.set_random_seed(seed_value)  # the trial's initial weights
+        model = build_trial_model(am.graph, hps, data.sample_inputs)
+        if max_size is not None and model.count_params() > max_size:  # AutoKeras's rule
+            raise ValueError(f"the model has {model.count_params()} parameters, more than "
+                             f"max_model_size={max_size}")
+        return model
+
+    return build
 
 
 def _push_state(am) -> None:
