@@ -12,7 +12,7 @@ import gc
 import math
 import time
 import traceback
-from typing import Optional
+from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.data import pipeline
@@ -25,14 +25,14 @@ log = get_logger("worker")
 class _Entry:
     __slots__ = ("model", "state_key", "nbytes")
 
-    def __init__(self, model, state_key, nbytes):
+    def __init__(self, model: Any, state_key: Any, nbytes: Any) -> None:
         self.model, self.state_key, self.nbytes = model, state_key, nbytes
 
 
 class ModelCache:
     """LRU cache of built models, bounded by an estimate of their memory."""
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = int(max_bytes)
         self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
 
@@ -89,8 +89,8 @@ DEFAULT_BUFFER_BYTES = 64 * 1024 * 1024
 class WorkerRuntime:
     """Runs visits for one worker over its two shards (train and val)."""
 
-    def __init__(self, store, train, val, cache_bytes: int,
-                 buffer_bytes: int = DEFAULT_BUFFER_BYTES):
+    def __init__(self, store: Any, train: Any, val: Any, cache_bytes: int,
+                 buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         """``train``/``val``: shards of ``cerebro.data.local`` (in memory or on disk);
         ``buffer_bytes``: the shuffle buffer of a streamed shard."""
         self.store = store
@@ -100,7 +100,7 @@ class WorkerRuntime:
         self._transforms: dict[str, object] = {}
         self._build_s = 0.0
 
-    def _transform(self, key: Optional[str]):
+    def _transform(self, key: Optional[str]) -> Any:
         """The model's ``transformation_fn``, loaded once per key (one key per model)."""
         if key is None:
             return None
@@ -110,7 +110,7 @@ class WorkerRuntime:
             self._transforms[key] = cloudpickle.loads(self.store.read_bytes(key))
         return self._transforms[key]
 
-    def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
+    def _fit_input(self, task: VisitTask, shard: Any, make: Any, seed: Optional[int]) -> Any:
         """``(x, y)`` arrays for small in-memory shards, else a PyDataset of batches."""
         cols = list(task.io.columns)
         float_bytes = 4 * shard.rows * sum(int(shard.columns[c].get("width", 1)) for c in cols)
@@ -121,15 +121,16 @@ class WorkerRuntime:
         plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
         return pipeline.keras_batches(plan, make), None
 
-    def _custom_objects(self, key: Optional[str]) -> Optional[dict]:
+    def _custom_objects(self, key: Optional[str]) -> Optional[dict[str, Any]]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
         if key is None or not self.store.exists(key):
             return None
         import cloudpickle
 
-        return cloudpickle.loads(self.store.read_bytes(key))
+        objects: dict[str, Any] = cloudpickle.loads(self.store.read_bytes(key))
+        return objects
 
-    def _model(self, task: VisitTask):
+    def _model(self, task: VisitTask) -> Any:
         entry = self.cache.get(task.model_id)
         built = False
         load_s = 0.0

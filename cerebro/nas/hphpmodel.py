@@ -37,9 +37,9 @@ class HyperHyperModel:
         directory: Where the KerasTuner project directory goes; default: inside the store.
     """
 
-    def __init__(self, inputs, outputs, overwrite: bool = False, max_trials: int = 100,
+    def __init__(self, inputs: Any, outputs: Any, overwrite: bool = False, max_trials: int = 100,
                  seed: Optional[int] = None, project_name: str = "hphp_model",
-                 directory: Optional[str] = None, **kwargs):
+                 directory: Optional[str] = None, **kwargs: Any) -> None:
         if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
         self.graph, self.inputs, self.heads = schema.build_graph(inputs, outputs)
@@ -51,16 +51,18 @@ class HyperHyperModel:
         self._default_tuner_kwargs = kwargs
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
-        self.tuner = None
-        self._fitted: Optional[dict] = None
+        self.tuner: Any = None  # a SparkTuner once both binds ran
+        self._fitted: Optional[dict[str, Any]] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
-        self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
+        # what sys_setup prepared (fit_on_prepared_data reuses it)
+        self._prepared_df: Optional[tuple[Any, Any]] = None
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
-                      evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
-                      records=None, mlflow=None, listeners=()) -> None:
+    def resource_bind(self, backend: Any, store: Any, feature_columns: Any = "features",
+                      label_columns: Any = "labels",
+                      evaluation_metric: str = "loss", validation: Any = 0.2, verbose: int = 1,
+                      records: Any = None, mlflow: Any = None, listeners: Any = ()) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
         Args:
@@ -98,11 +100,11 @@ class HyperHyperModel:
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
-    def tuner_bind(self, tuner: Any = "greedy", hyperparameters=None, objective="val_loss",
+    def tuner_bind(self, tuner: Any = "greedy", hyperparameters: Any = None, objective: Any = "val_loss",
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   **tuner_kwargs) -> None:
+                   **tuner_kwargs: Any) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -157,26 +159,29 @@ class HyperHyperModel:
     def _tuner_ready(self) -> bool:
         """Whether the tuner can be made now (Hyperband needs its epochs: at fit if unset)."""
         cfg = self.tuner_settings
+        assert cfg is not None  # tuner_bind ran
         return not (isinstance(cfg.tuner, str) and cfg.tuner == "hyperband"
                     and not self._max_epochs)
 
     @property
-    def objective(self):
+    def objective(self) -> Any:
         """The search's objective (the oracle's, once the tuner exists)."""
         if self.tuner is not None:
             return self.tuner.oracle.objective
         return self.tuner_settings.objective if self.tuner_settings else None
 
-    def _make_tuner(self, max_epochs: Optional[int]):
+    def _make_tuner(self, max_epochs: Optional[int]) -> Any:
         from cerebro.nas.tuner import SparkTuner
 
-        cfg = self.tuner_settings
+        cfg, res = self.tuner_settings, self.resources
+        assert cfg is not None  # tuner_bind ran
         hps = pin_no_download(cfg.hyperparameters) if cfg.hyperparameters else None
         oracle = make_oracle(cfg.tuner, cfg.objective, cfg.max_trials, hps, self.seed,
                              max_epochs, **cfg.kwargs)
         directory = self._project_dir()
         if not self.directory and not cfg.overwrite:
-            tuner_state.pull(self.resources.store, self.project_name)  # a remote store's
+            assert res is not None  # no directory: the tuner lives in the store
+            tuner_state.pull(res.store, self.project_name)  # a remote store's
         self.tuner = SparkTuner(oracle, self.graph, directory, self.project_name,
                                 overwrite=cfg.overwrite)
         return self.tuner
@@ -191,8 +196,9 @@ class HyperHyperModel:
         return tuner_state.local_dir(self.resources.store)
 
     # -- search -----------------------------------------------------------------------------
-    def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None, verbose: Optional[int] = None, **kwargs):
+    def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None, batch_size: int = 32,
+            callbacks: Any = None, validation_df: Any = None, verbose: Optional[int] = None,
+                **kwargs: Any) -> Any:
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -237,7 +243,7 @@ class HyperHyperModel:
         self._fitted = fitted
         return result
 
-    def sys_setup(self, df, input_shape=None, batch_size: int = 32):
+    def sys_setup(self, df: Any, input_shape: Any = None, batch_size: int = 32) -> Any:
         """Prepares the data in the store ahead of the search (the fork's ``sys_setup``).
 
         Returns ``(train_rows, val_rows, metadata, avg_row_size)`` as the fork did;
@@ -254,9 +260,9 @@ class HyperHyperModel:
         self._prepared_df = (df, input_shape)
         return compat.sys_setup_tuple(self.resources.store, data.info)
 
-    def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
-                             callbacks=None, verbose: Optional[int] = None, input_shape=None,
-                             prep_x=None, prep_y=None, **kwargs):
+    def fit_on_prepared_data(self, df: Any = None, batch_size: int = 32, epochs: Optional[int] = None,
+                             callbacks: Any = None, verbose: Optional[int] = None, input_shape: Any = None,
+                             prep_x: Any = None, prep_y: Any = None, **kwargs: Any) -> Any:
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -279,16 +285,16 @@ class HyperHyperModel:
                         callbacks=callbacks, verbose=verbose, **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> dict:
+    def _require_fit(self) -> dict[str, Any]:
         if self._fitted is None:
             raise ValueError("fit() has not run yet")
         return self._fitted
 
-    def export_model(self):
+    def export_model(self) -> Any:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
         return self._require_fit()["result"].get_best_model().keras()
 
-    def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
+    def predict(self, x: Any, batch_size: int = 256, verbose: int = 0, **kwargs: Any) -> Any:
         """Predictions of the best model.
 
         Given a Spark DataFrame (or a pandas one, converted by the active session), returns
@@ -309,8 +315,8 @@ class HyperHyperModel:
         _whole(verbose, "verbose", 0)
         return predict_mod.predict(fitted, x, batch_size)
 
-    def evaluate(self, x, y=None, batch_size: int = 256, verbose: int = 0,
-                 **kwargs) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any = None, batch_size: int = 256, verbose: int = 0,
+                 **kwargs: Any) -> dict[str, float]:
         """The best model's metrics.
 
         ``evaluate(df)``: a Spark (or pandas) DataFrame with the label columns, computed
@@ -336,13 +342,13 @@ class HyperHyperModel:
         return predict_mod.evaluate(fitted, compat.as_spark_df(x, "x"), batch_size)
 
 
-def _is_pandas(x) -> bool:
+def _is_pandas(x: Any) -> bool:
     import pandas as pd
 
     return isinstance(x, pd.DataFrame)
 
 
-def _whole(value, name: str, low: int = 1) -> int:
+def _whole(value: Any, name: str, low: int = 1) -> int:
     """An int setting; a whole float (``32.0``, what hyperopt hands out) is taken as int."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)

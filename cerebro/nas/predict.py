@@ -15,7 +15,7 @@ from cerebro.keras import inference
 from cerebro.nas import analysis
 
 
-def _decode(target, probs: np.ndarray) -> np.ndarray:
+def _decode(target: Any, probs: np.ndarray) -> np.ndarray:
     """Probabilities -> the original class labels (classification heads)."""
     if target.head != "classification":
         return probs
@@ -28,7 +28,7 @@ def _decode(target, probs: np.ndarray) -> np.ndarray:
     return np.asarray(target.classes, dtype=object)[idx]
 
 
-def input_specs(fitted: dict) -> list[inference.InputSpec]:
+def input_specs(fitted: dict[str, Any]) -> list[inference.InputSpec]:
     """How each model input is read: the search's specs, or numeric columns (older results)."""
     specs = fitted.get("inputs")
     if specs:
@@ -37,7 +37,7 @@ def input_specs(fitted: dict) -> list[inference.InputSpec]:
             for c, s in zip(fitted["feature_columns"], fitted["shapes"])]
 
 
-def _prepare_df(fitted, df):
+def _prepare_df(fitted: Any, df: Any) -> Any:
     from cerebro.nas.dataprep import stack_columns
 
     return stack_columns(df, fitted["groups"])
@@ -54,16 +54,16 @@ def _numpy_input(spec: inference.InputSpec, a: Any) -> np.ndarray:
             raise TypeError(f"input {spec.column!r} is text: give strings, got "
                             f"{type(next(v for v in values if not isinstance(v, str))).__name__}")
         return TextEncoding.from_json(spec.text or {}).encode(values)
-    values = a if isinstance(a, (list, tuple)) else None
-    if values is not None and values and isinstance(values[0], (bytes, bytearray)):
-        return images.decode_batch(values, spec.shape)[0].astype(np.float32)
+    seq = a if isinstance(a, (list, tuple)) else None
+    if seq is not None and seq and isinstance(seq[0], (bytes, bytearray)):
+        return images.decode_batch(seq, spec.shape)[0].astype(np.float32)
     arr = np.asarray(a)
     if arr.dtype == object and arr.size and isinstance(arr.reshape(-1)[0], (bytes, bytearray)):
         return images.decode_batch(list(arr.reshape(-1)), spec.shape)[0].astype(np.float32)
     return np.asarray(arr, np.float32).reshape((len(arr),) + tuple(spec.shape))
 
 
-def predict(fitted: dict, x: Any, batch_size: int = 256):
+def predict(fitted: dict[str, Any], x: Any, batch_size: int = 256) -> Any:
     best = fitted["result"].get_best_model()
     targets = fitted["targets"]
     specs = input_specs(fitted)
@@ -83,7 +83,7 @@ def predict(fitted: dict, x: Any, batch_size: int = 256):
     return _predict_df(fitted, best, _prepare_df(fitted, x), specs, batch_size)
 
 
-def _predict_df(fitted, best, df, specs, batch_size):
+def _predict_df(fitted: Any, best: Any, df: Any, specs: Any, batch_size: Any) -> Any:
     from pyspark.sql import functions as F
 
     out = inference.transform(df, best.spec_bytes, best.state_bytes, best.feature_columns,
@@ -106,7 +106,7 @@ def _predict_df(fitted, best, df, specs, batch_size):
     return out
 
 
-def evaluate(fitted: dict, df, batch_size: int = 256) -> dict[str, float]:
+def evaluate(fitted: dict[str, Any], df: Any, batch_size: int = 256) -> dict[str, float]:
     """Sample-weighted mean of per-chunk ``model.evaluate`` results (exact for means)."""
     from cerebro.data.columns import check_columns_exist
 
@@ -120,7 +120,7 @@ def evaluate(fitted: dict, df, batch_size: int = 256) -> dict[str, float]:
                               custom_objects=best.custom_objects)
 
 
-def export_preprocessing(fitted: dict) -> dict[str, Any]:
+def export_preprocessing(fitted: dict[str, Any]) -> dict[str, Any]:
     """What to save beside an exported model: how raw inputs become what it reads.
 
     Returns a JSON-able document: ``dataset`` (the prepared dataset's fingerprint; its record

@@ -16,7 +16,7 @@ from cerebro.wire import Listener, ModelDone, ModelFailed
 log = get_logger("nas")
 
 
-def expected_metrics(heads) -> list[str]:
+def expected_metrics(heads: Any) -> list[str]:
     """The metric names training will report (KerasTuner style: ``x`` and ``val_x``)."""
     import keras
 
@@ -29,11 +29,11 @@ def expected_metrics(heads) -> list[str]:
             m_name = m if isinstance(m, str) else getattr(m, "name", None) or getattr(m, "__name__", "")
             if isinstance(m, keras.metrics.Metric):
                 m_name = m.name
-            names.append(prefix + m_name)
+            names.append(prefix + str(m_name))
     return names + ["val_" + n for n in names]
 
 
-def check_objective(objective, heads) -> None:
+def check_objective(objective: Any, heads: Any) -> None:
     import keras_tuner as kt
 
     names = [o.name if isinstance(o, kt.Objective) else o
@@ -45,8 +45,8 @@ def check_objective(objective, heads) -> None:
                              f"choose one of {known}")
 
 
-def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None,
-               callbacks: tuple = (), verbose=None):
+def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int, validation_df: Any = None,
+               callbacks: tuple[Any, ...] = (), verbose: Any = None) -> Any:
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
@@ -136,7 +136,7 @@ def _trial_builder(am: Any, data: dataprep.NasData) -> Callable[[Any, int], Any]
     return build
 
 
-def _push_state(am) -> None:
+def _push_state(am: Any) -> None:
     """Copies the KerasTuner state to a remote store (a no-op on a local one)."""
     from cerebro.nas import tuner_state
 
@@ -148,7 +148,7 @@ class _StatePusher(Listener):
     """A listener that copies the KerasTuner state to a remote store as trials end (the
     oracle has saved the trials before this one by then), so a crash loses little."""
 
-    def __init__(self, am) -> None:
+    def __init__(self, am: Any) -> None:
         from cerebro.nas import tuner_state
 
         self.am = am
