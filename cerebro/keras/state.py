@@ -29,7 +29,7 @@ KERAS_BUILD_LOCK = threading.RLock()
 def model_to_bytes(model: Any) -> bytes:
     """Serializes a compiled Keras model (architecture + compile config + weights)."""
     with tempfile.TemporaryDirectory(prefix="cerebro-") as d:
-        path = os.path.join(d, "model.keras")
+        path = os.path.join(d, "tmp.keras")  # a local temporary file
         model.save(path)
         with open(path, "rb") as f:
             return f.read()
@@ -42,7 +42,7 @@ def model_from_bytes(data: bytes, custom_objects: dict[str, Any] | None = None, 
     import keras
 
     with tempfile.TemporaryDirectory(prefix="cerebro-") as d:
-        path = os.path.join(d, "model.keras")
+        path = os.path.join(d, "tmp.keras")  # a local temporary file
         with open(path, "wb") as f:
             f.write(data)
         with warnings.catch_warnings():
