@@ -186,7 +186,7 @@ class Command:
 # -- the search's events -------------------------------------------------------------------------
 # The engine and the runner emit these; the console, the records, MLflow and the user's
 # listeners receive them through ``Listener``. Adding an event: one frozen dataclass below
-# (with its ``kind`` and a ``deliver`` that calls its method) and one method on ``Listener``.
+# (with its ``name`` and a ``deliver`` that calls its method) and one method on ``Listener``.
 
 
 class FailReason(enum.StrEnum):
@@ -373,6 +373,8 @@ class ModelDone(Event):
         status: ``DONE`` or ``STOPPED``.
         best_epoch / best_value: As in ``EpochEnd``, final.
         state_key: Store key of the state its result uses (its best epoch's).
+        stop_reason: Why a ``STOPPED`` model was stopped before its last epoch (early
+            stopping's rule, a Keras callback, a person); "" otherwise.
     """
 
     name: ClassVar[str] = "model_done"
@@ -380,6 +382,7 @@ class ModelDone(Event):
     best_epoch: Optional[int] = None
     best_value: Optional[float] = None
     state_key: Optional[str] = None
+    stop_reason: str = ""
 
     def deliver(self, to: "Listener") -> None:
         to.on_model_done(self)

@@ -12,6 +12,8 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
+from cerebro.mop import Visit
+from cerebro.storage.layout import RunLayout
 from cerebro.wire import FailReason, LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
@@ -79,6 +81,7 @@ class ModelRun:
     epochs_done: int = 0
     status: ModelStatus = ModelStatus.RUNNING
     error: str = ""
+    stop_reason: str = ""  # why the search stopped it early (a stopper, a callback, a person)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     fail_injection: Optional[str] = None
@@ -97,7 +100,7 @@ class ModelRun:
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
-    def visit_task(self, visit: Any, layout: Any, seed: int,
+    def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
                    memory_limit_bytes: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
@@ -121,7 +124,8 @@ class ModelRun:
             self._io_cache = self.io.to_json()
         return self._io_cache
 
-    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+    def visit_done(self, visit: Visit, result: VisitResult, seconds: float,
+                   layout: RunLayout) -> None:
         """Books a completed visit: its time, memory, metrics and (training) new state."""
         kind = visit.kind.value
         self.record_duration(kind, seconds)
@@ -175,6 +179,7 @@ class ModelRun:
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""
         return {"model_id": self.model_id, "status": str(self.status), "error": self.error,
+                "stop_reason": self.stop_reason,
                 "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
                 "history": self.history, "ordinal": ordinal, "seed_key": self.seed_key,
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,

@@ -16,10 +16,45 @@ from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
-from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.nas.fitted import FittedSearch
+from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
 from cerebro.wire import as_listener
 
 log = get_logger("nas")
+_FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
+
+
+def _checked_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
+                        max_trials: Optional[int], max_model_size: Optional[int],
+                        overwrite: Optional[bool], early_stopping: Any) -> Any:
+    """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
+    (or the ``Oracle`` given).
+
+    Raises:
+        ValueError: An unknown tuner or a number that is not a positive int.
+        TypeError: Hyperparameters or ``overwrite`` of the wrong type.
+    """
+    import keras_tuner as kt
+
+    tuner = compat.canonical_tuner(tuner)
+    if isinstance(tuner, str) and tuner not in TUNERS:
+        raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
+                         f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
+                         "keras_tuner.Oracle")
+    if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
+        raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
+    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+    if max_model_size is not None and (isinstance(max_model_size, bool) or
+                                       not isinstance(max_model_size, int) or
+                                       max_model_size < 1):
+        raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
+    if overwrite is not None and not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    check_early_stopping(early_stopping)
+    return tuner
 
 
 class HyperHyperModel:
@@ -52,7 +87,7 @@ class HyperHyperModel:
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
         self.tuner: Any = None  # a SparkTuner once both binds ran
-        self._fitted: Optional[dict[str, Any]] = None
+        self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
         # what sys_setup prepared (fit_on_prepared_data reuses it)
@@ -104,7 +139,7 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   **tuner_kwargs: Any) -> None:
+                   early_stopping: Any = AUTO, **tuner_kwargs: Any) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -119,28 +154,20 @@ class HyperHyperModel:
             project_name / directory: Override the constructor's (the fork took them here).
             max_model_size: Trials whose model has more parameters fail to build (skipped),
                 as AutoKeras's ``max_model_size``.
+            early_stopping: Ends hopeless trials at an epoch's end, freeing their slot for
+                the next trial: ``"auto"`` (default: ``"median"``, except under Hyperband,
+                whose rounds already do this), ``"median"`` (the median stopping rule:
+                after each epoch from the first, a trial whose best objective is worse than
+                the median of the running averages of at least 3 other trials at that
+                epoch stops), ``"asha"`` (asynchronous successive halving), ``None`` (every
+                trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
+                A stopped trial is ``STOPPED`` in the records and the result, with its
+                reason; the oracle gets its scores (it ends ``COMPLETED`` there).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
-        import keras_tuner as kt
-
-        tuner = compat.canonical_tuner(tuner)
-        if isinstance(tuner, str) and tuner not in TUNERS:
-            raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
-                             f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
-                             "keras_tuner.Oracle")
-        if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
-            raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
-        if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
-            raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
-        if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-            raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
-        if max_model_size is not None and (isinstance(max_model_size, bool) or
-                                           not isinstance(max_model_size, int) or
-                                           max_model_size < 1):
-            raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
-        if overwrite is not None and not isinstance(overwrite, bool):
-            raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+        tuner = _checked_tuner_args(tuner, hyperparameters, parallelism, max_trials,
+                                    max_model_size, overwrite, early_stopping)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -151,7 +178,7 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs)
+                                            parallelism, kwargs, early_stopping)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)
@@ -196,9 +223,10 @@ class HyperHyperModel:
         return tuner_state.local_dir(self.resources.store)
 
     # -- search -----------------------------------------------------------------------------
-    def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None, batch_size: int = 32,
-            callbacks: Any = None, validation_df: Any = None, verbose: Optional[int] = None,
-                **kwargs: Any) -> Any:
+    def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None,
+            batch_size: int = 32, callbacks: Any = None, validation_df: Any = None,
+            verbose: Optional[int] = None, early_stopping: Any = _FROM_TUNER_BIND,
+            **kwargs: Any) -> Any:
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -213,6 +241,8 @@ class HyperHyperModel:
                 (see ``cerebro.search.callbacks``). Per-batch callbacks are refused.
             validation_df: Explicit validation rows (instead of ``validation``).
             verbose: 0 silent, 1 progress; default: ``resource_bind``'s.
+            early_stopping: Overrides ``tuner_bind(early_stopping=...)`` for this search
+                (``"auto"``, ``"median"``, ``"asha"``, ``None`` or a ``Stopper``).
             **kwargs: The fork's and AutoKeras's ``fit`` keywords that have no meaning here
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
@@ -230,6 +260,8 @@ class HyperHyperModel:
         epochs = _whole(10 if epochs is None else epochs, "epochs")
         verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
         callbacks = check_callbacks(callbacks)
+        if early_stopping is not _FROM_TUNER_BIND:
+            check_early_stopping(early_stopping)
         df = compat.as_spark_df(df, "df")
         if validation_df is not None:
             validation_df = compat.as_spark_df(validation_df, "validation_df")
@@ -238,8 +270,12 @@ class HyperHyperModel:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
             self._make_tuner(self._max_epochs or epochs)
+        if early_stopping is _FROM_TUNER_BIND:
+            assert self.tuner_settings is not None  # bound just above
+            early_stopping = self.tuner_settings.early_stopping
         result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
-                                    callbacks=tuple(callbacks), verbose=verbose)
+                                    callbacks=tuple(callbacks), verbose=verbose,
+                                    early_stopping=early_stopping)
         self._fitted = fitted
         return result
 
@@ -260,9 +296,11 @@ class HyperHyperModel:
         self._prepared_df = (df, input_shape)
         return compat.sys_setup_tuple(self.resources.store, data.info)
 
-    def fit_on_prepared_data(self, df: Any = None, batch_size: int = 32, epochs: Optional[int] = None,
-                             callbacks: Any = None, verbose: Optional[int] = None, input_shape: Any = None,
-                             prep_x: Any = None, prep_y: Any = None, **kwargs: Any) -> Any:
+    def fit_on_prepared_data(self, df: Any = None, batch_size: int = 32,
+                             epochs: Optional[int] = None, callbacks: Any = None,
+                             verbose: Optional[int] = None, input_shape: Any = None,
+                             prep_x: Any = None, prep_y: Any = None,
+                             early_stopping: Any = _FROM_TUNER_BIND, **kwargs: Any) -> Any:
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -282,17 +320,18 @@ class HyperHyperModel:
             log.info("fit_on_prepared_data: prep_x/prep_y are not needed here (the graph is "
                      "configured from the prepared data); ignored")
         return self.fit(df, epochs=epochs, input_shape=input_shape, batch_size=batch_size,
-                        callbacks=callbacks, verbose=verbose, **kwargs)
+                        callbacks=callbacks, verbose=verbose, early_stopping=early_stopping,
+                        **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> dict[str, Any]:
+    def _require_fit(self) -> FittedSearch:
         if self._fitted is None:
             raise ValueError("fit() has not run yet")
         return self._fitted
 
     def export_model(self) -> Any:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
-        return self._require_fit()["result"].get_best_model().keras()
+        return self._require_fit().result.get_best_model().keras()
 
     def predict(self, x: Any, batch_size: int = 256, verbose: int = 0, **kwargs: Any) -> Any:
         """Predictions of the best model.

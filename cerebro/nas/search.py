@@ -9,7 +9,9 @@ import numpy as np
 
 from cerebro._logging import get_logger
 from cerebro.nas import dataprep
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
+from cerebro.nas.settings import nas_stopper
 from cerebro.nas.source import OracleSource, trial_id_of
 from cerebro.wire import Listener, ModelDone, ModelFailed
 
@@ -45,15 +47,18 @@ def check_objective(objective: Any, heads: Any) -> None:
                              f"choose one of {known}")
 
 
-def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int, validation_df: Any = None,
-               callbacks: tuple[Any, ...] = (), verbose: Any = None) -> Any:
+def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
+               validation_df: Any = None, callbacks: tuple[Any, ...] = (), verbose: Any = None,
+               early_stopping: Any = "auto") -> tuple[Any, FittedSearch]:
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
-    ``verbose``: overrides ``resource_bind``'s.
+    ``verbose``: overrides ``resource_bind``'s; ``early_stopping``: a checked setting
+    (``cerebro.nas.settings.nas_stopper``).
 
     Returns:
-        The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
+        The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
+        use.
     """
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
@@ -69,12 +74,16 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
     pin = _prepare_oracle(am, data)
     source = OracleSource(oracle, _trial_builder(am, data), data.io, batch_size, epochs,
                           pin_hps=pin)
+    import keras_tuner as kt
+
+    stopper = nas_stopper(early_stopping, isinstance(oracle, kt.oracles.HyperbandOracle))
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
+        stopper=stopper,
         records=res.records, mlflow=res.mlflow,
         listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
@@ -88,10 +97,7 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
     # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
     result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}
                       for m, h in result.metrics.items()}
-    fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
-              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
-              "inputs": data.inputs, "dataset": data.info.fingerprint}
-    return result, fitted
+    return result, FittedSearch.of(result, data)
 
 
 def _prepare_oracle(am: Any, data: dataprep.NasData) -> Callable[[Any], Any]:

@@ -8,6 +8,35 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from cerebro.wire import Listener
+from cerebro.search.stopping import MedianStoppingRule, Stopper, resolve_stopper
+
+AUTO = "auto"
+
+
+def check_early_stopping(value: Any) -> Any:
+    """Checks a NAS ``early_stopping=`` setting (``"auto"`` or what ``resolve_stopper``
+    takes); returns it.
+
+    Raises:
+        ValueError: Not a choice (the message names the value and the choices).
+    """
+    if isinstance(value, str) and value == AUTO:
+        return value
+    try:
+        resolve_stopper(value)
+    except ValueError:
+        raise ValueError(f"early_stopping={value!r} is not a choice: use 'auto' (the median "
+                         "rule, off under Hyperband), 'median', 'asha', None (off) or a "
+                         "cerebro.search.stopping.Stopper instance") from None
+    return value
+
+
+def nas_stopper(value: Any, hyperband: bool) -> Optional[Stopper]:
+    """The stopper of a NAS search: ``"auto"`` is ``MedianStoppingRule()`` (grace 1 epoch,
+    3 other trials), or none under Hyperband."""
+    if isinstance(value, str) and value == AUTO:
+        return None if hyperband else MedianStoppingRule()
+    return resolve_stopper(value)
 
 
 @dataclasses.dataclass
@@ -54,6 +83,9 @@ class TunerSettings:
         overwrite: Start the project afresh.
         parallelism: Trials trained at once (``None``: twice the workers).
         kwargs: Options for the oracle (e.g. ``exploration``).
+        early_stopping: ``"auto"`` (the default: the median stopping rule, except under
+            Hyperband, which already ends trials early by its rounds), ``"median"``,
+            ``"asha"``, ``None`` (off) or a ``cerebro.search.stopping.Stopper``.
     """
 
     tuner: Any = "greedy"
@@ -63,6 +95,7 @@ class TunerSettings:
     overwrite: bool = False
     parallelism: Optional[int] = None
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    early_stopping: Any = AUTO
 
     @property
     def objective_name(self) -> str:

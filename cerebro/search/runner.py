@@ -10,18 +10,27 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.keras.state import KERAS_BUILD_LOCK
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.search.early import early_stopping
+from cerebro.search.stopping import Stopper
+from cerebro.storage.base import Store
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
                           ModelStatus, PlainListener, as_listener)
+
+if TYPE_CHECKING:
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
 
@@ -38,7 +47,9 @@ class RunnerSettings:
         seed: Seeds initial weights, visit order, shuffles.
         verbose: 0 silent, 1 progress.
         kind: ``"tune"`` or ``"nas"`` (for records).
-        records / mlflow: Where records go (see ``cerebro.records.record_search``).
+        records / mlflow: Where records go (see ``cerebro.records.record_search``: ``None``,
+            ``False``, a URL or path, a ``RecordsDB``; a tracking URI, ``True`` or an
+            ``MlflowLogger``), handed on as they are.
         listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects, or
             plain ``(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         config: Anything worth keeping with the records (epochs, space, ...).
@@ -47,6 +58,8 @@ class RunnerSettings:
         strict_order: Scheduler mode.
         callbacks: Epoch-level Keras callbacks run per trial on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them).
+        stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
+            ``None``: every trial trains all its epochs.
     """
 
     project: str
@@ -56,28 +69,28 @@ class RunnerSettings:
     seed: int = 0
     verbose: int = 1
     kind: str = "tune"
-    records: Any = None
-    mlflow: Any = None
+    records: object = None
+    mlflow: object = None
     listeners: tuple[Listener | PlainListener, ...] = ()
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
     strict_order: bool = True
     on_existing: str = "resume"
-    clock: Optional[Any] = None
-    callbacks: tuple[Any, ...] = ()
+    clock: Optional[Callable[[], float]] = None
+    callbacks: tuple[object, ...] = ()
+    stopper: Optional[Stopper] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
     return visit_seed(settings.seed, req.seed_key, -1, -1)
 
 
-def quiet_console(backend: Any, verbose: int) -> None:
+def quiet_console(backend: Backend, verbose: int) -> None:
     """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
     search's own display (when it shows one), from the first Spark job on."""
-    quiet = getattr(backend, "quiet_console", None)
-    if verbose and quiet is not None:
-        quiet()
+    if verbose:
+        backend.quiet_console()
 
 
 class SearchRunner:
@@ -88,11 +101,12 @@ class SearchRunner:
         store: The store.
         source: Where the trials come from.
         settings: How the search runs.
-        dataset: The prepared data (``DatasetInfo``); ``columns``: the columns workers load.
+        dataset: The prepared data (a ``cerebro.data.DatasetInfo``, handed to the backend
+            as it is); ``columns``: the columns workers load.
     """
 
-    def __init__(self, backend: Any, store: Any, source: TrialSource, settings: RunnerSettings,
-                 dataset: Any, columns: tuple[str, ...]) -> None:
+    def __init__(self, backend: Backend, store: Store, source: TrialSource,
+                 settings: RunnerSettings, dataset: object, columns: tuple[str, ...]) -> None:
         self.backend, self.store, self.source, self.settings = backend, store, source, settings
         self.dataset, self.columns = dataset, tuple(columns)
         self.layout = RunLayout(store, settings.project)
@@ -103,25 +117,31 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
+        self.early = early_stopping(settings.stopper, source.objective)
 
     @property
     def objective(self) -> Objective:
         return self.source.objective
 
-    def _build(self, req: TrialRequest) -> Any:
+    def _build(self, req: TrialRequest) -> BuiltModel:
         # Keras and AutoKeras keep global build state (name counters, the session,
         # hyperparameter scopes): every driver-side build holds the one build lock.
         with KERAS_BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
-    def run(self) -> Any:
+    def run(self) -> ModelSelectionResult:
         """Runs the search to its end; returns its ``ModelSelectionResult``."""
         from cerebro.progress import ProgressReporter
         from cerebro.records import record_search
 
         s = self.settings
         workers = self.backend.num_workers
+        if self.early is not None:  # a resumed search compares with its earlier trials too
+            for model_id in self.source.earlier_trials():
+                record = self.layout.read_log(model_id)
+                if record is not None:
+                    self.early.note_log(model_id, record)
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
@@ -131,14 +151,15 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name},
+                                    "tuner": self.source.name,
+                                    "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
         bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
                        commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
             s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
-            **({"clock": s.clock} if s.clock is not None else {}))
+            clock=s.clock or time.monotonic)
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
                              commands=bus.pending_commands)
@@ -173,20 +194,32 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
+        early = self.early
+        if early is not None:
+            early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
+        reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
         if self.callbacks is not None:
             go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
             if lr is not None:  # the trial's next visits assign it to its optimizer
                 hopper.runs[model_id].learning_rate = lr
+            if keep and not go_on:
+                reason = "a Keras callback set stop_training"
             keep = keep and go_on
+        if keep and early is not None and hopper.has_epochs_left(model_id):
+            reason = early.judge(model_id, epoch)
+            keep = not reason
         if not keep:
-            hopper.stop_model(model_id)
+            log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
+            hopper.stop_model(model_id, reason)
+        if early is not None:
+            early.judge_again(hopper, model_id, epoch)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
         if self.callbacks is not None:
             self.callbacks.end(model_id)
-        self.source.finish(model_id, run.status, run.best_value)
+        self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
@@ -209,6 +242,8 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
+        if self.early is not None:
+            self.early.started(req.model_id, req.epochs)
         if req.resumable and self._resume(hopper, req):
             return True
         try:
@@ -289,6 +324,8 @@ class SearchRunner:
                                  lr if lr is not None
                                  else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
+        if self.early is not None:
+            self.early.note_log(req.model_id, record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
@@ -296,7 +333,7 @@ class SearchRunner:
         return True
 
 
-def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
+def _spec_learning_rate(store: Store, spec_key: str) -> Optional[float]:
     """The compiled learning rate of a model spec (a resumed trial's callbacks start there)."""
     from cerebro.keras import state as state_mod
 
@@ -304,13 +341,13 @@ def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
     return optimizer_learning_rate(model)
 
 
-def _liveness(backend: Any) -> LivenessPolicy:
+def _liveness(backend: Backend) -> LivenessPolicy:
     """The visit deadlines a backend asks for (``SparkBackend(visit_timeout=...)``)."""
-    return LivenessPolicy(floor_s=float(getattr(backend, "visit_deadline_floor", 60.0)),
-                          timeout_s=getattr(backend, "visit_timeout", None))
+    return LivenessPolicy(floor_s=float(backend.visit_deadline_floor),
+                          timeout_s=backend.visit_timeout)
 
 
-def _max_restarts(settings: RunnerSettings, backend: Any) -> int:
+def _max_restarts(settings: RunnerSettings, backend: Backend) -> int:
     if settings.max_restarts is not None:
         return settings.max_restarts
-    return int(getattr(backend, "max_restarts", 10))
+    return int(backend.max_restarts)

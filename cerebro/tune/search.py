@@ -10,6 +10,7 @@ from cerebro.data.columns import check_input_shape, inspect_columns
 from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.keras.estimator import SparkEstimator
 from cerebro.search.runner import quiet_console
+from cerebro.search.stopping import resolve_stopper
 from cerebro.storage.layout import check_project_name
 from cerebro.tune.result import ModelSelectionResult
 from cerebro.wire import ModelIO, as_listener
@@ -62,6 +63,13 @@ class ModelSelection:
         mlflow: MLflow tracking URI (or ``True``) to log the search to MLflow.
         listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
             or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+        early_stopping: ``None`` (default: every configuration trains all ``num_epochs``,
+            as upstream Cerebro's model selection promises), ``"median"`` (the median
+            stopping rule: after each epoch, a model whose best ``val_<metric>`` is worse
+            than the median of the running averages of at least 3 other models at that
+            epoch stops), ``"asha"`` (asynchronous successive halving) or a
+            ``cerebro.search.stopping.Stopper``. A stopped model is ``STOPPED`` in the
+            result (``statuses``, ``stop_reasons``, ``to_pandas()``) and the records.
     """
 
     def __init__(self, backend, store, estimator_gen_fn: Callable[[dict], SparkEstimator],
@@ -70,7 +78,7 @@ class ModelSelection:
                  feature_columns: Sequence[str] = ("features",), verbose: int = 1,
                  parallelism: Optional[int] = None, seed: int = 0,
                  project_name: Optional[str] = None, records=None, mlflow=None,
-                 listeners: Sequence = ()):
+                 listeners: Sequence = (), early_stopping=None):
         if not callable(estimator_gen_fn):
             raise TypeError("estimator_gen_fn must be callable: params -> SparkEstimator")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
@@ -92,6 +100,7 @@ class ModelSelection:
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
         self.records, self.mlflow = records, mlflow
         self.listeners = tuple(as_listener(x) for x in listeners)
+        self.stopper = resolve_stopper(early_stopping)
 
     def _searcher(self) -> Searcher:
         raise NotImplementedError
@@ -136,7 +145,7 @@ class ModelSelection:
             output_names=[f"{c}__output" for c in labels],
             evaluation_metric=self.evaluation_metric, seed=self.seed, verbose=self.verbose,
             kind="tune", records=getattr(self, "records", None), mlflow=getattr(self, "mlflow", None),
-            listeners=tuple(self.listeners),
+            listeners=tuple(self.listeners), stopper=getattr(self, "stopper", None),
             config={"num_epochs": self.num_epochs, "seed": self.seed,
                     "space": {k: repr(v) for k, v in self.search_space.items()}})
         columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))

@@ -64,7 +64,9 @@ class SearcherSource(TrialSource):
                           transformation_fn=est.transformation_fn_bytes())
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
-               error: str = "") -> None:
+               error: str = "", reason: str = "") -> None:
+        """Tells the searcher the trial's best value (a trial stopped early: the best of the
+        epochs it trained)."""
         point = self._point_of.get(model_id)
         if point is None:  # added by hand: the searcher is not told
             return
