@@ -5,6 +5,7 @@ tune build runs under the same lock as the NAS build."""
 from __future__ import annotations
 
 import threading
+import types
 
 import numpy as np
 
@@ -53,6 +54,7 @@ def test_a_nas_build_and_a_tune_build_at_once(tmp_path):
     import keras
     import keras_tuner as kt
 
+    from cerebro.engine.runs import Objective
     from cerebro.nas.builder import build_trial_model
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.source import BuiltModel, TrialRequest
@@ -75,7 +77,9 @@ def test_a_nas_build_and_a_tune_build_at_once(tmp_path):
         model.compile(optimizer="adam", loss="mse")
         return BuiltModel(b"", 8, ModelIO(("x",), ("y",), ((4,),), ((1,),)), summary=str(len(model.weights)))
 
-    runner = SearchRunner(None, LocalStore(str(tmp_path)), None,  # type: ignore[arg-type]
+    # Only the runner's build step is used: no backend, no trial source beyond its objective.
+    source = types.SimpleNamespace(objective=Objective("loss"))
+    runner = SearchRunner(None, LocalStore(str(tmp_path)), source,  # type: ignore[arg-type]
                           RunnerSettings(project="p", parallelism=1, output_names=["y"]),
                           None, ())
 
