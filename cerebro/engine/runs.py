@@ -140,16 +140,20 @@ class ModelRun:
     def accumulate(self, kind: str, result: VisitResult) -> None:
         acc = self._acc.setdefault(kind, {})
         for k, v in result.metrics.items():
+            # Keras's means: a weighted metric over the sum of the weights, the rest (the
+            # loss too: sum of w * loss over the rows) over the rows.
+            n = result.weight_sum if k in result.weighted else result.samples
             s = acc.setdefault(k, [0.0, 0.0])
-            s[0] += v * result.samples
-            s[1] += result.samples
+            s[0] += v * n
+            s[1] += n
 
     def drop_partial_epoch(self) -> None:
         """Forgets the sums of an epoch a stop cut short (before the model resumes)."""
         self._acc = {}
 
     def close_epoch(self, epoch: int, objective: Objective) -> dict[str, float]:
-        """Sample-weighted means of the epoch's visits, as ``train_*`` and ``val_*``.
+        """Means of the epoch's visits (by rows, or by sample weight for the weighted
+        metrics), as ``train_*`` and ``val_*``.
 
         Also advances the best epoch when this one beats it; the state after the epoch's
         training (``state_key``) then becomes the model's result.

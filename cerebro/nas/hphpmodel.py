@@ -95,9 +95,10 @@ class HyperHyperModel:
 
     # -- binding ----------------------------------------------------------------------------
     def resource_bind(self, backend: Any, store: Any, feature_columns: Any = "features",
-                      label_columns: Any = "labels",
-                      evaluation_metric: str = "loss", validation: Any = 0.2, verbose: int = 1,
-                      records: Any = None, mlflow: Any = None, listeners: Any = ()) -> None:
+                      label_columns: Any = "labels", evaluation_metric: str = "loss",
+                      validation: Any = 0.2, verbose: int = 1, records: Any = None,
+                      mlflow: Any = None, listeners: Any = (),
+                      sample_weight_col: Optional[str] = None) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
         Args:
@@ -116,6 +117,9 @@ class HyperHyperModel:
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
             listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
             or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+            sample_weight_col: A numeric column of per-row weights (``SparkEstimator``'s
+                name), given to Keras's ``fit`` and ``evaluate`` as ``sample_weight`` on the
+                workers; checked at ``fit`` (never null, finite, >= 0) before training.
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -128,10 +132,16 @@ class HyperHyperModel:
         label_columns = schema.as_column_list(label_columns, "label_columns")
         schema.check_io_arity(self.inputs, self.heads, feature_columns, label_columns)
         compat.check_evaluation_metric(evaluation_metric, self.heads)
+        if sample_weight_col is not None and (not isinstance(sample_weight_col, str)
+                                              or sample_weight_col in feature_columns
+                                              + label_columns):
+            raise ValueError(f"sample_weight_col must name a column that is neither a feature "
+                             f"nor a label, got {sample_weight_col!r}")
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(as_listener(x) for x in listeners))
+                                   listeners=tuple(as_listener(x) for x in listeners),
+                                   sample_weight_col=sample_weight_col)
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
@@ -247,7 +257,7 @@ class HyperHyperModel:
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
         from cerebro.nas.search import run_search
-        from cerebro.search.callbacks import check_callbacks
+        from cerebro.keras.callbacks import check_callbacks
 
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword(s) {sorted(kwargs)}; the validation "

@@ -57,6 +57,7 @@ class Resources:
         mlflow: MLflow tracking URI or ``True`` to log to MLflow (``None``: ``CEREBRO_MLFLOW``).
         listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
             or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+        sample_weight_col: A column of per-row sample weights, or ``None``.
     """
 
     backend: Any
@@ -69,6 +70,7 @@ class Resources:
     records: Any = None
     mlflow: Any = None
     listeners: Sequence[Listener] = ()
+    sample_weight_col: Optional[str] = None
 
 
 @dataclasses.dataclass

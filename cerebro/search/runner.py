@@ -56,8 +56,9 @@ class RunnerSettings:
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
         strict_order: Scheduler mode.
-        callbacks: Epoch-level Keras callbacks run per trial on the driver
-            (``cerebro.search.callbacks.check_callbacks`` checked them).
+        callbacks: Epoch-level Keras callbacks every trial runs on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
+            come with its ``BuiltModel.callbacks``.
         stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
             ``None``: every trial trains all its epochs.
     """
@@ -115,8 +116,7 @@ class SearchRunner:
         self.finished_before: dict[str, ModelStatus] = {}
         self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
-        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
-            if settings.callbacks else None
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
         self.early = early_stopping(settings.stopper, source.objective)
 
     @property
@@ -199,13 +199,12 @@ class SearchRunner:
             early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
         reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
-        if self.callbacks is not None:
-            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
-            if lr is not None:  # the trial's next visits assign it to its optimizer
-                hopper.runs[model_id].learning_rate = lr
-            if keep and not go_on:
-                reason = "a Keras callback set stop_training"
-            keep = keep and go_on
+        go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+        if lr is not None:  # the trial's next visits assign it to its optimizer
+            hopper.runs[model_id].learning_rate = lr
+        if keep and not go_on:
+            reason = "a Keras callback set stop_training"
+        keep = keep and go_on
         if keep and early is not None and hopper.has_epochs_left(model_id):
             reason = early.judge(model_id, epoch)
             keep = not reason
@@ -217,16 +216,14 @@ class SearchRunner:
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+        self.callbacks.end(model_id)
         self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
                         reason: FailReason) -> None:
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+        self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -258,9 +255,8 @@ class SearchRunner:
         run = self._write(req, built)
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
-        if self.callbacks is not None:
-            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
-                                                     built.learning_rate)
+        run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                 built.learning_rate, built.callbacks)
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
                                built.summary))
         hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
@@ -318,7 +314,7 @@ class SearchRunner:
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key))
-        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+        if self.callbacks.callbacks:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
                                  lr if lr is not None

@@ -44,6 +44,9 @@ class BuiltModel:
         summary: The Keras model summary, for the records.
         learning_rate: The compiled optimizer's learning rate (what driver-side callbacks
             such as ``ReduceLROnPlateau`` start from), if it has a settable one.
+        callbacks: The trial's own epoch-level Keras callbacks (``SparkEstimator(callbacks=
+            ...)``), checked; run on the driver after the search's (a resumed trial, which
+            is not rebuilt, runs only the search's).
     """
 
     spec: bytes
@@ -53,6 +56,7 @@ class BuiltModel:
     transformation_fn: Optional[Callable[..., Any]] = None
     summary: str = ""
     learning_rate: Optional[float] = None
+    callbacks: tuple[Any, ...] = ()
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ import uuid
 from typing import Callable, Optional, Sequence
 
 from cerebro._logging import get_logger
-from cerebro.data.columns import check_input_shape, inspect_columns
+from cerebro.data.columns import check_input_shape, inspect_dataframe
 from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.keras.estimator import SparkEstimator
 from cerebro.search.runner import quiet_console
@@ -36,7 +36,13 @@ def model_io(est: SparkEstimator, info, feature_columns, label_columns) -> Model
             f"the model has {len(out_shapes)} output(s) but {len(labels)} label column(s) "
             f"{labels} were given")
     label_shapes = tuple((info[c].length,) if info[c].length > 1 else (1,) for c in labels)
-    return ModelIO(tuple(feats), tuple(labels), shapes, label_shapes)
+    weight = est.sample_weight_col
+    if weight is not None and weight not in info:
+        raise ValueError(
+            f"sample_weight_col {weight!r} is not in the prepared data (columns "
+            f"{sorted(info)}): a search prepares the weight column of its first "
+            "configuration's estimator, so every estimator must name that one (or none)")
+    return ModelIO(tuple(feats), tuple(labels), shapes, label_shapes, weight_column=weight)
 
 
 class ModelSelection:
@@ -111,21 +117,30 @@ class ModelSelection:
     def fit(self, df) -> ModelSelectionResult:
         """Validates and prepares ``df``, then runs the search on it."""
         quiet_console(self.backend, self.verbose)
-        _, columns = inspect_columns(df, self.feature_columns, self.label_columns)
         searcher = self._searcher()
         first = searcher.ask()
         if first is None:
             raise ValueError("the search space yields no configuration")
-        model_io(self._estimator(first[1]), columns, self.feature_columns, self.label_columns)
+        est = self._estimator(first[1])
+        weight = est.sample_weight_col
+        columns = inspect_dataframe(df, self.feature_columns, self.label_columns,
+                                    weight_column=weight).columns
+        model_io(est, columns, self.feature_columns, self.label_columns)
         info = prepare_data(self.store, df, self.feature_columns, self.label_columns,
-                            self.backend.num_workers, validation=self.validation, seed=self.seed)
+                            self.backend.num_workers, validation=self.validation, seed=self.seed,
+                            weight_column=weight)
         return self._run(info, searcher, first)
 
     def fit_on_prepared_data(self) -> ModelSelectionResult:
         """Runs the search on data an earlier ``backend.prepare_data`` wrote to the store."""
         info = load_dataset_info(self.store)
         searcher = self._searcher()
-        return self._run(info, searcher, searcher.ask())
+        first = searcher.ask()
+        if first is None:
+            raise ValueError("the search space yields no configuration")
+        model_io(self._estimator(first[1]), info.columns, self.feature_columns,
+                 self.label_columns)  # e.g. a sample_weight_col the data was prepared without
+        return self._run(info, searcher, first)
 
     def _estimator(self, params: dict) -> SparkEstimator:
         est = self.estimator_gen_fn(params)
@@ -148,7 +163,8 @@ class ModelSelection:
             listeners=tuple(self.listeners), stopper=getattr(self, "stopper", None),
             config={"num_epochs": self.num_epochs, "seed": self.seed,
                     "space": {k: repr(v) for k, v in self.search_space.items()}})
-        columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))
+        weight = [info.weight_column] if info.weight_column else []
+        columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns + weight))
         return SearchRunner(self.backend, self.store, source, settings, info, columns).run()
 
 
