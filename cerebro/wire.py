@@ -86,6 +86,8 @@ class VisitTask:
             applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
         learning_rate: Assigned to the model's optimizer before this visit (a driver-side
             callback such as ``ReduceLROnPlateau`` changed it), or ``None``: keep the state's.
+        custom_objects_key: Store key where the model's cloudpickled ``custom_objects`` are
+            when it has any (read with the spec), or ``None``: none.
     """
 
     kind: str
@@ -102,6 +104,7 @@ class VisitTask:
     memory_limit_bytes: Optional[int] = None
     transform_key: Optional[str] = None
     learning_rate: Optional[float] = None
+    custom_objects_key: Optional[str] = None
 
 
 @dataclasses.dataclass
