@@ -11,8 +11,8 @@ Three kinds of lazy heaps hold ``Entry`` tuples (smallest first):
 
 An entry is never updated in place: a model that changes gets a new version and new
 entries, and old ones are dropped when they surface (``live`` says whether one is current).
-Picking for a worker pops only until the first entry that is live and suitable, so its
-cost does not grow with the number of models.
+Filling idle workers walks the entries best first and stops when no idle worker is left,
+so an assignment costs about ``log(models)`` while models outnumber idle workers.
 """
 
 from __future__ import annotations
@@ -48,39 +48,61 @@ class ReadyQueues:
             heapq.heappush(self.local.setdefault(local, []), entry)
             self.size += 1
 
-    def pick(self, worker: int, live: Callable[[Entry], bool],
-             suits: Callable[[Entry], bool]) -> Entry | None:
-        """The best live entry that suits ``worker``: a local one first, else the better of
-        the pinned and the unpinned ones. Entries passed over stay queued; the picked one's
-        model must change version (its other entries then go stale)."""
+    def fill(self, idle: set[int], live: Callable[[Entry], bool],
+             place: Callable[[Entry, int | None], bool]) -> None:
+        """Hands out entries best first while a worker in ``idle`` is left.
+
+        Local EVAL entries go first, each to its own worker; then pinned and unpinned
+        entries merge in one best-first stream. ``place(entry, worker)`` tries to run the
+        entry's model on ``worker`` (``None``: on any idle worker it suits), removes that
+        worker from ``idle`` and renews the model's version when it does, and says whether
+        it did. Entries passed over stay queued.
+        """
         stash: list[tuple[list[Entry], Entry]] = []
         try:
-            best = self._first(self.local.get(worker), live, suits, stash)
-            if best is not None:
-                return best
-            pinned = self._first(self.at.get(worker), live, suits, stash)
-            free = self._first(self.any, live, suits, stash)
-            if pinned is None or (free is not None and free < pinned):
-                return free
-            return pinned
+            for w in sorted(idle & self.local.keys()):
+                heap = self.local[w]
+                while heap and w in idle:
+                    entry = self._pop_live(heap, live, stash)
+                    if entry is not None:
+                        place(entry, w)
+            tops: list[tuple[Entry, int]] = []
+            for w in idle & self.at.keys():
+                self._next_pinned(w, tops, live, stash)
+            while idle:
+                while self.any and not live(self.any[0]):
+                    heapq.heappop(self.any)
+                    self.size -= 1
+                best = self.any[0] if self.any else None
+                if tops and (best is None or tops[0][0] < best):
+                    entry, w = heapq.heappop(tops)
+                    if w in idle and not (live(entry) and place(entry, w)):
+                        self._next_pinned(w, tops, live, stash)
+                elif best is not None:
+                    stash.append((self.any, heapq.heappop(self.any)))
+                    place(best, None)
+                else:
+                    break
         finally:
             for heap, entry in stash:
                 heapq.heappush(heap, entry)
 
-    def _first(self, heap: list[Entry] | None, live: Callable[[Entry], bool],
-               suits: Callable[[Entry], bool],
-               stash: list[tuple[list[Entry], Entry]]) -> Entry | None:
-        """Pops stale entries; returns (and stashes) the first live entry that suits."""
-        if not heap:
-            return None
+    def _next_pinned(self, worker: int, tops: list[tuple[Entry, int]],
+                     live: Callable[[Entry], bool], stash: list[tuple[list[Entry], Entry]]
+                     ) -> None:
+        """Moves the next live entry pinned to ``worker`` into the merge heap ``tops``."""
+        heap = self.at.get(worker)
+        entry = self._pop_live(heap, live, stash) if heap else None
+        if entry is not None:
+            heapq.heappush(tops, (entry, worker))
+
+    def _pop_live(self, heap: list[Entry], live: Callable[[Entry], bool],
+                  stash: list[tuple[list[Entry], Entry]]) -> Entry | None:
+        """Drops stale entries; pops (and stashes, to requeue) the first live one."""
         while heap:
-            entry = heap[0]
-            if not live(entry):
-                heapq.heappop(heap)
-                self.size -= 1
-                continue
-            heapq.heappop(heap)
-            stash.append((heap, entry))
-            if suits(entry):
+            entry = heapq.heappop(heap)
+            if live(entry):
+                stash.append((heap, entry))
                 return entry
+            self.size -= 1
         return None

@@ -57,23 +57,26 @@ class Scheduler:
     with ``replay`` follows the given TRAIN order in those epochs, in either
     mode. EVAL visits are always unordered. The order taken is :meth:`visit_log`.
 
-    Assignment policy (longest remaining first): :meth:`assign` walks the idle,
-    up workers in ascending index and gives each the best runnable visit, ranked
-    by the key ``(not local_eval, -remaining_s, completed_visits, ordinal, model_id)``:
+    Assignment policy: :meth:`assign` walks the idle, up workers in ascending
+    index and gives each the best runnable visit, ranked by the key
+    ``(not local_eval, rank, completed_visits, ordinal, model_id)``:
 
     1. an EVAL visit whose model last trained on this very worker (its
        state is already there, so no load is needed) wins;
-    2. otherwise the model with the most estimated work left: its remaining
-       visits times its estimated seconds per visit (``mop/priority.py``:
-       measured through :meth:`complete`'s ``seconds``, before that from the
-       ``cost_hint`` of :meth:`add_model`). With equal estimates that is the
-       model with the fewest visits completed, which keeps models in lock-step;
+    2. work-conserving: longest remaining first, ``rank = -remaining_s``, the
+       model's remaining visits times its estimated seconds per visit
+       (``mop/priority.py``: measured through :meth:`complete`'s ``seconds``,
+       before that from the ``cost_hint`` of :meth:`add_model`); strict: the
+       fewest visits completed since it was added (lock-step, which keeps the
+       strict rotations spread over the workers), ``rank = completed_visits``;
     3. ties are broken by visits completed, ordinal, then model id.
 
-    Greedy filling is maximal: a worker left idle had no candidate when it was
-    considered, and later assignments only remove candidates. Candidates come
-    from ready queues indexed by worker (``mop/queues.py``), so one assignment
-    costs about ``log(models)``, not ``models x workers``.
+    Models are taken best first and each goes to the lowest idle worker it may
+    run on (a local EVAL first to its own worker). Greedy filling is maximal: a
+    model left waiting had no idle worker it could use when it was considered,
+    and later assignments only take workers away. The ready queues are indexed
+    by worker (``mop/queues.py``), so one assignment costs about
+    ``log(models)``, not ``models x workers``.
 
     Args:
         num_partitions: Number of partitions/workers ``P`` (>= 1).
@@ -222,26 +225,36 @@ class Scheduler:
             self._rerank()
         running = {w: v.model_id for w, v in self._running.items()} if self.memory else {}
         draining = self._draining_groups()
+        idle = set(self._idle)
         new: list[Visit] = []
-        for w in sorted(self._idle):
-            def suits(entry: Entry, w: int = w) -> bool:
-                m = self._free[entry[3]]
-                return w not in m.done and self._fits(m.model_id, w, running, draining)
 
-            entry = self._ready.pick(w, self._live, suits)
-            if entry is None:
-                continue
-            m = self._free.pop(entry[3])
-            self._stale(m)
-            visit = Visit(m.model_id, w, m.epoch, m.phase)
-            m.worker = w
-            self._running[w] = visit
-            self._idle.discard(w)
-            running[w] = m.model_id
-            new.append(visit)
-            if not self._free:
-                break
+        def place(entry: Entry, worker: int | None) -> bool:
+            m = self._free[entry[3]]
+            if worker is None:
+                options = sorted(idle.difference(m.done))
+            else:
+                options = [worker] if worker not in m.done else []
+            for w in options:
+                if self._fits(m.model_id, w, running, draining):
+                    idle.discard(w)
+                    running[w] = m.model_id
+                    new.append(self._start(m, w))
+                    return True
+            return False
+
+        self._ready.fill(idle, self._live, place)
+        new.sort(key=lambda v: v.partition)
         return new
+
+    def _start(self, m: _Model, worker: int) -> Visit:
+        """Runs the model's next visit on ``worker``."""
+        del self._free[m.model_id]
+        self._stale(m)
+        visit = Visit(m.model_id, worker, m.epoch, m.phase)
+        m.worker = worker
+        self._running[worker] = visit
+        self._idle.discard(worker)
+        return visit
 
     def _live(self, entry: Entry) -> bool:
         m = self._free.get(entry[3])
@@ -256,7 +269,10 @@ class Scheduler:
 
     def _queue(self, m: _Model) -> None:
         self._stale(m)
-        entry = (-self._remaining(m), m.completed, m.ordinal, m.model_id, m.version)
+        # strict orders stay spread over the workers while models move in lock-step
+        # (simulated: longest-first costs strict order 1-4 points of utilisation)
+        rank = float(m.completed) if self.strict_order else -self._remaining(m)
+        entry = (rank, m.completed, m.ordinal, m.model_id, m.version)
         local = m.last_train_worker if m.phase is VisitKind.EVAL else None
         self._ready.push(entry, self._pinned(m), local)
 

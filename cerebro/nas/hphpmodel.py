@@ -100,7 +100,7 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   **tuner_kwargs) -> None:
+                   strict_order: bool = False, **tuner_kwargs) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -115,6 +115,11 @@ class HyperHyperModel:
             project_name / directory: Override the constructor's (the fork took them here).
             max_model_size: Trials whose model has more parameters fail to build (skipped),
                 as AutoKeras's ``max_model_size``.
+            strict_order: ``True``: every trial visits the partitions in a seeded order
+                fixed in advance (a rerun gives the same models whatever the timing);
+                ``False`` (default): work-conserving, a trial takes any partition it has not
+                visited in the epoch, longest remaining trial first (the order taken is
+                logged, and replayed when the search resumes).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
@@ -137,6 +142,8 @@ class HyperHyperModel:
             raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
         if overwrite is not None and not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+        if not isinstance(strict_order, bool):
+            raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -147,7 +154,7 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs)
+                                            parallelism, kwargs, strict_order)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)

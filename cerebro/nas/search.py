@@ -97,6 +97,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
+        strict_order=cfg.strict_order,
         records=res.records, mlflow=res.mlflow,
         listeners=(*res.listeners, _state_pusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,

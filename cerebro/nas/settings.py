@@ -51,6 +51,7 @@ class TunerSettings:
         overwrite: Start the project afresh.
         parallelism: Trials trained at once (``None``: twice the workers).
         kwargs: Options for the oracle (e.g. ``exploration``).
+        strict_order: Seeded strict visit order instead of the work-conserving default.
     """
 
     tuner: Any = "greedy"
@@ -60,6 +61,7 @@ class TunerSettings:
     overwrite: bool = False
     parallelism: Optional[int] = None
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    strict_order: bool = False
 
     @property
     def objective_name(self) -> str:

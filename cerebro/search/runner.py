@@ -45,7 +45,10 @@ class RunnerSettings:
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
-        strict_order: Scheduler mode.
+        strict_order: Visit order: ``False`` (default) is work-conserving (a model trains
+            on any partition it has not visited this epoch; the order taken is logged in
+            ``log.json`` and replayed on resume), ``True`` the seeded strict rotation (the
+            same order, so the same result, whatever the timing).
         callbacks: Epoch-level Keras callbacks run per trial on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them).
     """
@@ -63,7 +66,7 @@ class RunnerSettings:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
-    strict_order: bool = True
+    strict_order: bool = False
     on_existing: str = "resume"
     clock: Optional[Any] = None
     callbacks: tuple[Any, ...] = ()
@@ -228,7 +231,8 @@ class SearchRunner:
         hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
                                     "params": req.params, "spec_key": run.spec_key,
                                     "summary": built.summary})
-        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
+        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
+                         cost_hint=built.cost_hint)
         return True
 
     def _write(self, req: TrialRequest, built: BuiltModel) -> ModelRun:

@@ -43,6 +43,9 @@ class BuiltModel:
         summary: The Keras model summary, for the records.
         learning_rate: The compiled optimizer's learning rate (what driver-side callbacks
             such as ``ReduceLROnPlateau`` start from), if it has a settable one.
+        cost_hint: The model's estimated multiply-adds per sample
+            (``cerebro.keras.cost.cost_hint``): the scheduler ranks it by this until its
+            first sub-epoch is measured.
     """
 
     spec: bytes
@@ -52,6 +55,7 @@ class BuiltModel:
     transformation_fn: Optional[Callable[..., Any]] = None
     summary: str = ""
     learning_rate: Optional[float] = None
+    cost_hint: Optional[float] = None
 
 
 @dataclasses.dataclass

@@ -61,6 +61,10 @@ class ModelSelection:
             turns records off; a SQLAlchemy URL puts them elsewhere).
         mlflow: MLflow tracking URI (or ``True``) to log the search to MLflow.
         listeners: More ``(kind, payload)`` callbacks of the search's events.
+        strict_order: ``True``: every model visits the partitions in a seeded order fixed in
+            advance, so a rerun gives the same models whatever the timing. ``False``
+            (default): work-conserving, a model takes any partition it has not visited in
+            the epoch (faster with models of different sizes; the order taken is logged).
     """
 
     def __init__(self, backend, store, estimator_gen_fn: Callable[[dict], SparkEstimator],
@@ -69,13 +73,15 @@ class ModelSelection:
                  feature_columns: Sequence[str] = ("features",), verbose: int = 1,
                  parallelism: Optional[int] = None, seed: int = 0,
                  project_name: Optional[str] = None, records=None, mlflow=None,
-                 listeners: Sequence = ()):
+                 listeners: Sequence = (), strict_order: bool = False):
         if not callable(estimator_gen_fn):
             raise TypeError("estimator_gen_fn must be callable: params -> SparkEstimator")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
             raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
         if parallelism is not None and parallelism < 1:
             raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+        if not isinstance(strict_order, bool):
+            raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
         self.backend, self.store = backend, store
         self.estimator_gen_fn = estimator_gen_fn
         self.search_space = check_space(search_space)
@@ -86,7 +92,7 @@ class ModelSelection:
         self.feature_columns = list(feature_columns)
         self.verbose = verbose
         self.parallelism = parallelism
-        self.seed = seed
+        self.seed, self.strict_order = seed, strict_order
         self.run_id = uuid.uuid4().hex[:6]
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
         self.records, self.mlflow, self.listeners = records, mlflow, tuple(listeners)
@@ -134,7 +140,7 @@ class ModelSelection:
             output_names=[f"{c}__output" for c in labels],
             evaluation_metric=self.evaluation_metric, seed=self.seed, verbose=self.verbose,
             kind="tune", records=getattr(self, "records", None), mlflow=getattr(self, "mlflow", None),
-            listeners=tuple(self.listeners),
+            listeners=tuple(self.listeners), strict_order=self.strict_order,
             config={"num_epochs": self.num_epochs, "seed": self.seed,
                     "space": {k: repr(v) for k, v in self.search_space.items()}})
         columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))

@@ -55,13 +55,15 @@ class SearcherSource(TrialSource):
     def _build(self, params: dict[str, Any], seed: int) -> BuiltModel:
         import keras
 
+        from cerebro.keras.cost import cost_hint
         from cerebro.tune.search import model_io
 
         keras.utils.set_random_seed(seed)  # the model's initial weights
         est = self.sel._estimator(params)
         io = model_io(est, self.info.columns, self.sel.feature_columns, self.sel.label_columns)
         return BuiltModel(est.to_bytes(), est.batch_size, io, custom_objects=est.custom_objects,
-                          transformation_fn=est.transformation_fn_bytes())
+                          transformation_fn=est.transformation_fn_bytes(),
+                          cost_hint=cost_hint(est.model))
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
                error: str = "") -> None:
