@@ -6,8 +6,8 @@ one added when one ends. Each model's sub-epoch time is drawn log-uniformly from
 range (the seed space's trials span 12.6-89.5 s of compute: docs/benchmarks.md, issue 18),
 each visit varies +-10%, an evaluation takes a quarter of a sub-epoch. Compared:
 
-* ``strict, lock-step``: the strict rotation, no timing known (the old default);
-* ``strict, longest-first``: the strict rotation, ranked by measured sub-epochs;
+* ``strict, lock-step``: the strict rotation, fewest visits first (the old default; strict
+  order always ranks so: longest-first measured 1-4 points worse with it);
 * ``work-conserving, lock-step`` / ``longest-first``: any partition not yet visited;
 * ``... + hints``: longest-first with a cost hint per model before its first measurement
   (its true time times a lognormal error, sigma 0.5: parameters/FLOPs are a rough guide).
@@ -31,15 +31,16 @@ if ROOT not in sys.path:
 
 from cerebro.mop import ModelDone, Scheduler, VisitKind  # noqa: E402
 
-SCENARIOS = [  # label, workers, models, epochs
-    ("seed quick run: 2 workers, 8 trials x 3 epochs", 2, 8, 3),
-    ("seed budget: 2 workers, 20 trials x 5 epochs", 2, 20, 5),
-    ("8 workers, 40 trials x 3 epochs", 8, 40, 3),
-    ("32 workers, 200 trials x 2 epochs", 32, 200, 2),
+SCENARIOS = [  # label, workers, models, epochs, models in flight per worker (0: all)
+    ("seed quick run: 2 workers, 8 trials x 3 epochs", 2, 8, 3, 2),
+    ("seed budget: 2 workers, 20 trials x 5 epochs", 2, 20, 5, 2),
+    ("8 workers, 40 trials x 3 epochs", 8, 40, 3, 2),
+    ("32 workers, 200 trials x 2 epochs", 32, 200, 2, 2),
+    ("8 workers, 40 trials x 3 epochs, all in flight (grid/random's default)", 8, 40, 3, 0),
+    ("32 workers, 200 trials x 2 epochs, all in flight", 32, 200, 2, 0),
 ]
 POLICIES = [  # label, strict, measured, hints
     ("strict, lock-step", True, False, False),
-    ("strict, longest-first", True, True, False),
     ("work-conserving, lock-step", False, False, False),
     ("work-conserving, longest-first", False, True, False),
     ("work-conserving, longest-first + hints", False, True, True),
@@ -47,13 +48,15 @@ POLICIES = [  # label, strict, measured, hints
 
 
 def simulate(workers: int, models: int, epochs: int, seed: int, strict: bool,
-             measured: bool, hints: bool, spread: float = 10.0) -> dict[str, float]:
+             measured: bool, hints: bool, per_worker: int = 2,
+             spread: float = 10.0) -> dict[str, float]:
     """One search; returns its utilisation and makespan (virtual seconds)."""
     rng = random.Random(seed)
     times = [math.exp(rng.uniform(0.0, math.log(spread))) for _ in range(models)]
     noise = [math.exp(rng.gauss(0.0, 0.5)) for _ in range(models)]
     s = Scheduler(workers, seed=seed, strict_order=strict)
-    parallelism, added, now, busy = 2 * workers, 0, 0.0, 0.0
+    parallelism = parallelism_of(per_worker, workers, models)
+    added, now, busy = 0, 0.0, 0.0
     heap: list[tuple[float, int, object, float]] = []
     seq = 0
 
@@ -83,23 +86,29 @@ def simulate(workers: int, models: int, epochs: int, seed: int, strict: bool,
     return {"utilisation": busy / (workers * now), "makespan": now, "ideal": ideal}
 
 
+def parallelism_of(per_worker: int, workers: int, models: int) -> int:
+    return per_worker * workers if per_worker else models
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
                                                   "order-sim.json"))
     args = ap.parse_args()
     rows = []
-    for label, workers, models, epochs in SCENARIOS:
+    for label, workers, models, epochs, per_worker in SCENARIOS:
         print(f"\n{label} (sub-epochs vary 10x), mean over {args.seeds} seeds:")
         for plabel, strict, measured, hints in POLICIES:
-            runs = [simulate(workers, models, epochs, seed, strict, measured, hints)
+            runs = [simulate(workers, models, epochs, seed, strict, measured, hints, per_worker)
                     for seed in range(args.seeds)]
             util = sum(r["utilisation"] for r in runs) / len(runs)
             worst = min(r["utilisation"] for r in runs)
             rows.append({"scenario": label, "workers": workers, "models": models,
-                         "epochs": epochs, "policy": plabel, "utilisation": util,
-                         "worst": worst, "seeds": args.seeds})
+                         "epochs": epochs,
+                         "in_flight": parallelism_of(per_worker, workers, models),
+                         "policy": plabel, "utilisation": util, "worst": worst,
+                         "seeds": args.seeds})
             print(f"  {plabel:42s} utilisation {100 * util:5.1f}% (worst {100 * worst:5.1f}%)",
                   flush=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
