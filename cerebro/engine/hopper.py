@@ -8,7 +8,7 @@ controller (the ``SearchRunner``) and refills idle workers at once. The pool is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -19,7 +19,10 @@ from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
 from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import LostReason, ModelStatus, VisitResult, WorkerUp
+from cerebro.wire import (Command, EpochEnd, Event, FailReason, LostReason, ModelFailed,
+                          ModelStatus, VisitDone, VisitLost, VisitResult, VisitStarted, WorkerUp,
+                          WorkersRestarted)
+from cerebro.wire import ModelDone as ModelDoneEvent
 
 log = get_logger("engine")
 
@@ -33,17 +36,18 @@ class ModelHopper:
         objective: Ranks each model's epochs (its best epoch is its result).
         seed: Seeds the visit order and every visit's shuffle/dropout.
         strict_order: Scheduler mode (see ``cerebro.mop.Scheduler``).
-        emit: ``(kind, payload)`` sink for events (an ``EventBus``).
+        emit: Sink of the search's events (``cerebro.wire``; an ``EventBus``'s ``emit``).
         commands: Returns the human-in-the-loop commands queued since the last call.
         num_workers: Workers (== partitions).
     """
 
     def __init__(self, supervisor: PoolSupervisor, layout: RunLayout, objective: Objective,
                  num_workers: int, seed: int = 0, strict_order: bool = True,
-                 emit: Optional[Any] = None, commands: Optional[Any] = None) -> None:
+                 emit: Optional[Callable[[Event], None]] = None,
+                 commands: Optional[Callable[[], Sequence[Command]]] = None) -> None:
         self.supervisor, self.layout, self.objective = supervisor, layout, objective
         self.clock = supervisor.clock
-        self.emit = emit or (lambda kind, payload: None)
+        self.emit: Callable[[Event], None] = emit or (lambda event: None)
         self.commands = commands
         self.num_workers, self.seed = num_workers, seed
         self.scheduler = Scheduler(num_workers, seed=seed, strict_order=strict_order)
@@ -170,9 +174,8 @@ class ModelHopper:
             if self._t0 is None:
                 self._t0 = now  # the search phase starts with the first visit sent
             self._inflight[visit.partition] = (visit, now)
-            self.emit("visit_started", {"model_id": run.model_id, "kind": task.kind,
-                                        "epoch": visit.epoch, "partition": visit.partition,
-                                        "deadline_s": deadline})
+            self.emit(VisitStarted(run.model_id, task.kind, visit.epoch, visit.partition,
+                                   deadline))
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
@@ -186,25 +189,22 @@ class ModelHopper:
             return
         if not result.ok:
             self.scheduler.fail(visit)
-            self.fail_model(run, result.error, "error", controller)
+            self.fail_model(run, result.error, FailReason.ERROR, controller)
             return
         self.stats.add(visit.kind.value, result)
         run.visit_done(visit, result, now - started, self.layout)
         if self.scheduler.memory is not None:
             self.scheduler.memory.observe(run.model_id, result.peak_rss_bytes)
-        self.emit("visit_done", {"model_id": run.model_id, "kind": visit.kind.value,
-                                 "epoch": visit.epoch, "partition": worker,
-                                 "metrics": result.metrics, "seconds": now - started,
-                                 "peak_rss_bytes": result.peak_rss_bytes})
+        self.emit(VisitDone(run.model_id, visit.kind.value, visit.epoch, worker,
+                            result.metrics, now - started, result.peak_rss_bytes))
         epoch_ended = False
         for ev in self.scheduler.complete(visit, result.compute_s or now - started):
             if isinstance(ev, EpochDone):
                 epoch_ended = True
                 metrics = run.close_epoch(ev.epoch, self.objective)
                 self._save(run)  # the log has the epoch before anyone acts on it
-                self.emit("epoch_end", {"model_id": run.model_id, "epoch": ev.epoch,
-                                        "metrics": metrics, "best_epoch": run.best_epoch,
-                                        "best_value": run.best_value})
+                self.emit(EpochEnd(run.model_id, ev.epoch, metrics, run.best_epoch,
+                                   run.best_value))
                 controller.on_epoch_end(self, run.model_id, ev.epoch, metrics)
             elif isinstance(ev, ModelDone) and run.status == ModelStatus.RUNNING:
                 run.status = ModelStatus.DONE
@@ -224,12 +224,10 @@ class ModelHopper:
         run.losses[str(reason)] = run.losses.get(str(reason), 0) + 1
         if reason == LostReason.MEMORY and self.scheduler.memory is not None:
             self.scheduler.memory.lost(run.model_id, result.peak_rss_bytes)
-        self.emit("visit_lost", {"model_id": run.model_id, "kind": visit.kind.value,
-                                 "epoch": visit.epoch, "partition": worker,
-                                 "reason": str(reason), "error": result.error})
+        self.emit(VisitLost(run.model_id, visit.kind.value, visit.epoch, worker, reason,
+                            result.error))
         self.supervisor.lost(worker, result, run.model_id)
-        self.emit("workers_restarted", {"model_id": run.model_id, "worker": worker,
-                                        "restarts": self.supervisor.restarts})
+        self.emit(WorkersRestarted(run.model_id, worker, self.supervisor.restarts))
         verdict = run.lost_verdict(result.error)
         if verdict is not None:
             self.fail_model(run, verdict[0], verdict[1], controller)
@@ -239,18 +237,19 @@ class ModelHopper:
         """A model is done or stopped: keep its final and best states, report it."""
         run.reported = True
         self._save(run, finished=True)
-        self.emit("model_done", {"model_id": run.model_id, "status": str(run.status),
-                                 **run.summary()})
+        self.emit(ModelDoneEvent(run.model_id, run.status, run.best_epoch, run.best_value,
+                                 run.result_state_key))
         controller.on_model_done(self, run.model_id)
 
-    def fail_model(self, run: ModelRun, error: str, reason: str, controller: Controller) -> None:
+    def fail_model(self, run: ModelRun, error: str, reason: FailReason,
+                   controller: Controller) -> None:
         """Takes a model out for good; the search goes on with the freed capacity."""
         if run.model_id in self.scheduler.models():
             self.scheduler.remove_model(run.model_id)
         run.status, run.error, run.reported = ModelStatus.FAILED, error, True
         log.warning("model %s failed: %s", run.model_id, error.splitlines()[0] if error else "")
         self._save(run)
-        self.emit("model_failed", {"model_id": run.model_id, "error": error, "reason": reason})
+        self.emit(ModelFailed(run.model_id, error, reason))
         controller.on_model_failed(self, run.model_id, error, reason)
 
     def _save(self, run: ModelRun, finished: bool = False) -> None:

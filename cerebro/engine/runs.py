@@ -12,7 +12,9 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
-from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
+from cerebro.mop import Visit
+from cerebro.storage.layout import RunLayout
+from cerebro.wire import FailReason, LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
 LOSSES_ALLOWED = 2  # other losses (killed or hung worker) of one model before it is FAILED
@@ -97,7 +99,7 @@ class ModelRun:
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
-    def visit_task(self, visit: Any, layout: Any, seed: int,
+    def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
                    memory_limit_bytes: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
@@ -120,7 +122,8 @@ class ModelRun:
             self._io_cache = self.io.to_json()
         return self._io_cache
 
-    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+    def visit_done(self, visit: Visit, result: VisitResult, seconds: float,
+                   layout: RunLayout) -> None:
         """Books a completed visit: its time, memory, metrics and (training) new state."""
         kind = visit.kind.value
         self.record_duration(kind, seconds)
@@ -214,17 +217,14 @@ class ModelRun:
         self.learning_rate = record.get("learning_rate")
         return self.visit_log.get(self.epochs_done, [])
 
-    def lost_verdict(self, error: str) -> Optional[tuple[str, str]]:
+    def lost_verdict(self, error: str) -> Optional[tuple[str, FailReason]]:
         """After a lost visit: ``(error, reason)`` if the model must fail, else ``None``."""
         memory = self.losses.get(str(LostReason.MEMORY), 0)
         others = sum(self.losses.values()) - memory
         if memory > MEMORY_LOSSES_ALLOWED:
-            return (f"out of memory twice, the second time running alone: {error}", "memory")
+            return (f"out of memory twice, the second time running alone: {error}",
+                    FailReason.MEMORY)
         if others > LOSSES_ALLOWED:
-            return (f"its worker was lost {others} times while running it; last: {error}", "lost")
+            return (f"its worker was lost {others} times while running it; last: {error}",
+                    FailReason.LOST)
         return None
-
-    def summary(self) -> dict[str, Any]:
-        """The model's best epoch and value, for events and results."""
-        return {"best_epoch": self.best_epoch, "best_value": self.best_value,
-                "state_key": self.result_state_key}

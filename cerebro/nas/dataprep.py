@@ -37,7 +37,7 @@ class NasData:
         feature_columns / label_columns: The prepared columns the models read.
         sample_inputs: A bounded sample of each input, shaped like the model's inputs.
         inputs: How inference reads each input from a DataFrame or numpy (image decoding,
-            the text encoding): give it to ``cerebro.nas.predict`` as ``fitted["inputs"]``.
+            the text encoding): ``FittedSearch.inputs``.
     """
 
     info: DatasetInfo

@@ -16,7 +16,9 @@ from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.wire import as_listener
 
 log = get_logger("nas")
 
@@ -51,7 +53,7 @@ class HyperHyperModel:
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
         self.tuner = None
-        self._fitted: Optional[dict] = None
+        self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
         self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
@@ -76,7 +78,8 @@ class HyperHyperModel:
                 ``CEREBRO_RECORDS`` environment variable), a SQLAlchemy URL or path, or
                 ``False`` (off).
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
-            listeners: More ``(kind, payload)`` callbacks of the search's events.
+            listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -92,7 +95,7 @@ class HyperHyperModel:
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(listeners))
+                                   listeners=tuple(as_listener(x) for x in listeners))
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
@@ -284,14 +287,14 @@ class HyperHyperModel:
                         callbacks=callbacks, verbose=verbose, **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> dict:
+    def _require_fit(self) -> FittedSearch:
         if self._fitted is None:
             raise ValueError("fit() has not run yet")
         return self._fitted
 
     def export_model(self):
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
-        return self._require_fit()["result"].get_best_model().keras()
+        return self._require_fit().result.get_best_model().keras()
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
         """Predictions of the best model.

@@ -6,8 +6,10 @@ import numpy as np
 
 from cerebro._logging import get_logger
 from cerebro.nas import dataprep
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
 from cerebro.nas.source import OracleSource, trial_id_of
+from cerebro.wire import Listener, ModelDone, ModelFailed
 
 log = get_logger("nas")
 
@@ -49,7 +51,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     ``verbose``: overrides ``resource_bind``'s.
 
     Returns:
-        The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
+        The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
+        use.
     """
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
@@ -99,7 +102,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
         strict_order=cfg.strict_order,
         records=res.records, mlflow=res.mlflow,
-        listeners=(*res.listeners, _state_pusher(am)),
+        listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
@@ -111,10 +114,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
     result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}
                       for m, h in result.metrics.items()}
-    fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
-              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
-              "inputs": data.inputs, "dataset": data.info.fingerprint}
-    return result, fitted
+    return result, FittedSearch.of(result, data)
 
 
 def _push_state(am) -> None:
@@ -125,18 +125,28 @@ def _push_state(am) -> None:
         tuner_state.push(am.resources.store, am.project_name)
 
 
-def _state_pusher(am):
+class _StatePusher(Listener):
     """A listener that copies the KerasTuner state to a remote store as trials end (the
     oracle has saved the trials before this one by then), so a crash loses little."""
-    from cerebro.nas import tuner_state
 
-    remote = not am.directory and not tuner_state.is_local(am.resources.store)
+    def __init__(self, am) -> None:
+        from cerebro.nas import tuner_state
 
-    def listener(kind: str, payload: dict) -> None:
-        if remote and kind in ("model_done", "model_failed"):
-            try:
-                tuner_state.push(am.resources.store, am.project_name)
-            except Exception as e:  # noqa: BLE001 - the end of the search pushes again
-                log.warning("could not copy the tuner state to the store: %s", e)
+        self.am = am
+        self.remote = not am.directory and not tuner_state.is_local(am.resources.store)
 
-    return listener
+    def _push(self) -> None:
+        from cerebro.nas import tuner_state
+
+        if not self.remote:
+            return
+        try:
+            tuner_state.push(self.am.resources.store, self.am.project_name)
+        except Exception as e:  # noqa: BLE001 - the end of the search pushes again
+            log.warning("could not copy the tuner state to the store: %s", e)
+
+    def on_model_done(self, event: ModelDone) -> None:
+        self._push()
+
+    def on_model_failed(self, event: ModelFailed) -> None:
+        self._push()

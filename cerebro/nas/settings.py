@@ -7,6 +7,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from cerebro.wire import Listener
+
 
 @dataclasses.dataclass
 class Resources:
@@ -24,7 +26,8 @@ class Resources:
         records: Where the search is recorded (``None``: ``<store>/cerebro.db`` unless
             ``CEREBRO_RECORDS`` says otherwise; ``False``: off; a SQLAlchemy URL or path).
         mlflow: MLflow tracking URI or ``True`` to log to MLflow (``None``: ``CEREBRO_MLFLOW``).
-        listeners: More ``(kind, payload)`` callbacks of the search's events.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
     """
 
     backend: Any
@@ -36,7 +39,7 @@ class Resources:
     verbose: int = 1
     records: Any = None
     mlflow: Any = None
-    listeners: Sequence[Any] = ()
+    listeners: Sequence[Listener] = ()
 
 
 @dataclasses.dataclass

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Optional
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.storage.base import Store
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import ModelIO, ModelStatus
+from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
+                          ModelStatus, PlainListener, as_listener)
+
+if TYPE_CHECKING:
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
 # Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
@@ -40,8 +48,11 @@ class RunnerSettings:
         seed: Seeds initial weights, visit order, shuffles.
         verbose: 0 silent, 1 progress.
         kind: ``"tune"`` or ``"nas"`` (for records).
-        records / mlflow: Where records go (see ``cerebro.records.record_search``).
-        listeners: More ``(kind, payload)`` listeners of the search's events.
+        records / mlflow: Where records go (see ``cerebro.records.record_search``: ``None``,
+            ``False``, a URL or path, a ``RecordsDB``; a tracking URI, ``True`` or an
+            ``MlflowLogger``), handed on as they are.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects, or
+            plain ``(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
@@ -60,28 +71,27 @@ class RunnerSettings:
     seed: int = 0
     verbose: int = 1
     kind: str = "tune"
-    records: Any = None
-    mlflow: Any = None
-    listeners: tuple[Any, ...] = ()
+    records: object = None
+    mlflow: object = None
+    listeners: tuple[Listener | PlainListener, ...] = ()
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
     strict_order: bool = False
     on_existing: str = "resume"
-    clock: Optional[Any] = None
-    callbacks: tuple[Any, ...] = ()
+    clock: Optional[Callable[[], float]] = None
+    callbacks: tuple[object, ...] = ()
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
     return visit_seed(settings.seed, req.seed_key, -1, -1)
 
 
-def quiet_console(backend: Any, verbose: int) -> None:
+def quiet_console(backend: Backend, verbose: int) -> None:
     """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
     search's own display (when it shows one), from the first Spark job on."""
-    quiet = getattr(backend, "quiet_console", None)
-    if verbose and quiet is not None:
-        quiet()
+    if verbose:
+        backend.quiet_console()
 
 
 class SearchRunner:
@@ -92,11 +102,12 @@ class SearchRunner:
         store: The store.
         source: Where the trials come from.
         settings: How the search runs.
-        dataset: The prepared data (``DatasetInfo``); ``columns``: the columns workers load.
+        dataset: The prepared data (a ``cerebro.data.DatasetInfo``, handed to the backend
+            as it is); ``columns``: the columns workers load.
     """
 
-    def __init__(self, backend: Any, store: Any, source: TrialSource, settings: RunnerSettings,
-                 dataset: Any, columns: tuple[str, ...]) -> None:
+    def __init__(self, backend: Backend, store: Store, source: TrialSource,
+                 settings: RunnerSettings, dataset: object, columns: tuple[str, ...]) -> None:
         self.backend, self.store, self.source, self.settings = backend, store, source, settings
         self.dataset, self.columns = dataset, tuple(columns)
         self.layout = RunLayout(store, settings.project)
@@ -112,12 +123,12 @@ class SearchRunner:
     def objective(self) -> Objective:
         return self.source.objective
 
-    def _build(self, req: TrialRequest) -> Any:
+    def _build(self, req: TrialRequest) -> BuiltModel:
         with _BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
-    def run(self) -> Any:
+    def run(self) -> ModelSelectionResult:
         """Runs the search to its end; returns its ``ModelSelectionResult``."""
         from cerebro.progress import ProgressReporter
         from cerebro.records import record_search
@@ -135,11 +146,12 @@ class SearchRunner:
                                     "store": result_mod.store_location(self.store),
                                     "tuner": self.source.name},
                             on_existing=s.on_existing)
-        bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
+        bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
+                       commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
             s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
-            **({"clock": s.clock} if s.clock is not None else {}))
+            clock=s.clock or time.monotonic)
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
                              commands=bus.pending_commands)
@@ -192,7 +204,7 @@ class SearchRunner:
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
-                        reason: str) -> None:
+                        reason: FailReason) -> None:
         if self.callbacks is not None:
             self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
@@ -218,8 +230,7 @@ class SearchRunner:
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
             self.build_errors[req.model_id] = error
-            hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
-                                         "reason": "build"})
+            hopper.emit(ModelFailed(req.model_id, error, FailReason.BUILD))
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
@@ -228,9 +239,8 @@ class SearchRunner:
         if self.callbacks is not None:
             run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
                                                      built.learning_rate)
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key,
-                                    "summary": built.summary})
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
+                               built.summary))
         hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
                          cost_hint=built.cost_hint)
         return True
@@ -286,8 +296,7 @@ class SearchRunner:
             io, batch_size = built.io, built.batch_size
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key})
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key))
         if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
@@ -297,11 +306,11 @@ class SearchRunner:
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
-        hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
+        hopper.emit(ModelResumed(req.model_id, req.epochs))
         return True
 
 
-def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
+def _spec_learning_rate(store: Store, spec_key: str) -> Optional[float]:
     """The compiled learning rate of a model spec (a resumed trial's callbacks start there)."""
     from cerebro.keras import state as state_mod
 
@@ -309,13 +318,13 @@ def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
     return optimizer_learning_rate(model)
 
 
-def _liveness(backend: Any) -> LivenessPolicy:
+def _liveness(backend: Backend) -> LivenessPolicy:
     """The visit deadlines a backend asks for (``SparkBackend(visit_timeout=...)``)."""
-    return LivenessPolicy(floor_s=float(getattr(backend, "visit_deadline_floor", 60.0)),
-                          timeout_s=getattr(backend, "visit_timeout", None))
+    return LivenessPolicy(floor_s=float(backend.visit_deadline_floor),
+                          timeout_s=backend.visit_timeout)
 
 
-def _max_restarts(settings: RunnerSettings, backend: Any) -> int:
+def _max_restarts(settings: RunnerSettings, backend: Backend) -> int:
     if settings.max_restarts is not None:
         return settings.max_restarts
-    return int(getattr(backend, "max_restarts", 10))
+    return int(backend.max_restarts)

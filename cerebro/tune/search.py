@@ -12,7 +12,7 @@ from cerebro.keras.estimator import SparkEstimator
 from cerebro.search.runner import quiet_console
 from cerebro.storage.layout import check_project_name
 from cerebro.tune.result import ModelSelectionResult
-from cerebro.wire import ModelIO
+from cerebro.wire import ModelIO, as_listener
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
 
@@ -60,7 +60,8 @@ class ModelSelection:
         records: Where the search is recorded (default: ``<store>/cerebro.db``; ``False``
             turns records off; a SQLAlchemy URL puts them elsewhere).
         mlflow: MLflow tracking URI (or ``True``) to log the search to MLflow.
-        listeners: More ``(kind, payload)`` callbacks of the search's events.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         strict_order: ``True``: every model visits the partitions in a seeded order fixed in
             advance, so a rerun gives the same models whatever the timing. ``False``
             (default): work-conserving, a model takes any partition it has not visited in
@@ -95,7 +96,8 @@ class ModelSelection:
         self.seed, self.strict_order = seed, strict_order
         self.run_id = uuid.uuid4().hex[:6]
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
-        self.records, self.mlflow, self.listeners = records, mlflow, tuple(listeners)
+        self.records, self.mlflow = records, mlflow
+        self.listeners = tuple(as_listener(x) for x in listeners)
 
     def _searcher(self) -> Searcher:
         raise NotImplementedError

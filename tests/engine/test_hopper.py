@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cerebro.backend.scripted import Outcome
-from cerebro.wire import ModelStatus
+from cerebro.wire import EpochEnd, ModelStatus
+from cerebro.wire import ModelDone as ModelDoneEvent
 
 from .conftest import Plan
 
@@ -31,7 +32,7 @@ def test_every_model_visits_every_partition_once_per_epoch(engine):
         assert len(run.history["val_loss"]) == 2
     # a worker runs one visit at a time (the pool raises otherwise) and is rarely idle
     assert stats.wall_s > 0
-    assert [k for k, _ in e.events].count("epoch_end") == 10
+    assert len(e.kinds(EpochEnd)) == 10
 
 
 def test_best_epoch_state_and_final_state_are_kept_and_the_rest_pruned(engine):
@@ -46,8 +47,10 @@ def test_best_epoch_state_and_final_state_are_kept_and_the_rest_pruned(engine):
     assert run.seq == 6  # 3 epochs x 2 partitions
     assert sorted(e.layout.states("m")) == [4, 6]  # the best epoch's last state, the final one
     assert run.result_state_key == e.layout.state_key("m", 4)
-    done = e.kinds("model_done")[0]
-    assert done["best_epoch"] == 1 and done["best_value"] == 0.2
+    (done,) = e.kinds(ModelDoneEvent)
+    assert done.best_epoch == 1 and done.best_value == 0.2
+    assert done.state_key == run.result_state_key
+    assert [(x.epoch, x.best_epoch) for x in e.kinds(EpochEnd)] == [(0, 0), (1, 1), (2, 1)]
 
 
 def test_a_failed_visit_fails_its_model_and_the_search_goes_on(engine):

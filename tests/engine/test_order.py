@@ -6,6 +6,7 @@ import dataclasses
 
 from cerebro.backend.scripted import Outcome
 from cerebro.engine import ModelRun
+from cerebro.wire import VisitStarted
 
 from .conftest import IO, Plan
 
@@ -34,17 +35,13 @@ class Hinted(Plan):
                              replay=self.replay.get(model_id))
 
 
-def starts(engine, model_id):
-    return [p for k, p in engine.events if k == "visit_started" and p["model_id"] == model_id]
-
-
 def test_the_longest_model_starts_first_and_is_first_choice(engine):
     e = engine(num_workers=2, script=timed, strict_order=False)
     models = [("a", 2), ("b", 2), ("c", 2), ("long", 2)]  # the long one comes last
     plan = Hinted(list(models), parallelism=4, hints={"a": 1e5, "b": 1e5, "c": 1e5, "long": 5e5})
     stats = e.hopper.run(plan)
-    first = [p for k, p in e.events if k == "visit_started"][0]
-    assert first["model_id"] == "long" and first["partition"] == 0  # its hint ranks it first
+    first = e.kinds(VisitStarted)[0]
+    assert first.model_id == "long" and first.partition == 0  # its hint ranks it first
     # Whenever a worker frees where the long model may go, it goes there: its chain of
     # 2 x (2 x 5 s + 2 x 1.25 s) = 25 s waits at most one short visit (1 s) per hop.
     end = max(end for _, m, _, _, end in stats.timeline if m == "long")
