@@ -27,7 +27,7 @@ from cerebro.mop.memory import MemoryPlan
 from cerebro.mop.priority import CostModel
 from cerebro.mop.queues import Entry, ReadyQueues
 from cerebro.mop.records import EpochDone, Event, ModelDone, SchedulerError, Visit, VisitKind, _Model
-from cerebro.mop.rotation import Rotation
+from cerebro.mop.rotation import Rotation, check_replay
 
 __all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Visit", "VisitKind"]
 
@@ -35,16 +35,6 @@ __all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Vi
 def _check_epochs(model_id: str, epochs: int) -> None:
     if epochs < 1:
         raise SchedulerError(f"model {model_id!r}: epochs must be >= 1, got {epochs}")
-
-
-def _check_replay(model_id: str, replay: Mapping[int, Sequence[int]], p: int
-                  ) -> dict[int, list[int]]:
-    out = {int(e): [int(w) for w in order] for e, order in replay.items()}
-    for e, order in out.items():
-        if len(set(order)) != len(order) or not all(0 <= w < p for w in order):
-            raise SchedulerError(f"model {model_id!r}: replayed order {order} of epoch {e} "
-                                 f"is not a sequence of distinct partitions 0..{p - 1}")
-    return out
 
 
 class Scheduler:
@@ -159,7 +149,7 @@ class Scheduler:
         k = self._added if ordinal is None else ordinal
         trained = [int(p) for p in trained]
         m = _Model(model_id, k, start_epoch, start_epoch + epochs,
-                   replay=_check_replay(model_id, replay or {}, self.num_partitions))
+                   replay=check_replay(model_id, replay or {}, self.num_partitions))
         if trained:
             plan = self._plan(m) or []
             n = min(len(plan), len(trained))
@@ -483,13 +473,8 @@ class Scheduler:
         """The pinned TRAIN order of the model's current epoch (None: unpinned)."""
         if m.plan_epoch != m.epoch:
             m.plan_epoch = m.epoch
-            replay = m.replay.get(m.epoch)
-            if self.strict_order:
-                base = self._rotation.order(m.ordinal, m.epoch)
-                pinned = set(replay or ())
-                m.plan = base if not replay else replay + [w for w in base if w not in pinned]
-            else:
-                m.plan = list(replay) if replay else None
+            m.plan = self._rotation.pinned(m.ordinal, m.epoch, m.replay.get(m.epoch),
+                                           self.strict_order)
         return m.plan
 
     def _pinned(self, m: _Model) -> int | None:
