@@ -113,9 +113,11 @@ class ProgressReporter(Listener):
         m["ended"] = time.monotonic()
         m["status"] = str(event.status)
         m["best"], m["best_epoch"] = event.best_value, event.best_epoch
+        m["stop_reason"] = event.stop_reason
         if self._plain:
-            self._line(f"{event.model_id} {m['status']} after {len(m['history'])} epoch(s): "
-                       f"{self._score(m)} | {self._counts()}")
+            early = f" (stopped early: {event.stop_reason})" if event.stop_reason else ""
+            self._line(f"{event.model_id} {m['status']} after {len(m['history'])} epoch(s)"
+                       f"{early}: {self._score(m)} | {self._counts()}")
         self._refresh()
 
     # -- figures ----------------------------------------------------------------------------
@@ -157,7 +159,10 @@ class ProgressReporter(Listener):
         of = f"/{self.total}" if self.total else ""
         best_id, _ = self.best()
         best = f", {self._score(self.models[best_id])} ({best_id})" if best_id else ""
-        return f"{running} running, {len(st) - running - failed}{of} done, {failed} failed{best}"
+        early = sum(1 for m in self.models.values() if m.get("stop_reason"))
+        stopped = f" ({early} stopped early)" if early else ""
+        return (f"{running} running, {len(st) - running - failed}{of} done{stopped}, "
+                f"{failed} failed{best}")
 
     def _running_summary(self) -> str:
         running = [(mid, m) for mid, m in self.models.items() if m["status"] == "RUNNING"]
@@ -177,7 +182,7 @@ class ProgressReporter(Listener):
         for mid, m in list(self.models.items())[-12:]:
             best = "" if not _finite(m["best"]) else (
                 f"{m['best']:.4f} ({(m['best_epoch'] or 0) + 1})")
-            table.add_row(mid, m["status"], f"{m['epoch']}/{m['epochs'] or '?'}",
+            table.add_row(mid, _status(m), f"{m['epoch']}/{m['epochs'] or '?'}",
                           f"{m['visits']}/{self.P}", _num(m["metrics"].get(self.metric)), best)
         return table
 
@@ -189,6 +194,9 @@ class ProgressReporter(Listener):
         for col in ("trial", "status", "epochs", f"best {self.metric}", "at epoch"):
             table.add_column(col, no_wrap=True)
         table.add_column("hyperparameters", overflow="fold", min_width=24)  # one per line
+        why = any(m.get("stop_reason") for m in self.models.values())
+        if why:
+            table.add_column("why stopped early", overflow="fold", min_width=24)
 
         def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
             v = item[1]["best"]
@@ -199,8 +207,8 @@ class ProgressReporter(Listener):
                                 if not k.startswith("tuner/"))
             epoch = "" if m["best_epoch"] is None or not _finite(m["best"]) else str(
                 m["best_epoch"] + 1)
-            table.add_row(mid, m["status"], str(len(m["history"])), _num(m["best"]), epoch,
-                          params)
+            table.add_row(mid, _status(m), str(len(m["history"])), _num(m["best"]), epoch,
+                          params, *([m.get("stop_reason") or ""] if why else []))
         return table
 
     def close(self) -> None:
@@ -214,6 +222,10 @@ class ProgressReporter(Listener):
 
         console = self._console or Console(file=sys.stdout, force_terminal=False, width=140)
         console.print(self.summary_table())
+
+
+def _status(m: dict[str, Any]) -> str:
+    return f"{m['status']} early" if m.get("stop_reason") else str(m["status"])
 
 
 def _finite(v: Any) -> bool:

@@ -34,17 +34,24 @@ class LostReason(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True)
 class ModelIO:
-    """How a model reads a shard: which columns feed which input/output, reshaped how."""
+    """How a model reads a shard: which columns feed which input/output, reshaped how.
+
+    Attributes:
+        weight_column: The column of per-row sample weights given to Keras's ``fit`` and
+            ``evaluate`` (``sample_weight``), or ``None``.
+    """
 
     feature_columns: tuple[str, ...]
     label_columns: tuple[str, ...]
     input_shapes: tuple[tuple[int, ...], ...]
     label_shapes: tuple[tuple[int, ...], ...]
     label_encoding: tuple[Optional[dict[str, Any]], ...] = ()
+    weight_column: Optional[str] = None
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.feature_columns + self.label_columns
+        weight = (self.weight_column,) if self.weight_column else ()
+        return self.feature_columns + self.label_columns + weight
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -54,7 +61,7 @@ class ModelIO:
         return cls(tuple(d["feature_columns"]), tuple(d["label_columns"]),
                    tuple(tuple(s) for s in d["input_shapes"]),
                    tuple(tuple(s) for s in d["label_shapes"]),
-                   tuple(d.get("label_encoding") or ()))
+                   tuple(d.get("label_encoding") or ()), d.get("weight_column"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +111,11 @@ class VisitResult:
     Attributes:
         ok: False if the visit raised; ``error`` then holds the message.
         metrics: Mean metrics over the visit (Keras names, e.g. ``loss``, ``accuracy``).
-        samples: Rows seen; metrics are weighted by it when aggregated over an epoch.
+        samples: Rows seen; metrics are weighted by it when aggregated over an epoch,
+            except the ``weighted`` ones.
+        weight_sum: The sum of the rows' sample weights (``ModelIO.weight_column``).
+        weighted: The metrics Keras weighs by the sample weights (``compile(
+            weighted_metrics=...)``): means over ``weight_sum``, aggregated by it.
         load_s / compute_s / save_s: Seconds spent loading state, training or evaluating,
             and saving state.
         build_s: Seconds spent building the model from its spec (cache miss), else 0.
@@ -118,6 +129,8 @@ class VisitResult:
     ok: bool
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     samples: int = 0
+    weight_sum: float = 0.0
+    weighted: tuple[str, ...] = ()
     load_s: float = 0.0
     compute_s: float = 0.0
     save_s: float = 0.0
@@ -370,6 +383,8 @@ class ModelDone(Event):
         status: ``DONE`` or ``STOPPED``.
         best_epoch / best_value: As in ``EpochEnd``, final.
         state_key: Store key of the state its result uses (its best epoch's).
+        stop_reason: Why a ``STOPPED`` model was stopped before its last epoch (early
+            stopping's rule, a Keras callback, a person); "" otherwise.
     """
 
     name: ClassVar[str] = "model_done"
@@ -377,6 +392,7 @@ class ModelDone(Event):
     best_epoch: Optional[int] = None
     best_value: Optional[float] = None
     state_key: Optional[str] = None
+    stop_reason: str = ""
 
     def deliver(self, to: "Listener") -> None:
         to.on_model_done(self)

@@ -67,3 +67,21 @@ def test_summary_wraps_hyperparameters_instead_of_cutting_them():
     assert "optimizer=adam_weight_decay" in text  # one per line: whole, never cut
     assert all(f"filters_{i}=256" in text for i in range(8))
     assert "trial_07" in text and "0.4000" in text
+
+
+def test_a_trial_stopped_early_shows_why_in_its_line_and_the_summary():
+    out = io.StringIO()
+    rep = ProgressReporter(2, "val_accuracy", 2, stream=out, interval_s=3600,
+                           params=lambda mid: {})
+    feed(rep, "trial_0", [0.9, 0.95], best_epoch=1)
+    reason = "median stopping rule: best val_accuracy 0.26 after epoch 1 is below the median"
+    rep.on_model_added(ModelAdded("trial_1", epochs=2, params={}))
+    rep.on_epoch_end(EpochEnd("trial_1", 0, {"val_accuracy": 0.26}, 0, 0.26))
+    rep.on_model_done(ModelDone("trial_1", ModelStatus.STOPPED, 0, 0.26, stop_reason=reason))
+    line = [ln for ln in out.getvalue().splitlines() if "trial_1 STOPPED" in ln][0]
+    assert f"trial_1 STOPPED after 1 epoch(s) (stopped early: {reason}):" in line
+    assert "2/2 done (1 stopped early)" in line
+    console = Console(file=io.StringIO(), width=200, force_terminal=False)
+    console.print(rep.summary_table())
+    text = console.file.getvalue()
+    assert "why stopped early" in text and "STOPPED early" in text and "median stopping" in text

@@ -57,7 +57,7 @@ def apply(hopper: ModelHopper, controller: Controller, action: str,
     if action == "stop":
         if run.status != ModelStatus.RUNNING:
             raise ValueError(f"{run.model_id} is {run.status}, not running")
-        hopper.stop_model(run.model_id)
+        hopper.stop_model(run.model_id, "stopped by hand (dashboard)")
         if not in_flight:  # no visit result will come to report it, so report it now
             hopper.finish_model(run, controller)
         return run.model_id, f"{run.model_id} stopped after {run.epochs_done} epoch(s)"

@@ -54,6 +54,7 @@ class ModelHopper:
         self.runs: dict[str, ModelRun] = {}
         self.stats = HopStats()
         self._inflight: dict[int, tuple[Visit, float]] = {}
+        self._stopped: set[str] = set()  # stopped, maybe not yet reported
         self._t0: Optional[float] = None
         self._running = False
 
@@ -92,7 +93,7 @@ class ModelHopper:
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a model more epochs (also one that finished or was stopped)."""
         run = self.runs[model_id]
-        run.status, run.reported = ModelStatus.RUNNING, False
+        run.status, run.reported, run.stop_reason = ModelStatus.RUNNING, False, ""
         if model_id in self.scheduler.models():
             self.scheduler.extend(model_id, epochs)
         else:
@@ -100,13 +101,23 @@ class ModelHopper:
         if self._running:
             self.dispatch()
 
-    def stop_model(self, model_id: str) -> None:
-        """Takes a model out at its next sub-epoch boundary; its states are kept."""
+    def stop_model(self, model_id: str, reason: str = "") -> None:
+        """Takes a model out at its next sub-epoch boundary; its states are kept.
+
+        Args:
+            model_id: The model.
+            reason: Why (kept in its ``log.json`` and shown with its STOPPED status).
+        """
         run = self.runs[model_id]
         if run.status == ModelStatus.RUNNING:
-            run.status = ModelStatus.STOPPED
+            run.status, run.stop_reason = ModelStatus.STOPPED, reason
+            self._stopped.add(model_id)  # reported once no visit of it is in flight
         if model_id in self.scheduler.models():
             self.scheduler.remove_model(model_id)
+
+    def has_epochs_left(self, model_id: str) -> bool:
+        """Whether the model still has epochs to train (False once its last one ended)."""
+        return model_id in self.scheduler.models() and self.scheduler.is_active(model_id)
 
     @property
     def active_models(self) -> list[str]:
@@ -149,9 +160,21 @@ class ModelHopper:
                 self._worker_up(item)
             elif worker in self._inflight:
                 self._on_result(worker, item, controller)
+        self._report_stopped(controller)
         if self.commands is not None:
             commands_mod.apply_all(self, controller, self.commands())
         return True
+
+    def _report_stopped(self, controller: Controller) -> None:
+        """Reports the models stopped between their visits (say, while another model's
+        epoch ended), which no visit result will report."""
+        for model_id in sorted(self._stopped):
+            run = self.runs[model_id]
+            if run.reported or run.status != ModelStatus.STOPPED:
+                self._stopped.discard(model_id)
+            elif not self.in_flight(model_id):
+                self._stopped.discard(model_id)
+                self.finish_model(run, controller)
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
@@ -238,7 +261,7 @@ class ModelHopper:
         run.reported = True
         self._save(run, finished=True)
         self.emit(ModelDoneEvent(run.model_id, run.status, run.best_epoch, run.best_value,
-                                 run.result_state_key))
+                                 run.result_state_key, run.stop_reason))
         controller.on_model_done(self, run.model_id)
 
     def fail_model(self, run: ModelRun, error: str, reason: FailReason,

@@ -81,6 +81,7 @@ class ModelRun:
     epochs_done: int = 0
     status: ModelStatus = ModelStatus.RUNNING
     error: str = ""
+    stop_reason: str = ""  # why the search stopped it early (a stopper, a callback, a person)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     fail_injection: Optional[str] = None
@@ -138,9 +139,12 @@ class ModelRun:
     def accumulate(self, kind: str, result: VisitResult) -> None:
         acc = self._acc.setdefault(kind, {})
         for k, v in result.metrics.items():
+            # Keras's means: a weighted metric over the sum of the weights, the rest (the
+            # loss too: sum of w * loss over the rows) over the rows.
+            n = result.weight_sum if k in result.weighted else result.samples
             s = acc.setdefault(k, [0.0, 0.0])
-            s[0] += v * result.samples
-            s[1] += result.samples
+            s[0] += v * n
+            s[1] += n
 
     def drop_partial_epoch(self) -> None:
         """Forgets the sums and visit order of an epoch a stop cut short (before the model
@@ -150,7 +154,8 @@ class ModelRun:
         self.visit_log.pop(self.epochs_done, None)
 
     def close_epoch(self, epoch: int, objective: Objective) -> dict[str, float]:
-        """Sample-weighted means of the epoch's visits, as ``train_*`` and ``val_*``.
+        """Means of the epoch's visits (by rows, or by sample weight for the weighted
+        metrics), as ``train_*`` and ``val_*``.
 
         Also advances the best epoch when this one beats it; the state after the epoch's
         training (``state_key``) then becomes the model's result.
@@ -181,6 +186,7 @@ class ModelRun:
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""
         return {"model_id": self.model_id, "status": str(self.status), "error": self.error,
+                "stop_reason": self.stop_reason,
                 "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
                 "history": self.history, "ordinal": ordinal, "seed_key": self.seed_key,
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,

@@ -215,8 +215,11 @@ class MlflowLogger(Listener):
         self._event(f"epoch_end of {event.model_id}", self._epoch_end, event)
 
     def on_model_done(self, event: ModelDone) -> None:
+        tags = {"cerebro.status": str(event.status)}
+        if event.stop_reason:
+            tags["cerebro.stop_reason"] = event.stop_reason
         self._event(f"model_done of {event.model_id}", self._end_trial, event.model_id,
-                    "FINISHED", {"cerebro.status": str(event.status)})
+                    "FINISHED", tags)
 
     def on_model_failed(self, event: ModelFailed) -> None:
         self._event(f"model_failed of {event.model_id}", self._end_trial, event.model_id,

@@ -17,10 +17,11 @@ from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
 from cerebro.nas.fitted import FittedSearch
-from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
 from cerebro.wire import as_listener
 
 log = get_logger("nas")
+_FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
 
 
 class HyperHyperModel:
@@ -61,7 +62,8 @@ class HyperHyperModel:
     # -- binding ----------------------------------------------------------------------------
     def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
                       evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
-                      records=None, mlflow=None, listeners=()) -> None:
+                      records=None, mlflow=None, listeners=(),
+                      sample_weight_col: Optional[str] = None) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
         Args:
@@ -80,6 +82,9 @@ class HyperHyperModel:
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
             listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
             or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+            sample_weight_col: A numeric column of per-row weights (``SparkEstimator``'s
+                name), given to Keras's ``fit`` and ``evaluate`` as ``sample_weight`` on the
+                workers; checked at ``fit`` (never null, finite, >= 0) before training.
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -92,10 +97,16 @@ class HyperHyperModel:
         label_columns = schema.as_column_list(label_columns, "label_columns")
         schema.check_io_arity(self.inputs, self.heads, feature_columns, label_columns)
         compat.check_evaluation_metric(evaluation_metric, self.heads)
+        if sample_weight_col is not None and (not isinstance(sample_weight_col, str)
+                                              or sample_weight_col in feature_columns
+                                              + label_columns):
+            raise ValueError(f"sample_weight_col must name a column that is neither a feature "
+                             f"nor a label, got {sample_weight_col!r}")
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(as_listener(x) for x in listeners))
+                                   listeners=tuple(as_listener(x) for x in listeners),
+                                   sample_weight_col=sample_weight_col)
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
@@ -103,7 +114,8 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   strict_order: bool = False, **tuner_kwargs) -> None:
+                   early_stopping: Any = AUTO, strict_order: bool = False,
+                   **tuner_kwargs) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -118,6 +130,15 @@ class HyperHyperModel:
             project_name / directory: Override the constructor's (the fork took them here).
             max_model_size: Trials whose model has more parameters fail to build (skipped),
                 as AutoKeras's ``max_model_size``.
+            early_stopping: Ends hopeless trials at an epoch's end, freeing their slot for
+                the next trial: ``"auto"`` (default: ``"median"``, except under Hyperband,
+                whose rounds already do this), ``"median"`` (the median stopping rule:
+                after each epoch from the first, a trial whose best objective is worse than
+                the median of the running averages of at least 3 other trials at that
+                epoch stops), ``"asha"`` (asynchronous successive halving), ``None`` (every
+                trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
+                A stopped trial is ``STOPPED`` in the records and the result, with its
+                reason; the oracle gets its scores (it ends ``COMPLETED`` there).
             strict_order: ``True``: every trial visits the partitions in a seeded order
                 fixed in advance (a rerun gives the same models whatever the timing);
                 ``False`` (default): work-conserving, a trial takes any partition it has not
@@ -147,6 +168,7 @@ class HyperHyperModel:
             raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
         if not isinstance(strict_order, bool):
             raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
+        check_early_stopping(early_stopping)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -157,7 +179,8 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs, strict_order)
+                                            parallelism, kwargs, early_stopping,
+                                            strict_order)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)
@@ -200,7 +223,8 @@ class HyperHyperModel:
 
     # -- search -----------------------------------------------------------------------------
     def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None, verbose: Optional[int] = None, **kwargs):
+            callbacks=None, validation_df=None, verbose: Optional[int] = None,
+            early_stopping: Any = _FROM_TUNER_BIND, **kwargs):
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -215,6 +239,8 @@ class HyperHyperModel:
                 (see ``cerebro.search.callbacks``). Per-batch callbacks are refused.
             validation_df: Explicit validation rows (instead of ``validation``).
             verbose: 0 silent, 1 progress; default: ``resource_bind``'s.
+            early_stopping: Overrides ``tuner_bind(early_stopping=...)`` for this search
+                (``"auto"``, ``"median"``, ``"asha"``, ``None`` or a ``Stopper``).
             **kwargs: The fork's and AutoKeras's ``fit`` keywords that have no meaning here
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
@@ -232,6 +258,8 @@ class HyperHyperModel:
         epochs = _whole(10 if epochs is None else epochs, "epochs")
         verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
         callbacks = check_callbacks(callbacks)
+        if early_stopping is not _FROM_TUNER_BIND:
+            check_early_stopping(early_stopping)
         df = compat.as_spark_df(df, "df")
         if validation_df is not None:
             validation_df = compat.as_spark_df(validation_df, "validation_df")
@@ -240,8 +268,11 @@ class HyperHyperModel:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
             self._make_tuner(self._max_epochs or epochs)
+        if early_stopping is _FROM_TUNER_BIND:
+            early_stopping = self.tuner_settings.early_stopping
         result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
-                                    callbacks=tuple(callbacks), verbose=verbose)
+                                    callbacks=tuple(callbacks), verbose=verbose,
+                                    early_stopping=early_stopping)
         self._fitted = fitted
         return result
 
@@ -264,7 +295,8 @@ class HyperHyperModel:
 
     def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
                              callbacks=None, verbose: Optional[int] = None, input_shape=None,
-                             prep_x=None, prep_y=None, **kwargs):
+                             prep_x=None, prep_y=None, early_stopping: Any = _FROM_TUNER_BIND,
+                             **kwargs):
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -284,7 +316,8 @@ class HyperHyperModel:
             log.info("fit_on_prepared_data: prep_x/prep_y are not needed here (the graph is "
                      "configured from the prepared data); ignored")
         return self.fit(df, epochs=epochs, input_shape=input_shape, batch_size=batch_size,
-                        callbacks=callbacks, verbose=verbose, **kwargs)
+                        callbacks=callbacks, verbose=verbose, early_stopping=early_stopping,
+                        **kwargs)
 
     # -- after the search -------------------------------------------------------------------
     def _require_fit(self) -> FittedSearch:

@@ -8,6 +8,7 @@ from cerebro._logging import get_logger
 from cerebro.nas import dataprep
 from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
+from cerebro.nas.settings import nas_stopper
 from cerebro.nas.source import OracleSource, trial_id_of
 from cerebro.wire import Listener, ModelDone, ModelFailed
 
@@ -44,11 +45,12 @@ def check_objective(objective, heads) -> None:
 
 
 def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None,
-               callbacks: tuple = (), verbose=None):
+               callbacks: tuple = (), verbose=None, early_stopping="auto"):
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
-    ``verbose``: overrides ``resource_bind``'s.
+    ``verbose``: overrides ``resource_bind``'s; ``early_stopping``: a checked setting
+    (``cerebro.nas.settings.nas_stopper``).
 
     Returns:
         The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
@@ -93,13 +95,17 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
                              f"max_model_size={max_size}")
         return model
 
+    import keras_tuner as kt
+
     source = OracleSource(oracle, build, data.io, batch_size, epochs, pin_hps=pin)
+    stopper = nas_stopper(early_stopping, isinstance(oracle, kt.oracles.HyperbandOracle))
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
+        stopper=stopper,
         strict_order=cfg.strict_order,
         records=res.records, mlflow=res.mlflow,
         listeners=(*res.listeners, _StatePusher(am)),

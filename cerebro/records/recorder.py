@@ -5,7 +5,7 @@ event: ``ModelAdded`` → a trial (hyperparameters, spec key, Keras summary); ``
 → a schedule row with a start and no end; ``VisitDone``/``VisitLost`` → that row's end (and
 peak memory, or why it was lost); ``EpochEnd`` → metric rows and the trial's best;
 ``ModelDone``/``ModelFailed``/``ModelResumed`` → the trial's status (and the store key of the
-state its result uses).
+state its result uses; for a trial stopped early, why).
 
 The best of a trial is the engine's (``EpochEnd.best_epoch``/``best_value``, KerasTuner's
 definition), stored as given: the recorder computes no best of its own.
@@ -37,7 +37,7 @@ from cerebro.records.db import RecordsDB
 from cerebro.records.models import (PENDING, REJECTED, Command, EpochMetric, Experiment, Trial,
                                     Visit, utcnow)
 from cerebro.wire import (EpochEnd, Event, Listener, ModelAdded, ModelDone, ModelFailed,
-                          ModelResumed, VisitDone, VisitLost, VisitStarted, WorkersRestarted)
+                          ModelResumed, ModelStatus, VisitDone, VisitLost, VisitStarted, WorkersRestarted)
 
 log = get_logger("records")
 
@@ -224,6 +224,7 @@ class Recorder(CommandSource, Listener):
             if params or not t.hyperparameters:
                 t.hyperparameters = jsonable(dict(params))
             t.status, t.ended_at, t.error, t.fail_reason = "RUNNING", None, "", None
+            t.stop_reason = ""
             t.epochs_planned = int(e.epochs or t.epochs_planned or 0)
             t.spec_key = e.spec_key or t.spec_key
             t.summary = e.summary or t.summary or ""
@@ -233,6 +234,7 @@ class Recorder(CommandSource, Listener):
         with self._tx() as (s, _):
             t = self._trial(s, e.model_id)
             t.status, t.ended_at = str(e.status), utcnow()
+            t.stop_reason = e.stop_reason if e.status == ModelStatus.STOPPED else ""
             t.state_key = e.state_key or t.state_key
             self._set_best(t, e.best_epoch, e.best_value)
             self._close(self._open_visits(s, trial_id=t.id), "lost", "ended")
@@ -250,7 +252,7 @@ class Recorder(CommandSource, Listener):
     def on_model_resumed(self, e: ModelResumed) -> None:
         with self._tx() as (s, _):
             t = self._trial(s, e.model_id)
-            t.status, t.ended_at = "RUNNING", None
+            t.status, t.ended_at, t.stop_reason = "RUNNING", None, ""
             t.epochs_planned = int(e.epochs or t.epochs_planned)
 
     # -- visits -----------------------------------------------------------------------------

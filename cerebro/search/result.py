@@ -32,6 +32,7 @@ class _Trial:
     io: ModelIO
     best_value: Optional[float]
     best_epoch: Optional[int]
+    stop_reason: str = ""  # why a STOPPED trial was stopped early
 
 
 def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, _Trial]:
@@ -40,7 +41,7 @@ def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, _Tria
     io: Optional[ModelIO] = next((r.io for r in runs.values()), None)
     for model_id, run in runs.items():
         out[model_id] = _Trial(run.history, run.result_state_key, run.status, run.error, run.io,
-                               run.best_value, run.best_epoch)
+                               run.best_value, run.best_epoch, run.stop_reason)
     earlier = {**runner.source.earlier_trials(), **runner.finished_before}
     for model_id, status in earlier.items():
         if model_id in out:
@@ -51,10 +52,13 @@ def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, _Tria
         rec_io = ModelIO.from_json(record["io"]) if "io" in record else io
         if rec_io is None:
             continue
+        if record.get("status") == ModelStatus.STOPPED and status == ModelStatus.DONE:
+            status = ModelStatus.STOPPED  # the oracle ends a trial stopped early COMPLETED
         out[model_id] = _Trial(record["history"],
                                record.get("best_state_key") or record["state_key"],
                                ModelStatus(status), record.get("error", ""), rec_io,
-                               record.get("best_value"), record.get("best_epoch"))
+                               record.get("best_value"), record.get("best_epoch"),
+                               record.get("stop_reason") or "")
     return out
 
 
@@ -105,7 +109,9 @@ def assemble(runner: SearchRunner, runs: dict[str, ModelRun],
         evaluation_metric=runner.settings.evaluation_metric,
         statuses={**{m: str(ModelStatus.FAILED) for m in runner.build_errors},
                   **{m: str(r.status) for m, r in records.items()}},
-        errors=errors, stats=figures)
+        errors=errors, stats=figures,
+        stop_reasons={m: r.stop_reason for m, r in records.items()
+                      if r.status == ModelStatus.STOPPED and r.stop_reason})
 
 
 def store_location(store: Store) -> str:

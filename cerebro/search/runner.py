@@ -22,6 +22,8 @@ from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.search.early import early_stopping
+from cerebro.search.stopping import Stopper
 from cerebro.storage.base import Store
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
@@ -60,8 +62,11 @@ class RunnerSettings:
             on any partition it has not visited this epoch; the order taken is logged in
             ``log.json`` and replayed on resume), ``True`` the seeded strict rotation (the
             same order, so the same result, whatever the timing).
-        callbacks: Epoch-level Keras callbacks run per trial on the driver
-            (``cerebro.search.callbacks.check_callbacks`` checked them).
+        callbacks: Epoch-level Keras callbacks every trial runs on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
+            come with its ``BuiltModel.callbacks``.
+        stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
+            ``None``: every trial trains all its epochs.
     """
 
     project: str
@@ -81,6 +86,7 @@ class RunnerSettings:
     on_existing: str = "resume"
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
+    stopper: Optional[Stopper] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -116,8 +122,8 @@ class SearchRunner:
         self.finished_before: dict[str, ModelStatus] = {}
         self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
-        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
-            if settings.callbacks else None
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
+        self.early = early_stopping(settings.stopper, source.objective)
 
     @property
     def objective(self) -> Objective:
@@ -135,6 +141,11 @@ class SearchRunner:
 
         s = self.settings
         workers = self.backend.num_workers
+        if self.early is not None:  # a resumed search compares with its earlier trials too
+            for model_id in self.source.earlier_trials():
+                record = self.layout.read_log(model_id)
+                if record is not None:
+                    self.early.note_log(model_id, record)
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
@@ -144,7 +155,8 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name},
+                                    "tuner": self.source.name,
+                                    "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
         bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
                        commands=rec.commands)
@@ -186,27 +198,36 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
+        early = self.early
+        if early is not None:
+            early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
-        if self.callbacks is not None:
-            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
-            if lr is not None:  # the trial's next visits assign it to its optimizer
-                hopper.runs[model_id].learning_rate = lr
-            keep = keep and go_on
+        reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
+        go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+        if lr is not None:  # the trial's next visits assign it to its optimizer
+            hopper.runs[model_id].learning_rate = lr
+        if keep and not go_on:
+            reason = "a Keras callback set stop_training"
+        keep = keep and go_on
+        if keep and early is not None and hopper.has_epochs_left(model_id):
+            reason = early.judge(model_id, epoch)
+            keep = not reason
         if not keep:
-            hopper.stop_model(model_id)
+            log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
+            hopper.stop_model(model_id, reason)
+        if early is not None:
+            early.judge_again(hopper, model_id, epoch)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
-        self.source.finish(model_id, run.status, run.best_value)
+        self.callbacks.end(model_id)
+        self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
                         reason: FailReason) -> None:
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+        self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -222,6 +243,8 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
+        if self.early is not None:
+            self.early.started(req.model_id, req.epochs)
         if req.resumable and self._resume(hopper, req):
             return True
         try:
@@ -236,9 +259,8 @@ class SearchRunner:
         run = self._write(req, built)
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
-        if self.callbacks is not None:
-            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
-                                                     built.learning_rate)
+        run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                 built.learning_rate, built.callbacks)
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
                                built.summary))
         hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
@@ -297,12 +319,14 @@ class SearchRunner:
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key))
-        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+        if self.callbacks.callbacks:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
                                  lr if lr is not None
                                  else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
+        if self.early is not None:
+            self.early.note_log(req.model_id, record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))

@@ -82,7 +82,8 @@ def test_a_plain_callable_gets_kind_and_payload_through_the_adapter():
     bus.emit(_done(3))
     bus.close()
     assert got[0] == ("model_done", {"model_id": "m", "status": "DONE", "best_epoch": 1,
-                                     "best_value": 0.2, "state_key": "runs/p/m/state-4.npz"})
+                                     "best_value": 0.2, "state_key": "runs/p/m/state-4.npz",
+                                     "stop_reason": ""})
     assert got[1][0] == "visit_done" and got[1][1]["epoch"] == 3
     assert isinstance(got[1][1]["metrics"], dict)
     with pytest.raises(TypeError, match="Listener or a callable"):

@@ -17,7 +17,7 @@ TABLES = {"alembic_version", "commands", "epoch_metrics", "experiments", "trials
 def test_fresh_database_is_upgraded_to_head(tmp_path):
     db = RecordsDB(str(tmp_path))
     assert set(db.tables()) == TABLES
-    assert current_revision(db.engine) == head_revision() == "0002"
+    assert current_revision(db.engine) == head_revision() == "0003"
     assert (tmp_path / "cerebro.db").exists()
 
 
