@@ -12,7 +12,7 @@ each visit varies +-10%, an evaluation takes a quarter of a sub-epoch. Compared:
 * ``... + hints``: longest-first with a cost hint per model before its first measurement
   (its true time times a lognormal error, sigma 0.5: parameters/FLOPs are a rough guide).
 
-    python benchmarks/order_sim.py [--seeds 20] [--out benchmarks/results/order-sim.json]
+    python benchmarks/order_sim.py [--seeds 10] [--out benchmarks/results/order-sim.json]
 """
 
 from __future__ import annotations
