@@ -151,13 +151,7 @@ class Scheduler:
         m = _Model(model_id, k, start_epoch, start_epoch + epochs,
                    replay=check_replay(model_id, replay or {}, self.num_partitions))
         if trained:
-            plan = self._plan(m) or []
-            n = min(len(plan), len(trained))
-            ok = len(set(trained)) == len(trained) and all(0 <= p < self.num_partitions for p in trained)
-            if not ok or trained[:n] != plan[:n]:
-                raise SchedulerError(
-                    f"model {model_id!r}: trained partitions {trained} of epoch {start_epoch} "
-                    f"are not a prefix of its order {plan}")
+            self._check_trained(m, trained)
         self._added += 1
         self._ordinals[model_id] = k
         self._cost.add(model_id, cost_hint)
@@ -172,6 +166,17 @@ class Scheduler:
             log[model_id] = {e: p for e, p in old.items() if e < start_epoch}
         if trained:
             self._train_log[model_id][start_epoch] = list(trained)
+
+    def _check_trained(self, m: _Model, trained: list[int]) -> None:
+        """A resumed model's trained partitions must be distinct, valid and a prefix of its
+        planned order."""
+        plan = self._plan(m) or []
+        n = min(len(plan), len(trained))
+        ok = len(set(trained)) == len(trained) and all(0 <= p < self.num_partitions for p in trained)
+        if not ok or trained[:n] != plan[:n]:
+            raise SchedulerError(
+                f"model {m.model_id!r}: trained partitions {trained} of epoch {m.epoch} "
+                f"are not a prefix of its order {plan}")
 
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a (done or still running) model ``epochs`` more epochs.
