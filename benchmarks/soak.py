@@ -166,24 +166,9 @@ def main() -> None:
 
     store = os.path.join(work, "soak")
     attacker = Attacker(args.every, args.p, seed=args.seed)
-    attacker.start()
     t0 = time.monotonic()
-    first = run_driver(store, "fresh", args, log_path)
-    sessions = [first.pid]
-    attacker.driver = psutil.Process(first.pid)
-    try:
-        first.wait(timeout=args.driver_kill * quiet_s)
-        killed_driver = False
-    except subprocess.TimeoutExpired:
-        kill_tree(first)
-        killed_driver = True
-    print(f"driver killed: {killed_driver} at {time.monotonic() - t0:.0f} s", flush=True)
-    second = run_driver(store, "resume", args, log_path)
-    sessions.append(second.pid)
-    attacker.driver = psutil.Process(second.pid)
-    soak = result_of(second)
+    soak, sessions, killed_driver = under_fire(store, args, quiet_s, log_path, attacker)
     soak_s = time.monotonic() - t0
-    attacker.cleanup()
     assert soak, "the rerun under fire failed; see " + log_path
 
     report = check(quiet, soak, args.tolerance)
@@ -206,6 +191,31 @@ def main() -> None:
     print(json.dumps(report, indent=1))
     if not report["passed"]:
         sys.exit(1)
+
+
+def under_fire(store: str, args, quiet_s: float, log_path: str,
+               attacker: Attacker) -> tuple[dict | None, list[int], bool]:
+    """The search while ``attacker`` fires, its driver killed once and rerun; returns the
+    rerun's result, both drivers' session ids and whether the kill came before the end."""
+    attacker.start()
+    t0 = time.monotonic()
+    first = run_driver(store, "fresh", args, log_path)
+    sessions = [first.pid]
+    attacker.driver = psutil.Process(first.pid)
+    try:
+        first.wait(timeout=args.driver_kill * quiet_s)
+        killed_driver = False
+    except subprocess.TimeoutExpired:
+        kill_tree(first)
+        killed_driver = True
+    print(f"driver killed: {killed_driver} at {time.monotonic() - t0:.0f} s", flush=True)
+    second = run_driver(store, "resume", args, log_path)
+    sessions.append(second.pid)
+    attacker.driver = psutil.Process(second.pid)
+    try:
+        return result_of(second), sessions, killed_driver
+    finally:
+        attacker.cleanup()
 
 
 def check(quiet: dict, soak: dict, tolerance: float) -> dict:

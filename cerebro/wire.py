@@ -87,6 +87,8 @@ class VisitTask:
             applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
         learning_rate: Assigned to the model's optimizer before this visit (a driver-side
             callback such as ``ReduceLROnPlateau`` changed it), or ``None``: keep the state's.
+        custom_objects_key: Store key where the model's cloudpickled ``custom_objects`` are
+            when it has any (read with the spec), or ``None``: none.
         forget: Models that finished (done, stopped or failed) since this worker's last
             visit: it drops their builds, so its cache holds only models still in flight.
     """
@@ -105,6 +107,7 @@ class VisitTask:
     memory_limit_bytes: Optional[int] = None
     transform_key: Optional[str] = None
     learning_rate: Optional[float] = None
+    custom_objects_key: Optional[str] = None
     forget: tuple[str, ...] = ()
 
 

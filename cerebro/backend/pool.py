@@ -1,10 +1,11 @@
 """``SparkWorkerPool``: one long-lived Spark job per worker, each a single task.
 
-Each worker is its own one-task Spark job (in its own job group), so a worker that dies,
-hangs or runs out of memory is cancelled and started again on its own while the others
-keep training. Workers connect back to the driver over the authenticated control channel;
-a restarted worker is a new *generation* of its partition, and a connection from an older
-generation (e.g. Spark retrying the cancelled task) is turned away.
+Each worker is its own one-task Spark job (in its own job group; on Spark Connect, with its
+own job tag: ``cerebro.backend.connect``), so a worker that dies, hangs or runs out of
+memory is cancelled and started again on its own while the others keep training. Workers
+connect back to the driver over the authenticated control channel; a restarted worker is a
+new *generation* of its partition, and a connection from an older generation (e.g. Spark
+retrying the cancelled task) is turned away.
 """
 
 from __future__ import annotations
@@ -40,20 +41,19 @@ class SparkWorkerPool(WorkerPool):
         self.server = channel.ControlServer(host, channel.new_secret(), notify=self._wake,
                                             port=port, bind=bind)
         self._group = f"cerebro-{uuid.uuid4().hex[:8]}"
-        conf = backend.sc.getConf()
-        task_cpus = int(conf.get("spark.task.cpus", "1"))
-        per_executor = self._n if str(backend.sc.master).startswith("local") else min(
-            self._n, max(1, int(conf.get("spark.executor.cores", str(self._n))) // task_cpus))
+        per_executor = self._n if backend.is_local else min(self._n, max(1, int(
+            _conf(backend, "spark.executor.cores", str(self._n))) // backend.task_cpus))
         self.cfg = WorkerConfig(
             address=self.server.address, secret=self.server.secret, store=store,
             dataset=dataset, columns=columns,
-            threads=task_cpus,
+            threads=backend.task_cpus,
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
             data_memory_bytes=getattr(backend, "data_memory_bytes", None),
             local_dir=getattr(backend, "data_local_dir", None),
             workers_per_executor=per_executor,
-            executor_memory_bytes=spark_size_bytes(conf.get("spark.executor.pyspark.memory", "")),
+            executor_memory_bytes=spark_size_bytes(
+                _conf(backend, "spark.executor.pyspark.memory", "")),
             worker_memory_bytes=getattr(backend, "worker_memory_bytes", None))
         self.conns: dict[int, Any] = {}
         self.pids: dict[int, int] = {}
@@ -81,7 +81,7 @@ class SparkWorkerPool(WorkerPool):
 
     @property
     def local(self) -> bool:
-        return str(self.backend.sc.master).startswith("local")
+        return bool(self.backend.is_local)
 
     # -- jobs ----------------------------------------------------------------------------------
     def _launch(self, p: int) -> None:
@@ -95,6 +95,10 @@ class SparkWorkerPool(WorkerPool):
 
     def _job_group(self, p: int, gen: int) -> str:
         return f"{self._group}-w{p}-g{gen}"
+
+    def _cancel_job(self, p: int, gen: int) -> None:
+        """Cancels the Spark job of generation ``gen`` of worker ``p`` (kills its task)."""
+        self.backend.sc.cancelJobGroup(self._job_group(p, gen))
 
     def _run_job(self, p: int, gen: int, cfg: WorkerConfig) -> None:
         sc = self.backend.sc
@@ -269,7 +273,7 @@ class SparkWorkerPool(WorkerPool):
         self.busy.discard(worker)
         self._drop(worker)
         self._starting.pop(worker, None)
-        self.backend.sc.cancelJobGroup(self._job_group(worker, old))
+        self._cancel_job(worker, old)
         self._launch(worker)
 
     @property
@@ -302,13 +306,12 @@ class SparkWorkerPool(WorkerPool):
             self.watch.close()
         for conn in list(self.conns.values()) + list(self._starting.values()):
             _close(conn, "shutdown")
-        sc = self.backend.sc
         if not graceful:
             for p, gen in self._gen.items():
-                sc.cancelJobGroup(self._job_group(p, gen))
+                self._cancel_job(p, gen)
         self._join(30)
         for p, gen in self._gen.items():
-            sc.cancelJobGroup(self._job_group(p, gen))
+            self._cancel_job(p, gen)
         self.server.close()
 
     def _join(self, timeout: float) -> None:
@@ -322,6 +325,14 @@ def _reserve() -> int:
     import psutil
 
     return max(GiB, int(0.05 * psutil.virtual_memory().total))
+
+
+def _conf(backend: Any, key: str, default: str) -> str:
+    """A Spark setting of the backend's session (classic or Connect)."""
+    connect = getattr(backend, "connect", None)
+    value = connect.conf(key, default) if connect is not None else backend.sc.getConf().get(
+        key, default)
+    return default if value is None else str(value)
 
 
 def _kill_local(pid: Optional[int]) -> None:

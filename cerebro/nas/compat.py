@@ -47,12 +47,28 @@ def as_spark_df(df: Any, what: str = "df") -> Any:
             raise TypeError(f"{what} is a pandas DataFrame and there is no active SparkSession "
                             "to convert it; start one (SparkSession.builder.getOrCreate()) or "
                             f"pass spark.createDataFrame({what})")
+        if type(spark).__module__.startswith("pyspark.sql.connect."):
+            df = _vectors_as_lists(df)
         return spark.createDataFrame(df)
     raise TypeError(f"{what} must be a Spark DataFrame (or a pandas one), got "
                     f"{type(df).__name__}")
 
 
-def check_evaluation_metric(metric: Any, heads) -> None:
+def _vectors_as_lists(df: Any) -> Any:
+    """``df`` with its ML-vector columns as lists of floats: Spark Connect converts pandas
+    through Arrow, which knows no vector type (arrays feed the models the same way)."""
+    from pyspark.ml.linalg import Vector
+
+    out = df
+    for c in df.columns:
+        cells = df[c].dropna()
+        if len(cells) and isinstance(cells.iloc[0], Vector):
+            out = out.copy() if out is df else out
+            out[c] = [v.toArray().tolist() if isinstance(v, Vector) else v for v in df[c]]
+    return out
+
+
+def check_evaluation_metric(metric: Any, heads: Any) -> None:
     """Refuses an ``evaluation_metric`` the graph's models will not report, listing those
     they do (the result ranks by ``val_<metric>``)."""
     from cerebro.nas.search import expected_metrics
@@ -70,7 +86,7 @@ def check_evaluation_metric(metric: Any, heads) -> None:
                      f"choose one of {names}")
 
 
-def _label_array(target, y: Any) -> np.ndarray:
+def _label_array(target: Any, y: Any) -> np.ndarray:
     """Labels as the trained model reads them (class index -> its encoding)."""
     y = np.asarray(y)
     if target.head != "classification" or target.classes is None:
@@ -87,8 +103,8 @@ def _label_array(target, y: Any) -> np.ndarray:
                              f"the classes the search trained on {list(target.classes)}") from None
     enc = target.encoding or {}
     if enc.get("type") == "onehot":
-        return np.eye(enc["num_classes"], dtype=np.float32)[idx]
-    return idx.astype(np.float32).reshape(-1, 1)
+        return np.asarray(np.eye(enc["num_classes"], dtype=np.float32)[idx])
+    return np.asarray(idx.astype(np.float32).reshape(-1, 1))
 
 
 def evaluate_numpy(fitted: FittedSearch, x: Any, y: Any, batch_size: int,

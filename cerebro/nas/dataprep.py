@@ -65,8 +65,8 @@ class NasData:
         return tuple(dict.fromkeys(self.feature_columns + self.label_columns + weight))
 
 
-def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
-            validation_df=None) -> NasData:
+def prepare(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
+            validation_df: Any = None) -> NasData:
     """Checks ``df`` against ``am``'s graph, writes the shards and configures the graph.
 
     A rerun with the same DataFrame and settings on the same store reuses the shards
@@ -92,16 +92,16 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                               extra_columns=[validation] if isinstance(validation, str) else [],
                               weight_column=res.sample_weight_col)
     columns = found.columns
-    shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
+    given = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = [analysis.classification_target(col, columns[col], found.classes.get(col))
                if col in class_cols else analysis.regression_target(col, columns[col])
                for col in res.label_columns]
     feature_cols = [feature_column(g) for g in groups]
-    images = {c: s for c, s in zip(feature_cols, shapes) if columns.get(c) is not None
+    images = {c: s for c, s in zip(feature_cols, given) if columns.get(c) is not None
               and columns[c].kind == IMAGE}
     vocabulary = schema.text_vocabulary_size(am.graph)
-    text = {c: TextSettings(sequence_length=s[0], vocabulary_size=vocabulary)
-            for c, s in zip(feature_cols, shapes) if c in text_cols}
+    text = {c: TextSettings(sequence_length=_known(s, c)[0], vocabulary_size=vocabulary)
+            for c, s in zip(feature_cols, given) if c in text_cols}
     seed = am.seed or 0
     prepared = stack_columns(analysis.add_class_index_columns(df, targets), groups)
     label_cols = [t.column for t in targets]
@@ -113,8 +113,8 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
                         validation=validation, seed=seed, inspected=inspected, images=images,
                         text=text, weight_column=weight)
-    shapes = [tuple(s) for s in schema.resolve_input_shapes(
-        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, shapes)))]
+    shapes = [_known(s, c) for c, s in zip(feature_cols, schema.resolve_input_shapes(
+        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, given))))]
     sample = analysis.bounded_sample(store, info, feature_cols, seed)
     sample_inputs = [model_input(sample[c], s, c in text_cols)
                      for c, s in zip(feature_cols, shapes)]
@@ -127,19 +127,27 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                    specs, weight)
 
 
-def _is_text(node) -> bool:
+def _known(shape: Optional[tuple[int, ...]], column: str) -> tuple[int, ...]:
+    """A shape the data resolved (every prepared column has one)."""
+    if shape is None:
+        raise ValueError(f"the row shape of input column {column!r} is unknown: give "
+                         "fit(input_shape=...)")
+    return tuple(shape)
+
+
+def _is_text(node: Any) -> bool:
     import autokeras as ak
 
     return isinstance(node, ak.TextInput)
 
 
-def model_input(values: np.ndarray, shape, is_text: bool) -> np.ndarray:
+def model_input(values: np.ndarray, shape: Any, is_text: bool) -> np.ndarray:
     """A sample column as the model reads it: int32 token ids, or float32 values."""
     return values.astype(np.int32 if is_text else np.float32, copy=False).reshape(
         (-1,) + tuple(shape))
 
 
-def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
+def _with_validation_df(df: Any, validation_df: Any) -> tuple[Any, Optional[str]]:
     from pyspark.sql import functions as F
 
     if validation_df is None:
@@ -148,7 +156,7 @@ def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
             .unionByName(validation_df.withColumn(VALIDATION_FLAG, F.lit(True)))), VALIDATION_FLAG
 
 
-def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: int,
+def _configure_graph(am: Any, shapes: Any, targets: Any, sample_inputs: Any, rows: int, batch_size: int,
                      epochs: int, text_ids: int) -> None:
     """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes.
 
@@ -182,12 +190,12 @@ def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: 
     am.graph.set_fit_args(0, epochs=epochs)
 
 
-def feature_column(group) -> str:
+def feature_column(group: Any) -> str:
     """The prepared column of one input: the user's column, or the stacked scalars."""
     return group[0] if len(group) == 1 else schema.STACKED_PREFIX + "0"
 
 
-def stack_columns(df, groups):
+def stack_columns(df: Any, groups: Any) -> Any:
     """Stacks the scalar columns of a structured input into one array column."""
     from pyspark.sql import functions as F
 
@@ -198,7 +206,7 @@ def stack_columns(df, groups):
     return df
 
 
-def _prepared_columns(columns, groups, targets) -> dict[str, ColumnInfo]:
+def _prepared_columns(columns: Any, groups: Any, targets: Any) -> dict[str, ColumnInfo]:
     """The ``ColumnInfo`` of the columns ``prepare_data`` writes, derived from the user's."""
     out = {}
     for group in groups:

@@ -31,7 +31,7 @@ BUSY_TIMEOUT_MS = 15_000
 _UPGRADE_LOCK = threading.Lock()  # Alembic's context is process-global
 
 
-def records_url(target: Union[str, os.PathLike, Any]) -> str:
+def records_url(target: Union[str, os.PathLike[str], Any]) -> str:
     """The SQLAlchemy URL of the records for ``target``.
 
     Args:
@@ -65,7 +65,7 @@ def records_url(target: Union[str, os.PathLike, Any]) -> str:
     return "sqlite:///" + path
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -86,7 +86,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(connection=None, url: Optional[str] = None):
+def alembic_config(connection: Any = None, url: Optional[str] = None) -> Any:
     """An Alembic ``Config`` for the package's migrations (no ``alembic.ini`` needed)."""
     from alembic.config import Config
 
@@ -103,7 +103,9 @@ def head_revision() -> str:
     """The newest revision of the records schema."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package ships its migrations
+    return head
 
 
 def current_revision(engine: Engine) -> Optional[str]:
@@ -147,7 +149,7 @@ class RecordsDB:
         migrate: Upgrade the schema to the newest revision on open (default).
     """
 
-    def __init__(self, target: Union[str, os.PathLike, Any], migrate: bool = True):
+    def __init__(self, target: Union[str, os.PathLike[str], Any], migrate: bool = True) -> None:
         self.url = records_url(target)
         self.engine = make_engine(self.url)
         if migrate:

@@ -10,7 +10,6 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
@@ -19,6 +18,7 @@ from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
 from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
+from cerebro.keras.state import KERAS_BUILD_LOCK
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
-# Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
-# scopes): two searches in one driver process build their models one at a time.
-_BUILD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -58,7 +55,10 @@ class RunnerSettings:
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
-        strict_order: Scheduler mode.
+        strict_order: Visit order: ``False`` (default) is work-conserving (a model trains
+            on any partition it has not visited this epoch; the order taken is logged in
+            ``log.json`` and replayed on resume), ``True`` the seeded strict rotation (the
+            same order, so the same result, whatever the timing).
         callbacks: Epoch-level Keras callbacks every trial runs on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
             come with its ``BuiltModel.callbacks``.
@@ -79,7 +79,7 @@ class RunnerSettings:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
-    strict_order: bool = True
+    strict_order: bool = False
     on_existing: str = "resume"
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
@@ -127,7 +127,9 @@ class SearchRunner:
         return self.source.objective
 
     def _build(self, req: TrialRequest) -> BuiltModel:
-        with _BUILD_LOCK:
+        # Keras and AutoKeras keep global build state (name counters, the session,
+        # hyperparameter scopes): every driver-side build holds the one build lock.
+        with KERAS_BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
@@ -260,7 +262,8 @@ class SearchRunner:
                                                  built.learning_rate, built.callbacks)
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
                                built.summary))
-        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
+        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
+                         cost_hint=built.cost_hint)
         return True
 
     def _write(self, req: TrialRequest, built: BuiltModel) -> ModelRun:
