@@ -80,6 +80,7 @@ class Poller:
         return "\n".join(lines)
 
 
+@pytest.mark.timeout(1800)  # 840 s on the shared 2-core machine under load
 def test_driver_and_worker_memory_plateau_over_200_trials(spark, tmp_path):
     import keras
     from sklearn.datasets import load_digits
