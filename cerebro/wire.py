@@ -75,6 +75,9 @@ class VisitTask:
             applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
         learning_rate: Assigned to the model's optimizer before this visit (a driver-side
             callback such as ``ReduceLROnPlateau`` changed it), or ``None``: keep the state's.
+        threads: CPU threads the visit may use: the worker's own cores plus a share of its
+            host's idle workers' (``cerebro.mop.visit_threads``); ``None``: the worker's own.
+            Only the torch backend follows it (its intra-op threads); others keep theirs.
     """
 
     kind: str
@@ -91,6 +94,7 @@ class VisitTask:
     memory_limit_bytes: Optional[int] = None
     transform_key: Optional[str] = None
     learning_rate: Optional[float] = None
+    threads: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -109,6 +113,8 @@ class VisitResult:
         lost: True when the worker did not answer: it died, hung or ran out of memory
             (``lost_reason`` says which); the visit's work is void and may be retried.
         exit_signal: The signal that ended a lost worker, when known (e.g. 9, SIGKILL).
+        threads: The CPU threads the visit ran with (0: not reported); busy core-seconds
+            are ``threads * compute_s``.
     """
 
     ok: bool
@@ -125,6 +131,7 @@ class VisitResult:
     lost: bool = False
     lost_reason: Optional[LostReason] = None
     exit_signal: Optional[int] = None
+    threads: int = 0
 
     @classmethod
     def lost_worker(cls, reason: LostReason, error: str,
@@ -141,8 +148,10 @@ class WorkerUp:
         worker: The worker (== partition).
         host: The host it runs on.
         rss_bytes: Its resident memory while idle (interpreter, framework, shard).
+        cores: The CPU cores it owns (0: unknown; elastic threads are then off).
     """
 
     worker: int
     host: str = ""
     rss_bytes: int = 0
+    cores: int = 0

@@ -87,6 +87,10 @@ class SparkBackend(Backend):
             default ``$CEREBRO_LOCAL_DIR``, else the first of ``$SPARK_LOCAL_DIRS``, else the
             system's temporary directory (``cerebro-shards/`` below it). A restarted worker
             reuses its copy when the dataset's fingerprint matches.
+        elastic_threads: A visit also uses the cores of the workers on its host that have
+            nothing runnable (torch's intra-op threads, set per visit; the other Keras
+            backends keep one thread per worker). ``False``: each visit runs with its
+            worker's own ``spark.task.cpus`` threads.
     """
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
@@ -95,7 +99,7 @@ class SparkBackend(Backend):
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
-                 local_dir: Optional[str] = None):
+                 local_dir: Optional[str] = None, elastic_threads: bool = True):
         if spark_context is None:
             from pyspark.sql import SparkSession
 
@@ -140,6 +144,9 @@ class SparkBackend(Backend):
         if local_dir is not None and not isinstance(local_dir, (str, os.PathLike)):
             raise TypeError(f"local_dir must be a path (str), got {type(local_dir).__name__}")
         self.data_local_dir = None if local_dir is None else os.fspath(local_dir)
+        if not isinstance(elastic_threads, bool):
+            raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
+        self.elastic_threads = elastic_threads
         self._warm_thread: Optional[threading.Thread] = None
         from cerebro.backend.session import tune_running_session
 

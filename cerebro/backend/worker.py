@@ -33,6 +33,7 @@ class WorkerConfig:
     generation: int = 0
     data_memory_bytes: Optional[int] = None
     local_dir: Optional[str] = None
+    cores: int = 0  # the cores this worker owns (0: ``threads``), reported to the driver
 
 
 def _set_env(n: int, keras_backend: str) -> None:
@@ -60,6 +61,37 @@ def _set_threads(n: int, keras_backend: str) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
             pass
+
+
+class VisitThreads:
+    """Sets each visit's CPU threads (``VisitTask.threads``) in the thread that trains.
+
+    Only torch follows a visit's count (``torch.set_num_threads``, skipped when unchanged);
+    the other backends keep the worker's own threads, which is logged once.
+    """
+
+    def __init__(self, keras_backend: str, own: int) -> None:
+        self.keras_backend, self.own = keras_backend, max(1, int(own))
+        self._said = False
+
+    def apply(self, wanted: Optional[int]) -> int:
+        """Sets the threads for one visit; returns the count it runs with."""
+        n = max(1, int(wanted)) if wanted else self.own
+        if self.keras_backend != "torch":
+            if n != self.own and not self._said:
+                self._said = True
+                from cerebro._logging import get_logger
+
+                get_logger("worker").info(
+                    "elastic threads: the %s backend keeps %d thread(s) per visit (only "
+                    "torch's intra-op threads follow the idle cores of the host)",
+                    self.keras_backend, self.own)
+            return self.own
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+        return n
 
 
 # Optional packages Keras imports when they are installed, for features a worker never uses
@@ -147,9 +179,11 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     guard = VisitGuard(over_allowance)
     send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
           "rss_bytes": rss_bytes(), "timings": timings, "device": device,
+          "cores": cfg.cores or cfg.threads,
           "gpus": list(plan.addresses), **shards})
     with gpu.device_scope(device):
-        visits = _serve(conn, runtime, guard, send)
+        visits = _serve(conn, runtime, guard, send,
+                        VisitThreads(cfg.keras_backend, cfg.threads))
     conn.close()
     return {"partition": partition, "visits": visits}
 
@@ -193,7 +227,7 @@ def _open(partition: int, cfg: WorkerConfig):
     return runtime, info, time.perf_counter() - t0
 
 
-def _serve(conn, runtime, guard, send) -> int:
+def _serve(conn, runtime, guard, send, threads: VisitThreads) -> int:
     """Runs visits until the driver says stop; returns how many ran."""
     from cerebro.backend import channel
 
@@ -207,9 +241,11 @@ def _serve(conn, runtime, guard, send) -> int:
             break
         if not isinstance(msg, VisitTask):
             continue
+        used = threads.apply(msg.threads)
         guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
         result.peak_rss_bytes = guard.stop()
+        result.threads = used
         visits += 1
         send(result)
     return visits

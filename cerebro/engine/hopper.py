@@ -16,7 +16,7 @@ from cerebro.engine.controller import Controller
 from cerebro.engine.runs import ModelRun, Objective
 from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
-from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
+from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind, visit_threads
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import LostReason, ModelStatus, VisitResult, WorkerUp
 
@@ -51,6 +51,8 @@ class ModelHopper:
         self._inflight: dict[int, tuple[Visit, float]] = {}
         self._t0: Optional[float] = None
         self._running = False
+        self._hosts: list[str] = [""] * num_workers
+        self._cores: Optional[list[int]] = None  # None: elastic threads off
 
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, run: ModelRun, epochs: int, start_epoch: int = 0,
@@ -108,6 +110,8 @@ class ModelHopper:
         if self.supervisor.pool is None:
             self.supervisor.start_while(lambda: controller.refill(self))
         self.scheduler.memory = self.supervisor.memory_plan(self.num_workers)
+        self._hosts, self._cores = self.supervisor.cores(self.num_workers)
+        self.stats.cores = sum(self._cores) if self._cores is not None else self.num_workers
         try:
             self._running = True
             controller.refill(self)
@@ -142,18 +146,29 @@ class ModelHopper:
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
+        self._hosts[up.worker] = up.host or self._hosts[up.worker]
+        if self._cores is not None and up.cores > 0:
+            self._cores[up.worker] = up.cores
         if self.scheduler.memory is not None and up.rss_bytes:  # its idle memory, measured
             self.scheduler.memory.set_idle(up.worker, up.rss_bytes)
 
     def dispatch(self) -> None:
-        """Hands a runnable visit to every idle worker."""
+        """Hands a runnable visit to every idle worker.
+
+        Each visit may use the cores of the workers left idle on its host (nothing runnable
+        there): ``cerebro.mop.visit_threads``, decided now for this visit only.
+        """
         memory = self.scheduler.memory
         visits = self.scheduler.assign()
         running = {w: v.model_id for w, v in self.scheduler.running.items()}
+        threads = {} if self._cores is None or not visits else visit_threads(
+            [v.partition for v in visits], running, self.scheduler.idle_workers, self._hosts,
+            self._cores)
         for visit in visits:
             run = self.runs[visit.model_id]
             task = run.visit_task(visit, self.layout, self.seed, memory.allowance(
-                run.model_id, visit.partition, running) if memory is not None else None)
+                run.model_id, visit.partition, running) if memory is not None else None,
+                threads.get(visit.partition))
             deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
             now = self.clock()
@@ -162,7 +177,7 @@ class ModelHopper:
             self._inflight[visit.partition] = (visit, now)
             self.emit("visit_started", {"model_id": run.model_id, "kind": task.kind,
                                         "epoch": visit.epoch, "partition": visit.partition,
-                                        "deadline_s": deadline})
+                                        "deadline_s": deadline, "threads": task.threads})
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
@@ -185,7 +200,8 @@ class ModelHopper:
         self.emit("visit_done", {"model_id": run.model_id, "kind": visit.kind.value,
                                  "epoch": visit.epoch, "partition": worker,
                                  "metrics": result.metrics, "seconds": now - started,
-                                 "peak_rss_bytes": result.peak_rss_bytes})
+                                 "peak_rss_bytes": result.peak_rss_bytes,
+                                 "threads": result.threads, "compute_s": result.compute_s})
         epoch_ended = False
         for ev in self.scheduler.complete(visit):
             if isinstance(ev, EpochDone):

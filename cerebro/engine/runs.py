@@ -98,7 +98,8 @@ class ModelRun:
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
     def visit_task(self, visit: Any, layout: Any, seed: int,
-                   memory_limit_bytes: Optional[int] = None) -> VisitTask:
+                   memory_limit_bytes: Optional[int] = None,
+                   threads: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
         A training visit writes the next state in sequence (``layout.state_key``); every
@@ -113,7 +114,7 @@ class ModelRun:
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
             memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
-            learning_rate=self.learning_rate)
+            learning_rate=self.learning_rate, threads=threads)
 
     def _io_json(self) -> dict[str, Any]:
         if self._io_cache is None:  # the log is written every sub-epoch; io never changes

@@ -134,6 +134,15 @@ class PoolSupervisor:
                                                    for h, b in budgets.items()))
         return plan
 
+    def cores(self, num_workers: int) -> tuple[list[str], Optional[list[int]]]:
+        """The host of each worker, and the cores each owns (``None`` where the pool does not
+        report them all: every visit then runs with its worker's own threads)."""
+        hosts = self.pool.hosts
+        reported = getattr(self.pool, "cores", None) or {}
+        cores = [int(reported.get(w, 0)) for w in range(num_workers)]
+        return ([str(hosts.get(w, "")) for w in range(num_workers)],
+                cores if all(c > 0 for c in cores) else None)
+
     def is_up(self, worker: int) -> bool:
         return worker not in self._restarting
 
