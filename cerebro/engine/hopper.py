@@ -13,6 +13,7 @@ from typing import Any, Optional
 from cerebro._logging import get_logger
 from cerebro.engine import commands as commands_mod
 from cerebro.engine.controller import Controller
+from cerebro.engine.phases import Phases
 from cerebro.engine.runs import ModelRun, Objective
 from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
@@ -35,11 +36,13 @@ class ModelHopper:
         emit: ``(kind, payload)`` sink for events (an ``EventBus``).
         commands: Returns the human-in-the-loop commands queued since the last call.
         num_workers: Workers (== partitions).
+        phases: Where the start-up phases are marked (workers ready, first visit, ...).
     """
 
     def __init__(self, supervisor: PoolSupervisor, layout: RunLayout, objective: Objective,
                  num_workers: int, seed: int = 0, strict_order: bool = True,
-                 emit: Optional[Any] = None, commands: Optional[Any] = None) -> None:
+                 emit: Optional[Any] = None, commands: Optional[Any] = None,
+                 phases: Optional[Phases] = None) -> None:
         self.supervisor, self.layout, self.objective = supervisor, layout, objective
         self.clock = supervisor.clock
         self.emit = emit or (lambda kind, payload: None)
@@ -48,6 +51,7 @@ class ModelHopper:
         self.scheduler = Scheduler(num_workers, seed=seed, strict_order=strict_order)
         self.runs: dict[str, ModelRun] = {}
         self.stats = HopStats()
+        self.phases = phases or Phases()
         self._inflight: dict[int, tuple[Visit, float]] = {}
         self._t0: Optional[float] = None
         self._running = False
@@ -108,7 +112,8 @@ class ModelHopper:
     def run(self, controller: Controller) -> HopStats:
         """Runs until no model has work left and the controller adds none."""
         if self.supervisor.pool is None:
-            self.supervisor.start_while(lambda: controller.refill(self))
+            self.supervisor.start_while(lambda: controller.refill(self),
+                                        started=lambda: self.phases.mark("workers_ready"))
         self.scheduler.memory = self.supervisor.memory_plan(self.num_workers)
         self._hosts, self._cores = self.supervisor.cores(self.num_workers)
         self.stats.cores = sum(self._cores) if self._cores is not None else self.num_workers
@@ -122,6 +127,7 @@ class ModelHopper:
             raise
         finally:
             self._running = False
+        self.phases.mark("search_end")
         self.supervisor.shutdown()
         self.stats.wall_s = self.clock() - self._t0 if self._t0 is not None else 0.0
         return self.stats
@@ -174,6 +180,8 @@ class ModelHopper:
             now = self.clock()
             if self._t0 is None:
                 self._t0 = now  # the search phase starts with the first visit sent
+                self.phases.mark("first_visit")
+                self.phases.log_once()
             self._inflight[visit.partition] = (visit, now)
             self.emit("visit_started", {"model_id": run.model_id, "kind": task.kind,
                                         "epoch": visit.epoch, "partition": visit.partition,
@@ -183,6 +191,7 @@ class ModelHopper:
         visit, started = self._inflight.pop(worker)
         run = self.runs[visit.model_id]
         now = self.clock()
+        self.phases.mark("first_result")
         t0 = self._t0 if self._t0 is not None else started
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - t0, now - t0))

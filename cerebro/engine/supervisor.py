@@ -85,18 +85,22 @@ class PoolSupervisor:
         self._restarting: set[int] = set()
 
     # -- start / stop --------------------------------------------------------------------------
-    def start_while(self, work: Callable[[], None]) -> None:
+    def start_while(self, work: Callable[[], None],
+                    started: Optional[Callable[[], None]] = None) -> None:
         """Starts the pool in a thread while ``work`` runs (e.g. the first models' builds).
 
         If ``work`` fails, the pool is shut down once it is up and the error is raised.
+        ``started`` is called (in the starting thread) as soon as the pool is up.
         """
-        started: dict[str, Any] = {}
+        out: dict[str, Any] = {}
 
         def start() -> None:
             try:
-                started["pool"] = self._start_pool()
+                out["pool"] = self._start_pool()
+                if started is not None:
+                    started()
             except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
-                started["error"] = e
+                out["error"] = e
 
         starter = threading.Thread(target=start, name="cerebro-start-workers", daemon=True)
         starter.start()
@@ -104,13 +108,13 @@ class PoolSupervisor:
             work()
         except BaseException:
             starter.join()
-            if "pool" in started:
-                started["pool"].shutdown(graceful=False)
+            if "pool" in out:
+                out["pool"].shutdown(graceful=False)
             raise
         starter.join()
-        if "error" in started:
-            raise started["error"]
-        self.pool = started["pool"]
+        if "error" in out:
+            raise out["error"]
+        self.pool = out["pool"]
         self.start_s = float(getattr(self.pool, "start_s", 0.0))
 
     def shutdown(self, graceful: bool = True) -> None:

@@ -17,6 +17,7 @@ from cerebro.data.columns import Inspection, inspect_dataframe
 from cerebro.data.metadata import ARRAY, IMAGE, SCALAR, ColumnInfo, DatasetInfo
 from cerebro.data.prepare import prepare_data
 from cerebro.data.text import TextSettings
+from cerebro.engine.phases import Phases
 from cerebro.keras.inference import IMAGE as IMAGE_INPUT
 from cerebro.keras.inference import NUMERIC, TEXT, InputSpec
 from cerebro.nas import analysis, schema
@@ -63,7 +64,7 @@ class NasData:
 
 
 def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
-            validation_df=None) -> NasData:
+            validation_df=None, phases: Optional[Phases] = None) -> NasData:
     """Checks ``df`` against ``am``'s graph, writes the shards and configures the graph.
 
     A rerun with the same DataFrame and settings on the same store reuses the shards
@@ -75,7 +76,9 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
         epochs / batch_size: Given to AutoKeras's graph (its fit arguments).
         input_shape: The user's per-row shape(s); for a ``TextInput``, ``(sequence_length,)``.
         validation_df: Explicit validation rows, else ``am``'s ``validation`` setting.
+        phases: Marks ``data_inspected``, ``data_written`` and ``data_prepared`` there.
     """
+    phases = phases or Phases()
     res = am.resources
     backend, store = res.backend, res.store
     df, val_col = _with_validation_df(df, validation_df)
@@ -87,6 +90,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
     found = inspect_dataframe(df, res.feature_columns, res.label_columns, class_cols,
                               max_classes=analysis.MAX_CLASSES, text_columns=text_cols,
                               extra_columns=[validation] if isinstance(validation, str) else [])
+    phases.mark("data_inspected")
     columns = found.columns
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = [analysis.classification_target(col, columns[col], found.classes.get(col))
@@ -106,6 +110,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
                         validation=validation, seed=seed, inspected=inspected, images=images,
                         text=text)
+    phases.mark("data_written")
     shapes = [tuple(s) for s in schema.resolve_input_shapes(
         am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, shapes)))]
     sample = analysis.bounded_sample(store, info, feature_cols, seed)
@@ -113,6 +118,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                      for c, s in zip(feature_cols, shapes)]
     _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
                      epochs, vocabulary)
+    phases.mark("data_prepared")
     specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
                        if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
              for c, s in zip(feature_cols, shapes)]

@@ -51,14 +51,17 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     Returns:
         The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
     """
+    from cerebro.engine import Phases
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
     from cerebro.storage.layout import RunLayout
 
+    phases = Phases()  # the start-up's phases, from here: result.stats["phases"]
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
     quiet_console(res.backend, res.verbose if verbose is None else verbose)
-    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
+    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df,
+                            phases=phases)
     seed = am.seed or 0
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
@@ -97,7 +100,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
-        records=res.records, mlflow=res.mlflow,
+        records=res.records, mlflow=res.mlflow, phases=phases,
         listeners=(*res.listeners, _state_pusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})

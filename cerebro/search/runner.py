@@ -14,7 +14,7 @@ import threading
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
-from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, Phases, PoolSupervisor
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
@@ -48,6 +48,9 @@ class RunnerSettings:
         strict_order: Scheduler mode.
         callbacks: Epoch-level Keras callbacks run per trial on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them).
+        phases: The start-up phases, started when ``fit`` began (the front end marks data
+            preparation); default: started when the runner runs. The result's
+            ``stats["phases"]`` holds them (``cerebro.engine.phases``).
     """
 
     project: str
@@ -67,6 +70,7 @@ class RunnerSettings:
     on_existing: str = "resume"
     clock: Optional[Any] = None
     callbacks: tuple[Any, ...] = ()
+    phases: Optional[Phases] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -104,6 +108,7 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
             if settings.callbacks else None
+        self.phases = settings.phases or Phases()
 
     @property
     def objective(self) -> Objective:
@@ -120,6 +125,7 @@ class SearchRunner:
         from cerebro.records import record_search
 
         s = self.settings
+        phases = self.phases = s.phases or Phases()
         workers = self.backend.num_workers
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
@@ -132,6 +138,7 @@ class SearchRunner:
                                     "store": result_mod.store_location(self.store),
                                     "tuner": self.source.name},
                             on_existing=s.on_existing)
+        phases.mark("records_ready")
         bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
@@ -139,13 +146,14 @@ class SearchRunner:
             **({"clock": s.clock} if s.clock is not None else {}))
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
-                             commands=bus.pending_commands)
+                             commands=bus.pending_commands, phases=phases)
         clock = supervisor.clock
         t0 = clock()
         try:
             stats = hopper.run(self)
             figures = stats.figures(workers, clock() - t0, supervisor.start_s,
                                     supervisor.restarts)
+            figures["phases"] = phases.as_dict()
             bus.close()
             rec.done(figures)
         finally:
@@ -220,6 +228,7 @@ class SearchRunner:
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
+        self.phases.mark("first_model_built")
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
         if self.callbacks is not None:
