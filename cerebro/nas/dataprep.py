@@ -15,7 +15,7 @@ import numpy as np
 
 from cerebro.data.columns import Inspection, inspect_dataframe
 from cerebro.data.metadata import ARRAY, IMAGE, SCALAR, ColumnInfo, DatasetInfo
-from cerebro.data.prepare import prepare_data
+from cerebro.data.prepare import one_pass, prepare_data
 from cerebro.data.text import TextSettings
 from cerebro.engine.phases import Phases
 from cerebro.keras.inference import IMAGE as IMAGE_INPUT
@@ -79,9 +79,43 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
         phases: Marks ``data_inspected``, ``data_written`` and ``data_prepared`` there.
     """
     phases = phases or Phases()
+    df, val_col = _with_validation_df(df, validation_df)
+    with one_pass(df):  # the user's plan is computed once, for all the jobs below
+        w = _inspect_and_write(am, df, val_col, input_shape, phases)
+    info, feature_cols, text_cols, targets = w.info, w.feature_cols, w.text_cols, w.targets
+    shapes = [tuple(s) for s in schema.resolve_input_shapes(
+        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, w.shapes)))]
+    sample = analysis.bounded_sample(am.resources.store, info, feature_cols, am.seed or 0)
+    sample_inputs = [model_input(sample[c], s, c in text_cols)
+                     for c, s in zip(feature_cols, shapes)]
+    _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
+                     epochs, w.vocabulary)
+    phases.mark("data_prepared")
+    specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
+                       if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
+             for c, s in zip(feature_cols, shapes)]
+    return NasData(info, w.groups, shapes, targets, feature_cols, w.label_cols, sample_inputs,
+                   specs)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Written:
+    """What the Spark side of ``prepare`` found and wrote."""
+
+    info: DatasetInfo
+    groups: list[list[str]]
+    feature_cols: list[str]
+    label_cols: list[str]
+    shapes: list[Any]
+    targets: list[analysis.HeadTarget]
+    text_cols: list[str]
+    vocabulary: int
+
+
+def _inspect_and_write(am, df, val_col, input_shape, phases: Phases) -> _Written:
+    """The Spark side of ``prepare``: one inspection job, then the write (or the reuse)."""
     res = am.resources
     backend, store = res.backend, res.store
-    df, val_col = _with_validation_df(df, validation_df)
     validation = val_col or res.validation
     groups = schema.input_groups(am.inputs, res.feature_columns)
     class_cols = [col for head, col in zip(am.heads, res.label_columns)
@@ -111,19 +145,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                         validation=validation, seed=seed, inspected=inspected, images=images,
                         text=text)
     phases.mark("data_written")
-    shapes = [tuple(s) for s in schema.resolve_input_shapes(
-        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, shapes)))]
-    sample = analysis.bounded_sample(store, info, feature_cols, seed)
-    sample_inputs = [model_input(sample[c], s, c in text_cols)
-                     for c, s in zip(feature_cols, shapes)]
-    _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
-                     epochs, vocabulary)
-    phases.mark("data_prepared")
-    specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
-                       if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
-             for c, s in zip(feature_cols, shapes)]
-    return NasData(info, groups, shapes, targets, feature_cols, label_cols, sample_inputs,
-                   specs)
+    return _Written(info, groups, feature_cols, label_cols, shapes, targets, text_cols, vocabulary)
 
 
 def _is_text(node) -> bool:
