@@ -1,5 +1,9 @@
-"""Tables (markdown) and a plot (PNG) of ``benchmarks/honest.py``'s results, and the
-generator of the ``docs/benchmarks.md`` section between the honest markers."""
+"""Tables (markdown) and plots (PNG) of ``benchmarks/honest.py``'s results, and the
+generator of the ``docs/benchmarks.md`` section between the honest markers.
+
+Every ratio is the median over seeds of the per-seed ratios (cerebro's run with seed s
+against AutoKeras's run with seed s, both from one invocation). Time to target: the target
+is sequential AutoKeras's median best val accuracy at that budget, so both can reach it."""
 
 from __future__ import annotations
 
@@ -8,27 +12,29 @@ import os
 import re
 from typing import Optional
 
+from benchmarks import honest_tables
+
 TITLE = "The seed walk-through, unnarrowed (honest run, `benchmarks/honest.py`)"
-LABELS = [  # tag prefix -> (part, label)
-    ("greedy-cerebro-user-", "greedy", "cerebro, the seed's own SparkSession"),
-    ("greedy-cerebro-local-", "greedy", "cerebro, local_session"),
-    ("greedy-autokeras-", "greedy", "AutoKeras, sequential"),
-    ("random-cerebro", "random", "cerebro"),
-    ("random-autokeras", "random", "AutoKeras, sequential"),
-    ("random-kt-dist", "random", "KerasTuner distributed"),
-    ("graph-cerebro-user", "graph", "cerebro, the seed's own SparkSession"),
-    ("graph-autokeras", "graph", "AutoKeras, sequential"),
-]
+AK = "AutoKeras, sequential"
+LABELS = {"cerebro-seed": "cerebro, the user's own SparkSession", "autokeras-seed": AK,
+          "cerebro": "cerebro", "autokeras": AK, "kt-dist": "KerasTuner distributed"}
+PART_TITLES = {"greedy": "greedy, learning_rate {lr}", "lr": "greedy, learning_rate {lr}",
+               "local": "greedy, local_session", "random": "same trials: random tuner, "
+               "early stopping off", "graph": "the seed's own graph (ConvBlock + ResNetBlock v2)"}
 
 
-def groups(out: dict) -> dict[str, dict[str, list[dict]]]:
-    """part -> label -> the runs' figures."""
-    res: dict[str, dict[str, list[dict]]] = {}
+def label(run: dict) -> str:
+    if run.get("part") == "local":
+        return "cerebro, local_session"
+    return LABELS.get(run["system"], run["system"])
+
+
+def groups(out: dict) -> dict[tuple[str, str], dict[str, list[dict]]]:
+    """(part, budget) -> system label -> runs, in the order they ran."""
+    res: dict[tuple[str, str], dict[str, list[dict]]] = {}
     for r in out["runs"]:
-        for prefix, part, label in LABELS:
-            if r["tag"].startswith(prefix):
-                res.setdefault(part, {}).setdefault(label, []).append(r["figures"])
-                break
+        res.setdefault((r.get("part") or "?", r.get("budget") or "?"), {}).setdefault(
+            label(r), []).append(r)
     return res
 
 
@@ -56,90 +62,161 @@ def cell(values: list[Optional[float]], fmt: str = "{:.0f} s") -> str:
     return text
 
 
-def ratio(a: Optional[float], b: Optional[float]) -> str:
-    return "–" if a is None or b is None or not b else f"{a / b:.2f}×"
+def seed_ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    """a / b; a never reached = +inf (worst), b never reached while a did = 0 (best)."""
+    if a is None:
+        return None if b is None else math.inf
+    if b is None:
+        return 0.0
+    return a / b if b else None
 
 
-def _table(runs: dict[str, list[dict]], base: str, target: float, others=()) -> list[str]:
-    head = ["system", "runs", "wall", f"time to {target}", "best val acc", f"wall / {base}",
-            f"time to {target} / {base}"] + [f"wall / {o}" for o in others]
+def fmt_ratio(r: Optional[float]) -> str:
+    if r is None:
+        return "–"
+    return "never" if math.isinf(r) else f"{r:.2f}×"
+
+
+def _ttt(run: dict, target: Optional[float]) -> Optional[float]:
+    from benchmarks.honest import time_to
+
+    return None if target is None else time_to(run["figures"]["curve"], target)
+
+
+def target_of(systems: dict[str, list[dict]]) -> Optional[float]:
+    """AutoKeras's median best val accuracy (the time-to-target's target)."""
+    ak = [r["figures"]["best_val_accuracy"] for r in systems.get(AK, [])]
+    got = [x for x in ak if x is not None]
+    return median(got) if got else None
+
+
+def per_seed(systems: dict[str, list[dict]], target: Optional[float],
+             name: str) -> list[dict]:
+    """Seed by seed: system ``name`` against AutoKeras."""
+    ak = {r["seed"]: r for r in systems.get(AK, [])}
+    rows = []
+    for r in systems.get(name, []):
+        b = ak.get(r["seed"])
+        if b is None:
+            continue
+        f, g = r["figures"], b["figures"]
+        rows.append({"seed": r["seed"], "wall": (f["wall_s"], g["wall_s"]),
+                     "ttt": (_ttt(r, target), _ttt(b, target)),
+                     "best": (f["best_val_accuracy"], g["best_val_accuracy"]),
+                     "wall_ratio": seed_ratio(f["wall_s"], g["wall_s"]),
+                     "ttt_ratio": seed_ratio(_ttt(r, target), _ttt(b, target))})
+    return rows
+
+
+def summary_table(systems: dict[str, list[dict]], target: Optional[float]) -> list[str]:
+    tt = "–" if target is None else f"{target:.4f}"
+    head = ["system", "runs", "wall", f"time to {tt}", "best val acc",
+            "wall / AutoKeras (median of per-seed ratios)", "time to target / AutoKeras"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    ref = runs.get(base, [])
-    for label, figs in runs.items():
-        wall = median([f["wall_s"] for f in figs])
-        ttt = median([f["time_to_target_s"] for f in figs])
-        row = [label, f"{sum(f['ok'] for f in figs)}/{len(figs)} ok",
-               cell([f["wall_s"] for f in figs]), cell([f["time_to_target_s"] for f in figs]),
-               cell([f["best_val_accuracy"] for f in figs], "{:.4f}"),
-               ratio(wall, median([f["wall_s"] for f in ref])),
-               ratio(ttt, median([f["time_to_target_s"] for f in ref]))]
-        row += [ratio(wall, median([f["wall_s"] for f in runs.get(o, [])])) for o in others]
-        lines.append("| " + " | ".join(row) + " |")
+    for name, runs in systems.items():
+        figs = [r["figures"] for r in runs]
+        rows = per_seed(systems, target, name) if name != AK else []
+        lines.append("| " + " | ".join([
+            name, f"{sum(f['ok'] for f in figs)}/{len(figs)} ok",
+            cell([f["wall_s"] for f in figs]), cell([_ttt(r, target) for r in runs]),
+            cell([f["best_val_accuracy"] for f in figs], "{:.4f}"),
+            "1.00×" if name == AK else fmt_ratio(median([x["wall_ratio"] for x in rows])),
+            "1.00×" if name == AK else fmt_ratio(median([x["ttt_ratio"] for x in rows]))]) + " |")
     return lines
+
+
+def seed_table(systems: dict[str, list[dict]], target: Optional[float], name: str) -> list[str]:
+    def s(v, f="{:.0f}"):
+        return "never" if v is None else f.format(v)
+
+    lines = ["| seed | wall: cerebro / AutoKeras (s) | ratio | time to target (s) | ratio | "
+             "best val acc: cerebro / AutoKeras |", "|---|---|---|---|---|---|"]
+    for x in per_seed(systems, target, name):
+        lines.append(f"| {x['seed']} | {s(x['wall'][0])} / {s(x['wall'][1])} | "
+                     f"{fmt_ratio(x['wall_ratio'])} | {s(x['ttt'][0])} / {s(x['ttt'][1])} | "
+                     f"{fmt_ratio(x['ttt_ratio'])} | {s(x['best'][0], '{:.4f}')} / "
+                     f"{s(x['best'][1], '{:.4f}')} |")
+    return lines
+
+
+def _cerebro(systems: dict[str, list[dict]]) -> Optional[str]:
+    return next((n for n in systems if n.startswith("cerebro")), None)
+
+
+def targets(g: dict, cores: int) -> list[str]:
+    """Issue 18's targets against this run's figures (greedy part, every budget)."""
+    goal = {"wall": {0: 0.7, -1: 0.8}, "ttt": 0.6}
+    lines = ["| target | measured | |", "|---|---|---|"]
+    budgets = [b for (p, b) in g if p == "greedy"]
+    for i, bud in enumerate(budgets):
+        systems = g[("greedy", bud)]
+        name, target = _cerebro(systems), target_of(systems)
+        if name is None or AK not in systems:
+            continue
+        rows = per_seed(systems, target, name)
+        wall = median([x["wall_ratio"] for x in rows])
+        ttt = median([x["ttt_ratio"] for x in rows])
+        best = median([r["figures"]["best_val_accuracy"] for r in systems[name]])
+        wall_goal = goal["wall"][0 if i == 0 and len(budgets) > 1 else -1]
+        util = median([honest_tables.utilisation(r, cores) for r in systems[name]])
+        start = median([honest_tables.marks_of(r).get("first_visit") for r in systems[name]])
+        ak_start = median([honest_tables.marks_of(r).get("first_step") for r in systems[AK]])
+        lines += [
+            _row(f"{bud}: time to AutoKeras's median best <= 0.6x", fmt_ratio(ttt),
+                 ttt is not None and ttt <= goal["ttt"]),
+            _row(f"{bud}: best val acc >= AutoKeras's median - 0.5 point",
+                 "–" if best is None or target is None else f"{100 * (best - target):+.1f} points",
+                 best is not None and target is not None and best >= target - 0.005),
+            _row(f"{bud}: wall <= {wall_goal}x AutoKeras", fmt_ratio(wall),
+                 wall is not None and wall <= wall_goal),
+            _row(f"{bud}: search-phase utilisation >= 95%",
+                 "–" if util is None else f"{100 * util:.1f}%", util is not None and util >= 0.95),
+            _row(f"{bud}: launch -> first training step <= AutoKeras's + 8 s",
+                 "–" if start is None or ak_start is None else
+                 f"{start:.1f} s vs {ak_start:.1f} s (+{start - ak_start:.1f} s)",
+                 start is not None and ak_start is not None and start <= ak_start + 8)]
+    return lines
+
+
+def _row(what: str, measured: str, met: bool) -> str:
+    return f"| {what} | {measured} | {'met' if met else '**not met**'} |"
 
 
 def render(out: dict, results_dir: str) -> str:
     s, g = out["settings"], groups(out)
-    target = s.get("target", 0.95)
-    ak = "AutoKeras, sequential"
-    lines = [f"Run {out['created']} on {out['cores']} cores, {s.get('rows', 5000)} MNIST rows "
-             f"({s['workers']} workers; the "
-             "machine may have been shared: compare ratios within this table). Medians "
-             "[min–max] over seeds; \"never\" = the target was not reached (ranked last).", ""]
-    if "greedy" in g:
-        lines += [f"**Seed walk-through, the seed's search space (only learning_rate = "
-                  f"{s['learning_rate']} fixed), greedy {s['trials']} trials × {s['epochs']} "
-                  f"epochs, exploration {s['exploration']}, proposals {s['proposals']}, "
-                  f"{s['seeds']} seed(s):**", ""] + _table(g["greedy"], ak, target) + [""]
-    if "random" in g:
-        lines += ["**Same trials (random tuner, seed 1, the seed's space):**", ""]
-        lines += _table(g["random"], ak, target, others=("KerasTuner distributed",)) + [""]
-    if "graph" in g:
-        lines += [f"**The seed's own graph (ConvBlock + ResNetBlock v2 merged), "
-                  f"{s['graph_trials']} trials:**", ""] + _table(g["graph"], ak, target)
-        errors = [f["error"] for figs in g["graph"].values() for f in figs if f.get("error")]
-        lines += [""] + [f"- error: `{e[:200]}`" for e in errors]
-    png = plot(out, results_dir)
+    cores = int(out.get("cores") or 2)
+    lines = [f"Run {out['created']} on {cores} cores, {s.get('rows', 5000)} MNIST rows, "
+             f"{s['workers']} workers, {s.get('seeds')} seed(s) per system and budget, one "
+             "invocation (the machine may have been shared: compare ratios within this "
+             "section). Medians [min–max] over seeds; \"never\" = the target was not reached "
+             "(ranked last). Default settings on both sides: the seed's search space with "
+             "only learning_rate fixed, greedy with exploration "
+             f"{s.get('exploration')}, batch {s.get('batch_size')}.", ""]
+    if any(p == "greedy" for p, _ in g):
+        lines += ["### Targets (issue 18)", ""] + targets(g, cores) + [""]
+    for (part, bud), systems in g.items():
+        lr = s.get("extra_lr") if part == "lr" else s.get("learning_rate")
+        target = target_of(systems)
+        lines += [f"### {PART_TITLES.get(part, part).format(lr=lr)}, {bud} (trials × epochs)",
+                  ""] + summary_table(systems, target) + [""]
+        name = _cerebro(systems)
+        if name and AK in systems:
+            lines += ["Per seed:", ""] + seed_table(systems, target, name) + [""]
+            lines += ["Phases:", ""] + honest_tables.phase_table(systems[name], systems[AK]) + [""]
+        if name:
+            runs = sorted(systems[name], key=lambda r: r["figures"]["wall_s"] or math.inf)
+            mid = runs[len(runs) // 2]
+            statuses = {f"trial_{t.get('trial_id')}": t.get("status", "")
+                        for t in mid.get("trials", [])}
+            util = honest_tables.utilisation(mid, cores)
+            lines += [f"Trials of the median-wall cerebro run (seed {mid.get('seed')}; "
+                      f"search-phase utilisation "
+                      f"{'–' if util is None else f'{100 * util:.1f}%'}):", ""]
+            lines += honest_tables.trial_table(mid, statuses) + [""]
+    png = honest_tables.anytime_plot(g, results_dir)
     if png:
-        lines += ["", f"![honest benchmark]({os.path.relpath(png, 'docs')})"]
+        lines += [f"![best so far against wall time]({os.path.relpath(png, 'docs')})"]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def plot(out: dict, results_dir: str) -> Optional[str]:
-    """Wall and time to target per run and system (a cross at the top: never)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    g = groups(out)
-    rows = [(part, label, figs) for part in ("greedy", "random", "graph")
-            for label, figs in g.get(part, {}).items()]
-    if not rows:
-        return None
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(rows) + 1.8), sharey=True)
-    names = [f"{part}: {label}" for part, label, _ in rows]
-    for ax, key, title in ((axes[0], "wall_s", "wall (s)"),
-                           (axes[1], "time_to_target_s", f"time to {out['settings']['target']} (s)")):
-        top = max([f[key] for _, _, figs in rows for f in figs if f[key] is not None] or [1.0])
-        for i, (_, _, figs) in enumerate(rows):
-            got = [f[key] for f in figs if f[key] is not None]
-            ax.scatter(got, [i] * len(got), color="tab:blue")
-            never = len(figs) - len(got)
-            if never:
-                ax.scatter([top * 1.1] * never, [i] * never, marker="x", color="tab:red")
-            m = median([f[key] for f in figs])
-            if m is not None:
-                ax.plot([m, m], [i - 0.3, i + 0.3], color="black")
-        ax.set_xlabel(title)
-        ax.grid(axis="x", alpha=0.3)
-    axes[0].set_yticks(range(len(rows)), names)
-    axes[0].invert_yaxis()
-    fig.tight_layout()
-    path = os.path.join(results_dir, "honest.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def update_doc(doc: str, md: str, name: str = "honest", title: str = TITLE) -> None:

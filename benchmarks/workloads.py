@@ -147,6 +147,11 @@ class EpochLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(rec) + "\n")
 
+    def event(self, kind: str, trial: str, **fields) -> None:
+        """Any other timed event (a visit's start or end, with its seconds and threads)."""
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"t": time.time(), "kind": kind, "trial": trial, **fields}) + "\n")
+
     def keras_callback(self):
         import keras
 

@@ -48,3 +48,28 @@ def stop_spark_progress_bar(sc: Any) -> bool:
     except Exception:  # noqa: BLE001 - an internal API: the bar just stays
         pass
     return False
+
+
+def weighted_metric_names(model: Any) -> frozenset[str]:
+    """The names under which ``fit``/``evaluate`` report ``compile(weighted_metrics=...)``.
+
+    A weighted metric is a mean over the sum of the sample weights, an unweighted one over
+    the rows, so an epoch's value over several shards needs to know which is which. Keras 3
+    names the results in ``CompileMetrics.result()`` (a weighted metric whose name clashes
+    with an unweighted one's gets a ``weighted_`` prefix) and has no public accessor: the
+    names are those ``result()`` gives minus those it gives without the weighted metrics
+    (the unweighted ones are named first, so their names do not depend on the weighted).
+    Empty before the metrics are built (the model's first ``fit``/``evaluate``).
+    """
+    metrics = getattr(model, "_compile_metrics", None)
+    if metrics is None or not getattr(metrics, "built", False) \
+            or not any(metrics._flat_weighted_metrics):
+        return frozenset()
+    every = set(metrics.result())
+    weighted = metrics._flat_weighted_metrics
+    metrics._flat_weighted_metrics = []
+    try:
+        unweighted = set(metrics.result())
+    finally:
+        metrics._flat_weighted_metrics = weighted
+    return frozenset(every - unweighted)

@@ -1,12 +1,13 @@
 """Progress a person can watch: a live ``rich`` view on a terminal, plain lines elsewhere.
 
-It listens to the search's events (``model_added``, ``visit_done``, ``epoch_end``,
-``model_done``, ``model_failed``) and shows trials running/done/failed out of the budget,
+It listens to the search's events (``ModelAdded``, ``VisitDone``, ``EpochEnd``, ``ModelDone``,
+``ModelFailed``, ``ModelResumed`` of ``cerebro.wire``) and shows trials running/done/failed out of the budget,
 each running trial's epoch, sub-epoch and latest metrics, elapsed time, ETA and the best so
 far; it ends with a summary table of every trial, hyperparameters wrapped, never cut.
 
-A trial's score is KerasTuner's: the objective's best epoch by its direction, shown with the
-epoch it came from (1-based, as the records and the dashboard show it). Without a terminal,
+A trial's score is the engine's best epoch (KerasTuner's: the objective's best epoch by its
+direction, carried by ``EpochEnd``/``ModelDone``), shown with the epoch it came from
+(1-based, as the records and the dashboard show it). Without a terminal,
 lines go to stderr with no logging set-up: one per finished or failed trial, and a status
 line at most every ``interval_s`` seconds. ``verbose=0`` prints nothing.
 """
@@ -19,9 +20,11 @@ import time
 from typing import Any, Callable, Optional, TextIO
 
 from cerebro.metrics import is_maximized
+from cerebro.wire import (EpochEnd, Event, Listener, ModelAdded, ModelDone, ModelFailed,
+                          ModelResumed, VisitDone)
 
 
-class ProgressReporter:
+class ProgressReporter(Listener):
     """Search listener that renders progress.
 
     Args:
@@ -60,58 +63,62 @@ class ProgressReporter:
             self._live.start()
 
     # -- listener ---------------------------------------------------------------------------
-    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
-        mid = payload.get("model_id")
-        if mid is None:
-            return
-        m = self.models.setdefault(mid, {"status": "RUNNING", "epoch": 0, "visits": 0,
-                                         "epochs": payload.get("epochs"), "metrics": {},
-                                         "history": [], "best": None, "best_epoch": None,
-                                         "started": time.monotonic()})
-        if kind == "model_added" and payload.get("epochs"):
-            m["epochs"] = payload["epochs"]
-        elif kind == "model_resumed":
-            m["status"], m["epochs"] = "RUNNING", payload.get("epochs", m["epochs"])
-            m.pop("ended", None)
-        elif kind == "visit_done":
-            m["visits"] += int(payload["kind"] == "train")
-            m["epoch"] = payload["epoch"]
-        elif kind == "epoch_end":
-            self._epoch_end(m, payload)
-        elif kind in ("model_done", "model_failed"):
-            self._ended(mid, m, kind, payload)
+    def _model(self, event: Event, epochs: Optional[int] = None) -> dict[str, Any]:
+        return self.models.setdefault(event.model_id, {
+            "status": "RUNNING", "epoch": 0, "visits": 0, "epochs": epochs, "metrics": {},
+            "history": [], "best": None, "best_epoch": None, "started": time.monotonic()})
+
+    def _refresh(self) -> None:
         if self._live is not None:
             self._live.update(self._render())
 
-    def _epoch_end(self, m: dict[str, Any], payload: dict[str, Any]) -> None:
-        m["metrics"], m["visits"] = payload["metrics"], 0
-        m["history"].append(payload["metrics"])
-        m["epoch"] = payload["epoch"] + 1
-        self._take_best(m, payload)
+    def on_model_added(self, event: ModelAdded) -> None:
+        m = self._model(event, event.epochs)
+        m["epochs"] = event.epochs or m["epochs"]
+        self._refresh()
+
+    def on_model_resumed(self, event: ModelResumed) -> None:
+        m = self._model(event)
+        m["status"], m["epochs"] = "RUNNING", event.epochs
+        m.pop("ended", None)
+        self._refresh()
+
+    def on_visit_done(self, event: VisitDone) -> None:
+        m = self._model(event)
+        m["visits"] += int(event.kind == "train")
+        m["epoch"] = event.epoch
+        self._refresh()
+
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        m = self._model(event)
+        m["metrics"], m["visits"] = dict(event.metrics), 0
+        m["history"].append(dict(event.metrics))
+        m["epoch"] = event.epoch + 1
+        m["best"], m["best_epoch"] = event.best_value, event.best_epoch
         if self._plain and time.monotonic() - self._last_line >= self.interval_s:
             self._line(f"{self._counts()}; running: {self._running_summary()}")
+        self._refresh()
 
-    def _ended(self, mid: str, m: dict[str, Any], kind: str, payload: dict[str, Any]) -> None:
+    def on_model_failed(self, event: ModelFailed) -> None:
+        m = self._model(event)
         m["ended"] = time.monotonic()
-        if kind == "model_failed":
-            m["status"], m["error"] = "FAILED", payload.get("error", "")
-            if self._plain:
-                first = (m["error"] or "").splitlines()[0] if m["error"] else ""
-                self._line(f"{mid} FAILED: {first} | {self._counts()}")
-            return
-        m["status"] = payload.get("status", "DONE")
-        self._take_best(m, payload)
+        m["status"], m["error"] = "FAILED", event.error
         if self._plain:
-            self._line(f"{mid} {m['status']} after {len(m['history'])} epoch(s): "
-                       f"{self._score(m)} | {self._counts()}")
+            first = event.error.splitlines()[0] if event.error else ""
+            self._line(f"{event.model_id} FAILED: {first} | {self._counts()}")
+        self._refresh()
 
-    def _take_best(self, m: dict[str, Any], payload: dict[str, Any]) -> None:
-        if payload.get("best_value") is not None:
-            m["best"], m["best_epoch"] = payload["best_value"], payload.get("best_epoch")
-        elif payload.get("metrics") and self.metric in payload["metrics"]:
-            v = payload["metrics"][self.metric]
-            if _finite(v) and (m["best"] is None or self._better(v, m["best"])):
-                m["best"], m["best_epoch"] = v, payload.get("epoch")
+    def on_model_done(self, event: ModelDone) -> None:
+        m = self._model(event)
+        m["ended"] = time.monotonic()
+        m["status"] = str(event.status)
+        m["best"], m["best_epoch"] = event.best_value, event.best_epoch
+        m["stop_reason"] = event.stop_reason
+        if self._plain:
+            early = f" (stopped early: {event.stop_reason})" if event.stop_reason else ""
+            self._line(f"{event.model_id} {m['status']} after {len(m['history'])} epoch(s)"
+                       f"{early}: {self._score(m)} | {self._counts()}")
+        self._refresh()
 
     # -- figures ----------------------------------------------------------------------------
     @property
@@ -121,9 +128,6 @@ class ProgressReporter:
     def _line(self, text: str) -> None:
         self._last_line = time.monotonic()
         print(f"[cerebro {self._elapsed()}] {text}", file=self._stream or sys.stderr, flush=True)
-
-    def _better(self, a: float, b: float) -> bool:
-        return a > b if self.maximize else a < b
 
     def _elapsed(self) -> str:
         return _fmt(time.monotonic() - self.t0)
@@ -155,7 +159,10 @@ class ProgressReporter:
         of = f"/{self.total}" if self.total else ""
         best_id, _ = self.best()
         best = f", {self._score(self.models[best_id])} ({best_id})" if best_id else ""
-        return f"{running} running, {len(st) - running - failed}{of} done, {failed} failed{best}"
+        early = sum(1 for m in self.models.values() if m.get("stop_reason"))
+        stopped = f" ({early} stopped early)" if early else ""
+        return (f"{running} running, {len(st) - running - failed}{of} done{stopped}, "
+                f"{failed} failed{best}")
 
     def _running_summary(self) -> str:
         running = [(mid, m) for mid, m in self.models.items() if m["status"] == "RUNNING"]
@@ -175,7 +182,7 @@ class ProgressReporter:
         for mid, m in list(self.models.items())[-12:]:
             best = "" if not _finite(m["best"]) else (
                 f"{m['best']:.4f} ({(m['best_epoch'] or 0) + 1})")
-            table.add_row(mid, m["status"], f"{m['epoch']}/{m['epochs'] or '?'}",
+            table.add_row(mid, _status(m), f"{m['epoch']}/{m['epochs'] or '?'}",
                           f"{m['visits']}/{self.P}", _num(m["metrics"].get(self.metric)), best)
         return table
 
@@ -187,6 +194,9 @@ class ProgressReporter:
         for col in ("trial", "status", "epochs", f"best {self.metric}", "at epoch"):
             table.add_column(col, no_wrap=True)
         table.add_column("hyperparameters", overflow="fold", min_width=24)  # one per line
+        why = any(m.get("stop_reason") for m in self.models.values())
+        if why:
+            table.add_column("why stopped early", overflow="fold", min_width=24)
 
         def rank(item: tuple[str, dict[str, Any]]) -> tuple[int, float]:
             v = item[1]["best"]
@@ -197,8 +207,8 @@ class ProgressReporter:
                                 if not k.startswith("tuner/"))
             epoch = "" if m["best_epoch"] is None or not _finite(m["best"]) else str(
                 m["best_epoch"] + 1)
-            table.add_row(mid, m["status"], str(len(m["history"])), _num(m["best"]), epoch,
-                          params)
+            table.add_row(mid, _status(m), str(len(m["history"])), _num(m["best"]), epoch,
+                          params, *([m.get("stop_reason") or ""] if why else []))
         return table
 
     def close(self) -> None:
@@ -212,6 +222,10 @@ class ProgressReporter:
 
         console = self._console or Console(file=sys.stdout, force_terminal=False, width=140)
         console.print(self.summary_table())
+
+
+def _status(m: dict[str, Any]) -> str:
+    return f"{m['status']} early" if m.get("stop_reason") else str(m["status"])
 
 
 def _finite(v: Any) -> bool:

@@ -93,8 +93,9 @@ def run(spec: dict, marks) -> dict:
                      label_columns=["label"], evaluation_metric="accuracy",
                      validation=workloads.VAL_COL, verbose=0,
                      listeners=[epoch_listener(workloads.EpochLog(spec["epoch_log"]))])
+    kw = {k: wl[k] for k in ("early_stopping",) if k in wl}  # else the default
     am.tuner_bind(wl.get("tuner", "greedy"), hyperparameters=workloads.hyperparameters(wl),
-                  objective="val_accuracy", max_trials=wl["trials"], overwrite=True)
+                  objective="val_accuracy", max_trials=wl["trials"], overwrite=True, **kw)
     df = spark.read.parquet(wl["data"]["parquet"])
     marks("fit_called")
     result = am.fit(df, epochs=wl["epochs"], input_shape=(28, 28, 1) if mnist else None,

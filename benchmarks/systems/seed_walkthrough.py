@@ -54,6 +54,11 @@ def epoch_listener(elog):
     def listen(kind: str, payload: dict) -> None:
         if kind == "epoch_end":
             elog.write(payload["epoch"], payload["metrics"], payload["model_id"])
+        elif kind == "visit_started":
+            elog.event(kind, payload["model_id"], visit=payload.get("kind"))
+        elif kind == "visit_done":
+            elog.event(kind, payload["model_id"], visit=payload.get("kind"),
+                       seconds=payload.get("seconds"), threads=payload.get("threads", 1))
 
     return listen
 
@@ -74,6 +79,7 @@ def run(spec: dict, marks) -> dict:
 
     marks("cerebro_imported")
     inp, out = seed_graph(wl)
+    marks("graph_built")
     am = HyperHyperModel(inputs=inp, outputs=out, overwrite=True, max_trials=1000,
                          seed=wl["seed"])
     elog = workloads.EpochLog(spec["epoch_log"])
@@ -81,9 +87,10 @@ def run(spec: dict, marks) -> dict:
                      label_columns=["label_OHE"], evaluation_metric="accuracy", verbose=0,
                      listeners=[epoch_listener(elog)])
     kw = {"exploration": wl["exploration"]} if wl.get("tuner", "greedy") == "greedy" else {}
+    kw.update({k: wl[k] for k in ("proposals", "early_stopping") if k in wl})  # else defaults
     am.tuner_bind(wl.get("tuner", "greedy"), hyperparameters=seed_hyperparameters(wl),
-                  objective="val_accuracy", max_trials=wl["trials"], overwrite=True,
-                  proposals=wl.get("proposals", "parallel"), **kw)
+                  objective="val_accuracy", max_trials=wl["trials"], overwrite=True, **kw)
+    marks("tuner_bound")
     df = spark.read.format("libsvm").option("numFeatures", "784").load(wl["data"]["libsvm"])
     from pyspark.ml.feature import OneHotEncoder  # Spark 3+ name of OneHotEncoderEstimator
 
@@ -92,12 +99,16 @@ def run(spec: dict, marks) -> dict:
     encoder.setOutputCols(["label_OHE"])
     encoded = encoder.fit(df).transform(df)
     train_df, _test_df = encoded.randomSplit([0.8, 0.2], seed=100)
+    marks("dataframe_ready")
     marks("fit_called")
     result = am.fit(train_df, epochs=wl["epochs"], input_shape=(28, 28, 1),
                     batch_size=wl["batch_size"])
     marks("fit_returned")
     spark.stop()
-    return {"stats": {k: v for k, v in result.stats.items() if isinstance(v, (int, float))},
+    stats = dict(result.stats)
+    return {"stats": {k: v for k, v in stats.items() if isinstance(v, (int, float))},
+            "phases": {k: v for k, v in (stats.get("phases") or {}).items()
+                       if isinstance(v, (int, float))},
             "trials": workloads.oracle_trials(am.tuner.oracle)}
 
 

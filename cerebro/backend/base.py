@@ -1,4 +1,9 @@
-"""Backend ABC: where workers live. The engine only talks to these two interfaces."""
+"""Backend ABCs: where workers live.
+
+They implement the interfaces the engine and the runner own, ``cerebro.engine.ports``'s
+``WorkerPool`` and ``Backend`` Protocols, structurally (``backend`` does not import
+``engine``; ``tests/engine/test_ports.py`` checks that they conform).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ from cerebro.wire import VisitResult, VisitTask, WorkerUp
 
 
 class WorkerPool(abc.ABC):
-    """Running workers, one per partition, each holding its shard."""
+    """Running workers, one per partition, each holding its shard.
+
+    Attributes:
+        start_s: Seconds the pool took to start (0.0: not measured).
+    """
+
+    start_s: float = 0.0
 
     @property
     @abc.abstractmethod
@@ -64,7 +75,18 @@ class WorkerPool(abc.ABC):
 
 
 class Backend(abc.ABC):
-    """Creates prepared datasets and worker pools."""
+    """Creates prepared datasets and worker pools.
+
+    Attributes:
+        visit_timeout: Seconds after which any visit counts as hung (``None``: derived per
+            model from its earlier visits).
+        visit_deadline_floor: The shortest derived visit deadline, in seconds.
+        max_restarts: Worker restarts allowed in one search.
+    """
+
+    visit_timeout: Optional[float] = None
+    visit_deadline_floor: float = 60.0
+    max_restarts: int = 10
 
     @property
     @abc.abstractmethod
@@ -80,3 +102,8 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def start_workers(self, store, dataset, columns: Sequence[str]) -> WorkerPool:
         """Starts one worker per partition; each loads its shard of ``columns`` once."""
+
+    def quiet_console(self) -> None:
+        """Quiets third-party console output while a search shows its own progress
+        (default: nothing to quiet)."""
+        return None

@@ -8,7 +8,7 @@ import time
 from typing import Optional, Sequence
 
 from cerebro._logging import get_logger
-from cerebro.backend.base import Backend
+from cerebro.backend.base import Backend, WorkerPool
 from cerebro.backend.worker import warm_up_task
 
 log = get_logger("backend")
@@ -259,7 +259,7 @@ class SparkBackend(Backend):
                                                                           None)
         return self._driver_host(), port, bind
 
-    def start_workers(self, store, dataset, columns: Sequence[str]):
+    def start_workers(self, store, dataset, columns: Sequence[str]) -> WorkerPool:
         from cerebro.backend.pool import SparkWorkerPool
 
         return SparkWorkerPool(self, store, dataset, tuple(columns))

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 from cerebro.data.images import STRUCT_FIELDS
 from cerebro.data.metadata import ARRAY, IMAGE, SCALAR, ColumnInfo
+from cerebro.data.weights import check_weight_column, weight_aggregates, weight_info
 
 TEXT = "text"  # a string column tokenized in preparation; prepared as an int32 ARRAY
 _PNG_HEX, _JPEG_HEX = "89504E470D0A1A0A", "FFD8FF"
@@ -270,6 +271,7 @@ def inspect_dataframe(
     df, feature_columns: Sequence[str], label_columns: Sequence[str],
     class_columns: Sequence[str] = (), max_classes: int = 10_000,
     text_columns: Sequence[str] = (), extra_columns: Sequence[str] = (),
+    weight_column: Optional[str] = None,
 ) -> Inspection:
     """Checks the columns, collects class labels and fingerprints the content, in ONE job.
 
@@ -284,11 +286,14 @@ def inspect_dataframe(
         text_columns: Feature columns that are text (string columns).
         extra_columns: Further columns whose values the content fingerprint covers (e.g. a
             validation column).
+        weight_column: A column of per-row sample weights: checked to be numeric, never
+            null, finite and non-negative (not all 0); its ``ColumnInfo`` (float32) is among
+            the returned columns and the fingerprint covers it.
 
     Raises:
         ValueError: a column is missing, the DataFrame is empty, a value is null, an
-            array/vector column has rows of different lengths, or an image column holds
-            bytes that are not JPEG/PNG.
+            array/vector column has rows of different lengths, an image column holds
+            bytes that are not JPEG/PNG, or the weight column holds a bad weight.
         TypeError: a column has a type its role does not accept.
     """
     if not feature_columns:
@@ -299,10 +304,12 @@ def inspect_dataframe(
     check_columns_exist(df, label_columns, "label")
     check_columns_exist(df, extra_columns, "validation")
     types = dict((f.name, f.dataType) for f in df.schema.fields)
+    weights = check_weight_column(df, types, weight_column, feature_columns, label_columns)
     kinds = _kinds(types, feature_columns, label_columns, class_columns, text_columns)
     distinct = [c for c in class_columns if kinds.get(c) == SCALAR]
-    hashed = list(dict.fromkeys(list(kinds) + list(extra_columns)))
-    row = df.agg(*_aggregates(df, kinds, types, distinct, max_classes, hashed)).first()
+    hashed = list(dict.fromkeys(list(kinds) + list(extra_columns) + weights))
+    aggs = _aggregates(df, kinds, types, distinct, max_classes, hashed)
+    row = df.agg(*aggs, *[a for c in weights for a in weight_aggregates(c)]).first()
     rows = int(row["__rows"])
     if rows == 0:
         raise ValueError("the DataFrame is empty: there is nothing to train on")
@@ -310,6 +317,7 @@ def inspect_dataframe(
     out = {c: _column_info(c, kind, types[c], row, rows,
                            "label" if c in label_columns else "feature")
            for c, kind in kinds.items()}
+    out.update({c: weight_info(c, types[c], row, rows) for c in weights})
     classes = {c: tuple(sorted(row[f"{c}__classes"])) for c in distinct}
     content = f"{rows}-{row['__hsum']}-{row['__hxor']}"
     return Inspection(rows, out, classes, content)

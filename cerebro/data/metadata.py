@@ -58,6 +58,7 @@ class DatasetInfo:
             DataFrame's content and of the preparation settings.
         text: For each text column (now int32 ids): its ``TextEncoding`` as JSON, which
             says how to tokenize raw strings the same way (``cerebro.data.text``).
+        weight_column: The column of per-row sample weights prepared with it, or ``None``.
         reused: This ``prepare_data`` call found the dataset already in the store and wrote
             nothing (not saved).
     """
@@ -70,6 +71,7 @@ class DatasetInfo:
     label_columns: tuple[str, ...] = ()
     fingerprint: str = ""
     text: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    weight_column: Optional[str] = None
     reused: bool = dataclasses.field(default=False, compare=False)
 
     def column(self, name: str) -> ColumnInfo:
@@ -89,6 +91,7 @@ class DatasetInfo:
             "label_columns": list(self.label_columns),
             "fingerprint": self.fingerprint,
             "text": self.text,
+            "weight_column": self.weight_column,
         }
 
     @classmethod
@@ -105,6 +108,7 @@ class DatasetInfo:
             label_columns=tuple(d.get("label_columns", ())),
             fingerprint=d.get("fingerprint", ""),
             text=dict(d.get("text", {})),
+            weight_column=d.get("weight_column"),
         )
 
 

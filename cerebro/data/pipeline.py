@@ -69,12 +69,16 @@ def encode_labels(y: np.ndarray, encoding: Optional[dict]) -> np.ndarray:
 
 
 class BatchMaker:
-    """Turns raw column values of some rows into one model-ready ``(x, y)`` batch."""
+    """Turns raw column values of some rows into one model-ready ``(x, y, w)`` batch.
+
+    ``w`` is the batch's float32 sample weights (``io.weight_column``), or ``None``.
+    """
 
     def __init__(self, io: Any, columns: dict[str, dict],
                  transform: Optional[Callable] = None):
         self.io, self.columns, self.transform = io, columns, transform
         self.bad_rows = 0  # undecodable images left out so far
+        self.bad_weight = 0.0  # their sample weights
 
     @property
     def needs_batches(self) -> bool:
@@ -92,6 +96,8 @@ class BatchMaker:
                                            skip_bad=True)
                 if bad:
                     self.bad_rows += len(bad)
+                    if self.io.weight_column:
+                        self.bad_weight += float(raw[self.io.weight_column][bad].sum())
                     keep = np.setdiff1d(np.arange(len(raw[c])), bad)
                     raw = {k: v[keep] for k, v in raw.items()}
                 raw[c] = pixels
@@ -107,7 +113,8 @@ class BatchMaker:
         y = ys[0] if len(ys) == 1 else ys
         if self.transform is not None:
             x, y = self.transform(x, y)
-        return x, y
+        w = _float(raw[io.weight_column]).reshape(-1) if io.weight_column else None
+        return x, y, w
 
 
 def _float(a: np.ndarray) -> np.ndarray:
@@ -203,7 +210,8 @@ def keras_batches(plan: BatchPlan, make: BatchMaker):
             return len(plan)
 
         def __getitem__(self, i: int):
-            return make(plan.rows_of(i))
+            x, y, w = make(plan.rows_of(i))
+            return (x, y) if w is None else (x, y, w)
 
     return Batches()
 

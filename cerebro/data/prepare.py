@@ -121,7 +121,7 @@ def _check_args(num_partitions, feature_columns, label_columns, images, text) ->
                              "width) or (height, width, channels) with 1-4 channels")
 
 
-def _inspect(df, inspected, features, labels, validation, text) -> Inspection:
+def _inspect(df, inspected, features, labels, validation, text, weight) -> Inspection:
     if isinstance(inspected, Inspection):
         return inspected
     if inspected is not None:  # (rows, columns): checks done, but no content fingerprint
@@ -129,7 +129,7 @@ def _inspect(df, inspected, features, labels, validation, text) -> Inspection:
         return Inspection(rows, columns, {}, "")
     extra = [validation] if isinstance(validation, str) else []
     return inspect_dataframe(df, features, labels, text_columns=list(text),
-                             extra_columns=extra)
+                             extra_columns=extra, weight_column=weight)
 
 
 def prepare_data(
@@ -145,6 +145,7 @@ def prepare_data(
     images: Optional[ImageShapes] = None,
     text: Optional[Mapping[str, text_mod.TextSettings]] = None,
     reuse: bool = True,
+    weight_column: Optional[str] = None,
 ) -> DatasetInfo:
     """Validates ``df`` and writes it as ``num_partitions`` train and val shards (or reuses them).
 
@@ -165,6 +166,8 @@ def prepare_data(
             out (or ``None``) takes the size and channels of its first image.
         text: ``TextSettings`` of each string feature column to tokenize.
         reuse: Reuse a dataset already in the store with the same fingerprint.
+        weight_column: A column of per-row sample weights, checked (``inspect_dataframe``)
+            and kept in the shards as float32; ``inspected`` must then cover it.
 
     Returns:
         The ``DatasetInfo``, also written to ``store.dataset_key(info.fingerprint)`` and, as
@@ -175,25 +178,29 @@ def prepare_data(
     _check_args(num_partitions, feature_columns, label_columns, images, text)
     if inspected is not None:  # the caller ran the inspection: the pass is the caller's
         return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
-                        seed, inspected, images, text, reuse)
+                        seed, inspected, images, text, reuse, weight_column)
     with one_pass(df):
         return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
-                        seed, inspected, images, text, reuse)
+                        seed, inspected, images, text, reuse, weight_column)
 
 
 def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
              num_partitions: int, validation, seed: int, inspected, images: dict, text: dict,
-             reuse: bool) -> DatasetInfo:
-    found = _inspect(df, inspected, feature_columns, label_columns, validation, text)
-    missing = [c for c in feature_columns + label_columns if c not in found.columns]
+             reuse: bool, weight_column: Optional[str]) -> DatasetInfo:
+    found = _inspect(df, inspected, feature_columns, label_columns, validation, text,
+                     weight_column)
+    stored = feature_columns + label_columns + ([weight_column] if weight_column else [])
+    missing = [c for c in stored if c not in found.columns]
     if missing:
         raise ValueError(f"inspected holds no information on column(s) {missing}")
-    columns = {c: found.columns[c] for c in feature_columns + label_columns}
+    columns = {c: found.columns[c] for c in stored}
     for c, info in columns.items():
         if info.kind == TEXT and c not in text:
             text[c] = text_mod.TextSettings()
     settings = _settings(columns, feature_columns, label_columns, validation, seed,
                          num_partitions, images, text)
+    if weight_column:  # absent otherwise: unweighted datasets keep their fingerprints
+        settings["weight"] = weight_column
     fp = fingerprint(found.content, settings) if found.content else uuid.uuid4().hex[:20]
     if reuse and found.content:
         info = _reusable(store, fp)
@@ -209,7 +216,7 @@ def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
     log.info("preparing dataset %s (%s)", fp, why)
     encodings = {c: text_mod.fit(df, c, s) for c, s in text.items()}
     info = _write(store, df, fp, columns, feature_columns, label_columns, num_partitions,
-                  validation, seed, images, encodings)
+                  validation, seed, images, encodings, weight_column)
     store.write_json(store.dataset_key(fp), info.to_json())
     store.write_json(store.metadata_key(), info.to_json())
     log.info("prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
@@ -248,9 +255,9 @@ def _reusable(store, fp: str, quiet: bool = False) -> Optional[DatasetInfo]:
     return dataclasses.replace(info, reused=True)
 
 
-def _plan(store, columns, features, labels, types, encodings, staging) -> WritePlan:
+def _plan(store, columns, types, encodings, staging) -> WritePlan:
     plans = []
-    for c in features + labels:
+    for c in columns:
         info = columns[c]
         plans.append(ColumnPlan(c, info.kind, info.dtype, is_image_struct(types[c]),
                                 encodings[c].to_json() if c in encodings else None))
@@ -258,14 +265,14 @@ def _plan(store, columns, features, labels, types, encodings, staging) -> WriteP
 
 
 def _write(store, df, fp, columns, features, labels, num_partitions, validation, seed, images,
-           encodings) -> DatasetInfo:
+           encodings, weight_column=None) -> DatasetInfo:
     """Runs the one Spark job that writes both splits, then publishes them."""
     from pyspark.sql import functions as F
 
     flagged = _validation_flag(df, validation, seed)
     types = dict((f.name, f.dataType) for f in df.schema.fields)
     exprs = []
-    for c in features + labels:
+    for c in columns:  # features, labels, then the weight column
         if c in encodings:
             flagged = encodings[c].tokenize(flagged, c, f"{c}__tokens")
             exprs.append(F.col(f"`{c}__tokens`").alias(c))
@@ -273,7 +280,7 @@ def _write(store, df, fp, columns, features, labels, num_partitions, validation,
             exprs.append(storage_expr(columns[c], types[c]).alias(c))
     final = {s: store.shards_key(s, fp) for s in ("train", "val")}
     staging = {s: store.temp_key(k) for s, k in final.items()}
-    plan = _plan(store, columns, features, labels, types, encodings, staging)
+    plan = _plan(store, columns, types, encodings, staging)
     try:
         log.info("writing train and val shards of dataset %s under %s", fp,
                  store.shards_key("train", fp))
@@ -286,7 +293,7 @@ def _write(store, df, fp, columns, features, labels, num_partitions, validation,
         if errors:
             raise ValueError(errors[0])
         info = _dataset_info(fp, summaries, columns, features, labels, num_partitions,
-                             images, encodings, store)
+                             images, encodings, store, weight_column)
         done = _reusable(store, fp, quiet=True)
         if done is not None:  # another run published this very dataset meanwhile
             for key in staging.values():
@@ -305,7 +312,7 @@ def _write(store, df, fp, columns, features, labels, num_partitions, validation,
 
 
 def _dataset_info(fp, summaries, columns, features, labels, num_partitions, images,
-                  encodings, store) -> DatasetInfo:
+                  encodings, store, weight_column=None) -> DatasetInfo:
     rows = {s: [0] * num_partitions for s in ("train", "val")}
     stats: list[dict] = []
     for s in summaries:
@@ -332,7 +339,8 @@ def _dataset_info(fp, summaries, columns, features, labels, num_partitions, imag
         return SplitInfo(shards, tuple(rows[name]))
 
     return DatasetInfo(out, num_partitions, split("train"), split("val"), tuple(features),
-                       tuple(labels), fp, {c: e.to_json() for c, e in encodings.items()})
+                       tuple(labels), fp, {c: e.to_json() for c, e in encodings.items()},
+                       weight_column)
 
 
 def _image_column(info: ColumnInfo, wanted, stats: list[dict]) -> ColumnInfo:

@@ -7,30 +7,33 @@ acknowledged with the outcome. A command that cannot apply is rejected, never ra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Optional
 
-from cerebro.wire import ModelStatus
+from cerebro.wire import Command, ModelResumed, ModelStatus
 
 if TYPE_CHECKING:
     from cerebro.engine.controller import Controller
     from cerebro.engine.hopper import ModelHopper
 
 
-def apply_all(hopper: ModelHopper, controller: Controller, commands: list[dict[str, Any]]) -> None:
+def apply_all(hopper: ModelHopper, controller: Controller, commands: Sequence[Command]) -> None:
     """Applies queued commands; each is acknowledged with ``ack(ok, message, model_id)``."""
     for cmd in commands:
-        ack = cmd.get("ack") or (lambda ok, message, model_id=None: None)
         try:
-            model_id, message = apply(hopper, controller, cmd["action"], cmd.get("model_id"),
-                                      cmd.get("params"), cmd.get("epochs"))
+            model_id, message = apply(hopper, controller, cmd.action, cmd.model_id,
+                                      cmd.params, cmd.epochs)
         except Exception as e:  # noqa: BLE001 - a bad command must not end the search
-            ack(False, str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}")
+            if cmd.ack is not None:
+                cmd.ack(False, str(e) if isinstance(e, ValueError)
+                        else f"{type(e).__name__}: {e}")
             continue
-        ack(True, message, model_id)
+        if cmd.ack is not None:
+            cmd.ack(True, message, model_id)
 
 
 def apply(hopper: ModelHopper, controller: Controller, action: str,
-          model_id: Optional[str] = None, params: Optional[dict[str, Any]] = None,
+          model_id: Optional[str] = None, params: Optional[Mapping[str, object]] = None,
           epochs: Optional[int] = None) -> tuple[str, str]:
     """Stops, resumes or adds a model.
 
@@ -54,7 +57,7 @@ def apply(hopper: ModelHopper, controller: Controller, action: str,
     if action == "stop":
         if run.status != ModelStatus.RUNNING:
             raise ValueError(f"{run.model_id} is {run.status}, not running")
-        hopper.stop_model(run.model_id)
+        hopper.stop_model(run.model_id, "stopped by hand (dashboard)")
         if not in_flight:  # no visit result will come to report it, so report it now
             hopper.finish_model(run, controller)
         return run.model_id, f"{run.model_id} stopped after {run.epochs_done} epoch(s)"
@@ -67,7 +70,6 @@ def apply(hopper: ModelHopper, controller: Controller, action: str,
             raise ValueError(f"{run.model_id} has no epochs left; say how many to add")
         run.drop_partial_epoch()
         hopper.extend(run.model_id, int(epochs))
-        hopper.emit("model_resumed", {"model_id": run.model_id,
-                                      "epochs": run.epochs_done + int(epochs)})
+        hopper.emit(ModelResumed(run.model_id, run.epochs_done + int(epochs)))
         return run.model_id, f"{run.model_id} resumes for {int(epochs)} epoch(s)"
     raise ValueError(f"unknown action {action!r}; use stop, resume or add")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from cerebro.wire import FailReason
+
 if TYPE_CHECKING:
     from cerebro.engine.hopper import ModelHopper
 
@@ -22,8 +24,8 @@ class Controller(Protocol):
         """A model finished every epoch it was given (or was stopped)."""
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
-                        reason: str) -> None:
-        """A model is out of the search (``reason``: error, memory or lost)."""
+                        reason: FailReason) -> None:
+        """A model is out of the search."""
 
     def add_manual(self, hopper: ModelHopper, params: dict[str, Any]) -> str:
         """Adds a model with hyperparameters a person chose; returns its id."""

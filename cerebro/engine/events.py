@@ -1,37 +1,56 @@
 """``EventBus``: the search's listeners run on their own thread, off the dispatch path.
 
-The hopper only puts events on a queue; a background thread hands them, in order, to the
-listeners (console, records database, MLflow). A listener that raises is logged and keeps
-getting the next events; one that blocks delays only the listeners after it, never a
-worker. The same thread polls the human-in-the-loop command source (a database query) at
-a bounded rate and queues what it finds for the hopper, and runs the commands'
-acknowledgements, so no database round trip happens between a worker's reply and its next
-visit.
+Events are the typed records of ``cerebro.wire`` (``VisitStarted``, ``EpochEnd``...); the bus
+hands each to every ``Listener`` by double dispatch (``event.deliver(listener)`` calls the
+listener's method for that event's type). The hopper only puts events on a queue; a
+background thread hands them, in order, to the listeners (console, records database,
+MLflow). A listener that raises is logged and keeps getting the next events; one that
+blocks delays only the listeners after it, never a worker. The same thread polls the
+human-in-the-loop command source (a database query) at a bounded rate and queues what it
+finds for the hopper, and runs the commands' acknowledgements, so no database round trip
+happens between a worker's reply and its next visit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from cerebro._logging import get_logger
+from cerebro.wire import Ack, Command, Event, Listener
 
 log = get_logger("engine")
 
-Listener = Callable[[str, dict[str, Any]], None]
-CommandSource = Callable[[], list[dict[str, Any]]]
-_STOP = object()
+CommandSource = Callable[[], Sequence[Command]]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Call:
+    """A function to run on the bus thread, in order with the events."""
+
+    fn: Callable[..., object]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+class _Stop:
+    """The end of the queue."""
+
+
+_Item = Union[Event, _Call, _Stop]
 
 
 class EventBus:
     """Delivers events to listeners on a background thread.
 
     Args:
-        listeners: Called as ``listener(kind, payload)``, in this order, for every event.
+        listeners: Get every event, in this order (a user's plain ``(kind, payload)``
+            callable comes wrapped: ``cerebro.wire.as_listener``).
         commands: Optional source of human-in-the-loop commands (polled every ``poll_s``).
         poll_s: Seconds between two polls of ``commands``.
         on_command: Called (from the bus thread) when commands were queued, e.g. to wake
@@ -46,27 +65,27 @@ class EventBus:
         self.poll_s = float(poll_s)
         self.on_command = on_command
         self.errors = 0
-        self._events: queue.Queue[Any] = queue.Queue()
-        self._commands: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._seen: set[Any] = set()  # ids of commands handed out (their ack may be queued)
+        self._events: queue.Queue[_Item] = queue.Queue()
+        self._commands: queue.Queue[Command] = queue.Queue()
+        self._seen: set[int] = set()  # ids of commands handed out (their ack may be queued)
         self._thread = threading.Thread(target=self._loop, name="cerebro-events", daemon=True)
         self._closed = False
         self._thread.start()
 
     # -- producer side (the hopper's thread) --------------------------------------------------
-    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+    def emit(self, event: Event) -> None:
         """Queues an event; returns at once."""
         if not self._closed:
-            self._events.put((kind, payload))
+            self._events.put(event)
 
     __call__ = emit
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def call(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
         """Runs ``fn`` on the bus thread, after the events queued so far."""
         if not self._closed:
-            self._events.put((fn, args, kwargs))
+            self._events.put(_Call(fn, args, kwargs))
 
-    def pending_commands(self) -> list[dict[str, Any]]:
+    def pending_commands(self) -> list[Command]:
         """The commands polled since the last call (their ``ack`` runs on the bus thread)."""
         out = []
         while True:
@@ -80,7 +99,7 @@ class EventBus:
         if self._closed:
             return
         self._closed = True
-        self._events.put(_STOP)
+        self._events.put(_Stop())
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.warning("listeners still busy after %.0f s; %d event(s) not delivered",
@@ -91,11 +110,12 @@ class EventBus:
         next_poll = time.monotonic()
         while True:
             wait = max(0.0, next_poll - time.monotonic()) if self.commands_source else None
+            item: Optional[_Item]
             try:
                 item = self._events.get(timeout=wait)
             except queue.Empty:
                 item = None
-            if item is _STOP:
+            if isinstance(item, _Stop):
                 return
             if item is not None:
                 self._deliver(item)
@@ -103,40 +123,39 @@ class EventBus:
                 self._poll()
                 next_poll = time.monotonic() + self.poll_s
 
-    def _deliver(self, item: tuple[Any, ...]) -> None:
-        head = item[0]
-        if callable(head):
-            fn, args, kwargs = item
-            self._guard(getattr(fn, "__name__", "callback"), lambda: fn(*args, **kwargs))
+    def _deliver(self, item: Union[Event, _Call]) -> None:
+        if isinstance(item, _Call):
+            call = item
+            self._guard(getattr(call.fn, "__name__", "callback"),
+                        lambda: call.fn(*call.args, **call.kwargs))
             return
-        kind, payload = item
+        event = item
         for listener in self.listeners:
-            self._guard(kind, functools.partial(listener, kind, payload))
+            self._guard(event.name, functools.partial(event.deliver, listener))
 
     def _poll(self) -> None:
         source = self.commands_source
         assert source is not None
-        found: list[dict[str, Any]] = []
+        found: list[Command] = []
         self._guard("commands", lambda: found.extend(source() or ()))
         for cmd in found:
-            if cmd.get("id") is not None:
-                if cmd["id"] in self._seen:  # still PENDING until its queued ack runs
+            if cmd.id is not None:
+                if cmd.id in self._seen:  # still PENDING until its queued ack runs
                     continue
-                self._seen.add(cmd["id"])
-            ack = cmd.get("ack")
-            if ack is not None:  # acknowledgements write to the database: on this thread
-                cmd = {**cmd, "ack": self._deferred(ack)}
+                self._seen.add(cmd.id)
+            if cmd.ack is not None:  # acknowledgements write to the database: on this thread
+                cmd = dataclasses.replace(cmd, ack=self._deferred(cmd.ack))
             self._commands.put(cmd)
         if found and self.on_command is not None:  # (a repeat wakes it too: harmless)
             self._guard("wake", self.on_command)
 
-    def _deferred(self, fn: Callable[..., Any]) -> Callable[..., None]:
-        """``fn`` made to run on the bus thread when called from another."""
-        def later(*args: Any, **kwargs: Any) -> None:
-            self.call(fn, *args, **kwargs)
+    def _deferred(self, ack: Ack) -> Ack:
+        """``ack`` made to run on the bus thread when called from another."""
+        def later(ok: bool, message: str = "", model_id: Optional[str] = None) -> None:
+            self.call(ack, ok, message, model_id)
         return later
 
-    def _guard(self, what: str, fn: Callable[[], Any]) -> None:
+    def _guard(self, what: str, fn: Callable[[], object]) -> None:
         try:
             fn()
         except Exception as e:  # noqa: BLE001 - a listener must never stop a search

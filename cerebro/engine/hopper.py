@@ -8,6 +8,7 @@ controller (the ``SearchRunner``) and refills idle workers at once. The pool is 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -19,7 +20,10 @@ from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
 from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind, visit_threads
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import LostReason, ModelStatus, VisitResult, WorkerUp
+from cerebro.wire import (Command, EpochEnd, Event, FailReason, LostReason, ModelFailed,
+                          ModelStatus, VisitDone, VisitLost, VisitResult, VisitStarted, WorkerUp,
+                          WorkersRestarted)
+from cerebro.wire import ModelDone as ModelDoneEvent
 
 log = get_logger("engine")
 
@@ -33,7 +37,7 @@ class ModelHopper:
         objective: Ranks each model's epochs (its best epoch is its result).
         seed: Seeds the visit order and every visit's shuffle/dropout.
         strict_order: Scheduler mode (see ``cerebro.mop.Scheduler``).
-        emit: ``(kind, payload)`` sink for events (an ``EventBus``).
+        emit: Sink of the search's events (``cerebro.wire``; an ``EventBus``'s ``emit``).
         commands: Returns the human-in-the-loop commands queued since the last call.
         num_workers: Workers (== partitions).
         phases: Where the start-up phases are marked (workers ready, first visit, ...).
@@ -41,11 +45,12 @@ class ModelHopper:
 
     def __init__(self, supervisor: PoolSupervisor, layout: RunLayout, objective: Objective,
                  num_workers: int, seed: int = 0, strict_order: bool = True,
-                 emit: Optional[Any] = None, commands: Optional[Any] = None,
+                 emit: Optional[Callable[[Event], None]] = None,
+                 commands: Optional[Callable[[], Sequence[Command]]] = None,
                  phases: Optional[Phases] = None) -> None:
         self.supervisor, self.layout, self.objective = supervisor, layout, objective
         self.clock = supervisor.clock
-        self.emit = emit or (lambda kind, payload: None)
+        self.emit: Callable[[Event], None] = emit or (lambda event: None)
         self.commands = commands
         self.num_workers, self.seed = num_workers, seed
         self.scheduler = Scheduler(num_workers, seed=seed, strict_order=strict_order)
@@ -53,6 +58,7 @@ class ModelHopper:
         self.stats = HopStats()
         self.phases = phases or Phases()
         self._inflight: dict[int, tuple[Visit, float]] = {}
+        self._stopped: set[str] = set()  # stopped, maybe not yet reported
         self._t0: Optional[float] = None
         self._running = False
         self._hosts: list[str] = [""] * num_workers
@@ -85,7 +91,7 @@ class ModelHopper:
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a model more epochs (also one that finished or was stopped)."""
         run = self.runs[model_id]
-        run.status, run.reported = ModelStatus.RUNNING, False
+        run.status, run.reported, run.stop_reason = ModelStatus.RUNNING, False, ""
         if model_id in self.scheduler.models():
             self.scheduler.extend(model_id, epochs)
         else:
@@ -93,13 +99,23 @@ class ModelHopper:
         if self._running:
             self.dispatch()
 
-    def stop_model(self, model_id: str) -> None:
-        """Takes a model out at its next sub-epoch boundary; its states are kept."""
+    def stop_model(self, model_id: str, reason: str = "") -> None:
+        """Takes a model out at its next sub-epoch boundary; its states are kept.
+
+        Args:
+            model_id: The model.
+            reason: Why (kept in its ``log.json`` and shown with its STOPPED status).
+        """
         run = self.runs[model_id]
         if run.status == ModelStatus.RUNNING:
-            run.status = ModelStatus.STOPPED
+            run.status, run.stop_reason = ModelStatus.STOPPED, reason
+            self._stopped.add(model_id)  # reported once no visit of it is in flight
         if model_id in self.scheduler.models():
             self.scheduler.remove_model(model_id)
+
+    def has_epochs_left(self, model_id: str) -> bool:
+        """Whether the model still has epochs to train (False once its last one ended)."""
+        return model_id in self.scheduler.models() and self.scheduler.is_active(model_id)
 
     @property
     def active_models(self) -> list[str]:
@@ -146,9 +162,21 @@ class ModelHopper:
                 self._worker_up(item)
             elif worker in self._inflight:
                 self._on_result(worker, item, controller)
+        self._report_stopped(controller)
         if self.commands is not None:
             commands_mod.apply_all(self, controller, self.commands())
         return True
+
+    def _report_stopped(self, controller: Controller) -> None:
+        """Reports the models stopped between their visits (say, while another model's
+        epoch ended), which no visit result will report."""
+        for model_id in sorted(self._stopped):
+            run = self.runs[model_id]
+            if run.reported or run.status != ModelStatus.STOPPED:
+                self._stopped.discard(model_id)
+            elif not self.in_flight(model_id):
+                self._stopped.discard(model_id)
+                self.finish_model(run, controller)
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
@@ -183,9 +211,8 @@ class ModelHopper:
                 self.phases.mark("first_visit")
                 self.phases.log_once()
             self._inflight[visit.partition] = (visit, now)
-            self.emit("visit_started", {"model_id": run.model_id, "kind": task.kind,
-                                        "epoch": visit.epoch, "partition": visit.partition,
-                                        "deadline_s": deadline, "threads": task.threads})
+            self.emit(VisitStarted(run.model_id, task.kind, visit.epoch, visit.partition,
+                                   deadline, task.threads))
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
@@ -200,26 +227,23 @@ class ModelHopper:
             return
         if not result.ok:
             self.scheduler.fail(visit)
-            self.fail_model(run, result.error, "error", controller)
+            self.fail_model(run, result.error, FailReason.ERROR, controller)
             return
         self.stats.add(visit.kind.value, result)
         run.visit_done(visit, result, now - started, self.layout)
         if self.scheduler.memory is not None:
             self.scheduler.memory.observe(run.model_id, result.peak_rss_bytes)
-        self.emit("visit_done", {"model_id": run.model_id, "kind": visit.kind.value,
-                                 "epoch": visit.epoch, "partition": worker,
-                                 "metrics": result.metrics, "seconds": now - started,
-                                 "peak_rss_bytes": result.peak_rss_bytes,
-                                 "threads": result.threads, "compute_s": result.compute_s})
+        self.emit(VisitDone(run.model_id, visit.kind.value, visit.epoch, worker,
+                            result.metrics, now - started, result.peak_rss_bytes,
+                            result.threads, result.compute_s))
         epoch_ended = False
         for ev in self.scheduler.complete(visit):
             if isinstance(ev, EpochDone):
                 epoch_ended = True
                 metrics = run.close_epoch(ev.epoch, self.objective)
                 self._save(run)  # the log has the epoch before anyone acts on it
-                self.emit("epoch_end", {"model_id": run.model_id, "epoch": ev.epoch,
-                                        "metrics": metrics, "best_epoch": run.best_epoch,
-                                        "best_value": run.best_value})
+                self.emit(EpochEnd(run.model_id, ev.epoch, metrics, run.best_epoch,
+                                   run.best_value))
                 controller.on_epoch_end(self, run.model_id, ev.epoch, metrics)
             elif isinstance(ev, ModelDone) and run.status == ModelStatus.RUNNING:
                 run.status = ModelStatus.DONE
@@ -239,12 +263,10 @@ class ModelHopper:
         run.losses[str(reason)] = run.losses.get(str(reason), 0) + 1
         if reason == LostReason.MEMORY and self.scheduler.memory is not None:
             self.scheduler.memory.lost(run.model_id, result.peak_rss_bytes)
-        self.emit("visit_lost", {"model_id": run.model_id, "kind": visit.kind.value,
-                                 "epoch": visit.epoch, "partition": worker,
-                                 "reason": str(reason), "error": result.error})
+        self.emit(VisitLost(run.model_id, visit.kind.value, visit.epoch, worker, reason,
+                            result.error))
         self.supervisor.lost(worker, result, run.model_id)
-        self.emit("workers_restarted", {"model_id": run.model_id, "worker": worker,
-                                        "restarts": self.supervisor.restarts})
+        self.emit(WorkersRestarted(run.model_id, worker, self.supervisor.restarts))
         verdict = run.lost_verdict(result.error)
         if verdict is not None:
             self.fail_model(run, verdict[0], verdict[1], controller)
@@ -254,18 +276,19 @@ class ModelHopper:
         """A model is done or stopped: keep its final and best states, report it."""
         run.reported = True
         self._save(run, finished=True)
-        self.emit("model_done", {"model_id": run.model_id, "status": str(run.status),
-                                 **run.summary()})
+        self.emit(ModelDoneEvent(run.model_id, run.status, run.best_epoch, run.best_value,
+                                 run.result_state_key, run.stop_reason))
         controller.on_model_done(self, run.model_id)
 
-    def fail_model(self, run: ModelRun, error: str, reason: str, controller: Controller) -> None:
+    def fail_model(self, run: ModelRun, error: str, reason: FailReason,
+                   controller: Controller) -> None:
         """Takes a model out for good; the search goes on with the freed capacity."""
         if run.model_id in self.scheduler.models():
             self.scheduler.remove_model(run.model_id)
         run.status, run.error, run.reported = ModelStatus.FAILED, error, True
         log.warning("model %s failed: %s", run.model_id, error.splitlines()[0] if error else "")
         self._save(run)
-        self.emit("model_failed", {"model_id": run.model_id, "error": error, "reason": reason})
+        self.emit(ModelFailed(run.model_id, error, reason))
         controller.on_model_failed(self, run.model_id, error, reason)
 
     def _save(self, run: ModelRun, finished: bool = False) -> None:

@@ -12,7 +12,9 @@ import hashlib
 import math
 from typing import Any, Callable, Optional
 
-from cerebro.wire import LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
+from cerebro.mop import Visit
+from cerebro.storage.layout import RunLayout
+from cerebro.wire import FailReason, LostReason, ModelIO, ModelStatus, VisitResult, VisitTask
 
 MEMORY_LOSSES_ALLOWED = 1  # a model over its memory is retried once, alone, then FAILED
 LOSSES_ALLOWED = 2  # other losses (killed or hung worker) of one model before it is FAILED
@@ -79,6 +81,7 @@ class ModelRun:
     epochs_done: int = 0
     status: ModelStatus = ModelStatus.RUNNING
     error: str = ""
+    stop_reason: str = ""  # why the search stopped it early (a stopper, a callback, a person)
     history: dict[str, list[float]] = dataclasses.field(default_factory=dict)
     visit_log: dict[int, list[int]] = dataclasses.field(default_factory=dict)
     fail_injection: Optional[str] = None
@@ -97,7 +100,7 @@ class ModelRun:
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
-    def visit_task(self, visit: Any, layout: Any, seed: int,
+    def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
                    memory_limit_bytes: Optional[int] = None,
                    threads: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
@@ -121,7 +124,8 @@ class ModelRun:
             self._io_cache = self.io.to_json()
         return self._io_cache
 
-    def visit_done(self, visit: Any, result: VisitResult, seconds: float, layout: Any) -> None:
+    def visit_done(self, visit: Visit, result: VisitResult, seconds: float,
+                   layout: RunLayout) -> None:
         """Books a completed visit: its time, memory, metrics and (training) new state."""
         kind = visit.kind.value
         self.record_duration(kind, seconds)
@@ -136,16 +140,20 @@ class ModelRun:
     def accumulate(self, kind: str, result: VisitResult) -> None:
         acc = self._acc.setdefault(kind, {})
         for k, v in result.metrics.items():
+            # Keras's means: a weighted metric over the sum of the weights, the rest (the
+            # loss too: sum of w * loss over the rows) over the rows.
+            n = result.weight_sum if k in result.weighted else result.samples
             s = acc.setdefault(k, [0.0, 0.0])
-            s[0] += v * result.samples
-            s[1] += result.samples
+            s[0] += v * n
+            s[1] += n
 
     def drop_partial_epoch(self) -> None:
         """Forgets the sums of an epoch a stop cut short (before the model resumes)."""
         self._acc = {}
 
     def close_epoch(self, epoch: int, objective: Objective) -> dict[str, float]:
-        """Sample-weighted means of the epoch's visits, as ``train_*`` and ``val_*``.
+        """Means of the epoch's visits (by rows, or by sample weight for the weighted
+        metrics), as ``train_*`` and ``val_*``.
 
         Also advances the best epoch when this one beats it; the state after the epoch's
         training (``state_key``) then becomes the model's result.
@@ -175,6 +183,7 @@ class ModelRun:
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""
         return {"model_id": self.model_id, "status": str(self.status), "error": self.error,
+                "stop_reason": self.stop_reason,
                 "epochs_done": self.epochs_done, "state_key": self.state_key, "seq": self.seq,
                 "history": self.history, "ordinal": ordinal, "seed_key": self.seed_key,
                 "partial_metrics": self._acc, "best_epoch": self.best_epoch,
@@ -211,17 +220,14 @@ class ModelRun:
         self.learning_rate = record.get("learning_rate")
         return self.visit_log.get(self.epochs_done, [])
 
-    def lost_verdict(self, error: str) -> Optional[tuple[str, str]]:
+    def lost_verdict(self, error: str) -> Optional[tuple[str, FailReason]]:
         """After a lost visit: ``(error, reason)`` if the model must fail, else ``None``."""
         memory = self.losses.get(str(LostReason.MEMORY), 0)
         others = sum(self.losses.values()) - memory
         if memory > MEMORY_LOSSES_ALLOWED:
-            return (f"out of memory twice, the second time running alone: {error}", "memory")
+            return (f"out of memory twice, the second time running alone: {error}",
+                    FailReason.MEMORY)
         if others > LOSSES_ALLOWED:
-            return (f"its worker was lost {others} times while running it; last: {error}", "lost")
+            return (f"its worker was lost {others} times while running it; last: {error}",
+                    FailReason.LOST)
         return None
-
-    def summary(self) -> dict[str, Any]:
-        """The model's best epoch and value, for events and results."""
-        return {"best_epoch": self.best_epoch, "best_value": self.best_value,
-                "state_key": self.result_state_key}

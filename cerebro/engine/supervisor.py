@@ -17,10 +17,11 @@ import dataclasses
 import heapq
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Optional
+from collections.abc import Callable, Hashable
+from typing import Optional, Union
 
 from cerebro._logging import get_logger
+from cerebro.engine.ports import WorkerPool
 from cerebro.mop import MemoryPlan
 from cerebro.wire import LostReason, VisitResult, VisitTask, WorkerUp
 
@@ -60,7 +61,7 @@ class PoolSupervisor:
     """Owns the worker pool for the hopper.
 
     Args:
-        start_pool: Starts a pool (``cerebro.backend.WorkerPool``).
+        start_pool: Starts a pool (``SearchRunner``: its backend's ``start_workers``).
         liveness: The visits' deadlines.
         max_restarts: Worker restarts allowed in the whole search.
         max_start_failures: Consecutive losses of a restarted worker before its first
@@ -68,7 +69,8 @@ class PoolSupervisor:
         clock: Seconds, monotonic (a simulated pool's virtual clock in tests).
     """
 
-    def __init__(self, start_pool: Callable[[], Any], liveness: Optional[LivenessPolicy] = None,
+    def __init__(self, start_pool: Callable[[], WorkerPool],
+                 liveness: Optional[LivenessPolicy] = None,
                  max_restarts: int = 10, max_start_failures: int = 3,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._start_pool = start_pool
@@ -76,7 +78,7 @@ class PoolSupervisor:
         self.liveness = liveness or LivenessPolicy()
         self.max_restarts = int(max_restarts)
         self.max_start_failures = int(max_start_failures)
-        self.pool: Any = None
+        self.pool: Optional[WorkerPool] = None
         self.restarts = 0
         self.start_s = 0.0
         self._deadline: dict[int, tuple[float, float]] = {}  # worker -> (due, seconds)
@@ -92,15 +94,15 @@ class PoolSupervisor:
         If ``work`` fails, the pool is shut down once it is up and the error is raised.
         ``started`` is called (in the starting thread) as soon as the pool is up.
         """
-        out: dict[str, Any] = {}
+        out: list[Union[WorkerPool, BaseException]] = []
 
         def start() -> None:
             try:
-                out["pool"] = self._start_pool()
+                out.append(self._start_pool())
                 if started is not None:
                     started()
             except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
-                out["error"] = e
+                out.append(e)
 
         starter = threading.Thread(target=start, name="cerebro-start-workers", daemon=True)
         starter.start()
@@ -108,31 +110,43 @@ class PoolSupervisor:
             work()
         except BaseException:
             starter.join()
-            if "pool" in out:
-                out["pool"].shutdown(graceful=False)
+            if out and not isinstance(out[0], BaseException):
+                out[0].shutdown(graceful=False)
             raise
         starter.join()
-        if "error" in out:
-            raise out["error"]
-        self.pool = out["pool"]
-        self.start_s = float(getattr(self.pool, "start_s", 0.0))
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        self.pool = out[0]
+        self.start_s = float(self.pool.start_s)
 
     def shutdown(self, graceful: bool = True) -> None:
         if self.pool is not None:
             self.pool.shutdown(graceful=graceful)
 
     @property
+    def started(self) -> WorkerPool:
+        """The running pool.
+
+        Raises:
+            RuntimeError: The pool has not been started.
+        """
+        if self.pool is None:
+            raise RuntimeError("the worker pool is not started")
+        return self.pool
+
+    @property
     def num_workers(self) -> int:
-        return int(self.pool.num_workers)
+        return int(self.started.num_workers)
 
     def memory_plan(self, num_workers: int) -> Optional[MemoryPlan]:
         """Memory admission where the pool's workers share a host's memory (else ``None``)."""
-        budgets = self.pool.memory_budgets
+        budgets = self.started.memory_budgets
         if not budgets:
             return None
-        hosts = self.pool.hosts
-        plan = MemoryPlan([hosts.get(w, "") for w in range(num_workers)], budgets)
-        for w, rss in self.pool.idle_rss.items():
+        hosts = self.started.hosts
+        by_host: dict[Hashable, int] = {h: b for h, b in budgets.items()}
+        plan = MemoryPlan([hosts.get(w, "") for w in range(num_workers)], by_host)
+        for w, rss in self.started.idle_rss.items():
             plan.set_idle(w, rss)
         log.info("memory admission: %s", ", ".join(f"{h or 'host'}: {b / 2**30:.1f} GiB"
                                                    for h, b in budgets.items()))
@@ -141,8 +155,8 @@ class PoolSupervisor:
     def cores(self, num_workers: int) -> tuple[list[str], Optional[list[int]]]:
         """The host of each worker, and the cores each owns (``None`` where the pool does not
         report them all: every visit then runs with its worker's own threads)."""
-        hosts = self.pool.hosts
-        reported = getattr(self.pool, "cores", None) or {}
+        hosts = self.started.hosts
+        reported = self.started.cores
         cores = [int(reported.get(w, 0)) for w in range(num_workers)]
         return ([str(hosts.get(w, "")) for w in range(num_workers)],
                 cores if all(c > 0 for c in cores) else None)
@@ -152,7 +166,7 @@ class PoolSupervisor:
 
     # -- visits ----------------------------------------------------------------------------------
     def submit(self, worker: int, task: VisitTask, deadline_s: float) -> None:
-        self.pool.submit(worker, task)
+        self.started.submit(worker, task)
         due = self.clock() + deadline_s
         self._deadline[worker] = (due, deadline_s)
         heapq.heappush(self._due, (due, worker))
@@ -163,7 +177,8 @@ class PoolSupervisor:
         A visit past its deadline comes back as a lost visit (``LostReason.HUNG``).
         """
         first = self._next_due()
-        out = list(self.pool.wait(None if first is None else max(0.0, first - self.clock())))
+        out = list(self.started.wait(None if first is None
+                                     else max(0.0, first - self.clock())))
         answered = {w for w, _ in out}
         now = self.clock()
         while (first := self._next_due()) is not None and first <= now:
@@ -212,4 +227,4 @@ class PoolSupervisor:
                 f"worker {worker} was lost {fresh - 1} times in a row before completing a visit "
                 f"(last: {result.error}); the workers cannot run here")
         self._restarting.add(worker)
-        self.pool.restart(worker)
+        self.started.restart(worker)

@@ -32,6 +32,7 @@ import time
 from typing import Any, Callable, Iterable, Optional
 
 from cerebro._logging import get_logger
+from cerebro.wire import EpochEnd, Listener, ModelAdded, ModelDone, ModelFailed, ModelResumed
 
 log = get_logger("mlflow")
 
@@ -116,8 +117,8 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class MlflowLogger:
-    """Hopper listener (``logger(kind, payload)``) that logs a search to MLflow.
+class MlflowLogger(Listener):
+    """Search listener that logs a search to MLflow.
 
     :func:`cerebro.records.record_search` drives it: :meth:`start` when the search starts,
     the hopper's events while it runs, :meth:`done` / :meth:`close` when the hopper stops and
@@ -207,13 +208,33 @@ class MlflowLogger:
             return exp.experiment_id
 
     # -- listener ---------------------------------------------------------------------------
-    def __call__(self, kind: str, payload: dict) -> None:
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None and self.parent_run_id is not None:
-            self._guard(f"{kind} of {payload.get('model_id')}", handler, payload)
+    def on_model_added(self, event: ModelAdded) -> None:
+        self._event(f"model_added of {event.model_id}", self._model_added, event)
 
-    def _on_model_added(self, p: dict) -> None:
-        model_id = p["model_id"]
+    def on_epoch_end(self, event: EpochEnd) -> None:
+        self._event(f"epoch_end of {event.model_id}", self._epoch_end, event)
+
+    def on_model_done(self, event: ModelDone) -> None:
+        tags = {"cerebro.status": str(event.status)}
+        if event.stop_reason:
+            tags["cerebro.stop_reason"] = event.stop_reason
+        self._event(f"model_done of {event.model_id}", self._end_trial, event.model_id,
+                    "FINISHED", tags)
+
+    def on_model_failed(self, event: ModelFailed) -> None:
+        self._event(f"model_failed of {event.model_id}", self._end_trial, event.model_id,
+                    "FAILED", {"cerebro.status": "FAILED", "cerebro.error": event.error})
+
+    def on_model_resumed(self, event: ModelResumed) -> None:
+        self._event(f"model_resumed of {event.model_id}", self._model_resumed, event)
+
+    def _event(self, what: str, fn: Callable, *args) -> None:
+        """Logs an event once the search's run is open (an error is logged, never raised)."""
+        if self.parent_run_id is not None:
+            self._guard(what, fn, *args)
+
+    def _model_added(self, e: ModelAdded) -> None:
+        model_id = e.model_id
         run_id = self.run_ids.get(model_id)
         if run_id is not None:  # added again (resumed): the same run goes on
             self.client.update_run(run_id, status="RUNNING")
@@ -223,39 +244,32 @@ class MlflowLogger:
                 tags={"mlflow.parentRunId": self.parent_run_id,
                       "cerebro.model_id": model_id}).info.run_id
             self.run_ids[model_id] = run_id
-            try:
-                params = dict(self.params(model_id) or {})
-            except Exception as e:  # noqa: BLE001
-                log.debug("no hyperparameters for %s: %s", model_id, e)
-                params = {}
-            self._log_params(run_id, _flat(params))
+            params = e.params
+            if params is None:
+                try:
+                    params = dict(self.params(model_id) or {})
+                except Exception as err:  # noqa: BLE001
+                    log.debug("no hyperparameters for %s: %s", model_id, err)
+                    params = {}
+            self._log_params(run_id, _flat(dict(params)))
         self._running.add(model_id)
         self._set_tags(run_id, {"cerebro.status": "RUNNING",
-                                "cerebro.epochs_planned": p.get("epochs")})
+                                "cerebro.epochs_planned": e.epochs})
 
-    def _on_epoch_end(self, p: dict) -> None:
-        run_id = self.run_ids.get(p["model_id"])
+    def _epoch_end(self, e: EpochEnd) -> None:
+        run_id = self.run_ids.get(e.model_id)
         if run_id is None:
             return
-        step, ts = int(p["epoch"]) + 1, _now_ms()
-        self._log_metrics(run_id, p.get("metrics") or {}, step, ts)
+        self._log_metrics(run_id, dict(e.metrics), e.epoch + 1, _now_ms())
 
-    def _on_model_done(self, p: dict) -> None:
-        status = str(p.get("status", "DONE"))
-        self._end_trial(p["model_id"], "FINISHED", {"cerebro.status": status})
-
-    def _on_model_failed(self, p: dict) -> None:
-        self._end_trial(p["model_id"], "FAILED",
-                        {"cerebro.status": "FAILED", "cerebro.error": str(p.get("error", ""))})
-
-    def _on_model_resumed(self, p: dict) -> None:
-        run_id = self.run_ids.get(p["model_id"])
+    def _model_resumed(self, e: ModelResumed) -> None:
+        run_id = self.run_ids.get(e.model_id)
         if run_id is None:
             return
         self.client.update_run(run_id, status="RUNNING")
-        self._running.add(p["model_id"])
+        self._running.add(e.model_id)
         self._set_tags(run_id, {"cerebro.status": "RUNNING",
-                                "cerebro.epochs_planned": p.get("epochs")})
+                                "cerebro.epochs_planned": e.epochs})
 
     def _end_trial(self, model_id: str, status: str, tags: dict) -> None:
         run_id = self.run_ids.get(model_id)

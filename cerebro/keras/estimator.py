@@ -27,14 +27,16 @@ def _check_model(model):
 
 
 def _check_callbacks(callbacks) -> list:
-    callbacks = list(callbacks or [])
-    if callbacks:
-        names = ", ".join(type(c).__name__ for c in callbacks)
-        raise ValueError(
-            f"SparkEstimator(callbacks=[{names}]) is not supported: Keras callbacks run inside "
-            "model.fit, and model hopping trains every epoch as sub-epochs on different workers "
-            "(see docs/migrating.md); read the epoch metrics from the result's history instead")
-    return callbacks
+    """Epoch-level Keras callbacks, run per trial on the driver; the rest are refused."""
+    from cerebro.keras.callbacks import check_callbacks
+
+    return check_callbacks(callbacks)
+
+
+def _check_weight_col(name: Optional[str]) -> Optional[str]:
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"sample_weight_col must be a column name (str) or None, got {name!r}")
+    return name
 
 
 def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
@@ -105,15 +107,23 @@ class SparkEstimator:
         batch_size: Batch size of every sub-epoch; a whole float such as ``64.0`` is taken
             as 64. ``None`` means 32.
         custom_objects: Custom layers/functions the ``.keras`` file needs to load.
-        callbacks: Not run on workers (MOP trains in sub-epochs); must be empty.
+        callbacks: Epoch-level Keras callbacks (``EarlyStopping``, ``ReduceLROnPlateau``,
+            ...), one copy per trial, run on the driver at each epoch's end, as for
+            ``HyperHyperModel.fit(callbacks=...)``; per-batch ones are refused.
         feature_columns / label_columns: Override the search's columns for this model.
         input_shapes: One shape per feature column (without the batch dimension); default:
             taken from the model's inputs.
         loss_weights: Weights of the losses of several outputs (``keras.Model.compile``).
+        weighted_metrics: Keras metrics weighted by the sample weights (``keras.Model.
+            compile``'s ``weighted_metrics``; with ``sample_weight_col``): a mean over the
+            sum of the weights, where ``metrics`` are a mean over the rows.
         transformation_fn: ``fn(x, y) -> (x, y)`` applied by the worker to every train and
             eval batch: ``x``/``y`` are numpy arrays (lists of arrays for several
             inputs/outputs). See ``docs/migrating.md``.
-        sample_weight_col: The fork's per-row weights; not supported (refused).
+        sample_weight_col: A numeric column of per-row weights, given to Keras's ``fit`` and
+            ``evaluate`` as ``sample_weight`` on the workers. The search prepares the weight
+            column of its first configuration's estimator; it is checked (numeric, never
+            null, finite, >= 0) before any training.
         shuffle_buffer_size: The fork's shuffle buffer; ignored (each visit shuffles the
             worker's whole shard).
     """
@@ -124,7 +134,8 @@ class SparkEstimator:
                  feature_columns=None, label_columns=None, input_shapes=None, *,
                  loss_weights=None, transformation_fn: Optional[Callable] = None,
                  sample_weight_col: Optional[str] = None,
-                 shuffle_buffer_size: Optional[int] = None):
+                 shuffle_buffer_size: Optional[int] = None,
+                 weighted_metrics: Optional[Sequence[Any]] = None):
         self.model = _check_model(model)
         self.optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
         if self.optimizer is None:
@@ -134,6 +145,7 @@ class SparkEstimator:
             raise ValueError("loss is required: pass loss=... (a Keras loss name, function or "
                              "instance) or a compiled model")
         self.metrics = list(metrics or [])
+        self.weighted_metrics = list(weighted_metrics or [])
         self.batch_size = whole_number(32 if batch_size is None else batch_size, "batch_size")
         self.custom_objects = custom_objects
         self.callbacks = _check_callbacks(callbacks)
@@ -143,17 +155,15 @@ class SparkEstimator:
         self.loss_weights = loss_weights
         self._transform_bytes = check_transformation_fn(transformation_fn)
         self.transformation_fn = transformation_fn
-        if sample_weight_col is not None:
-            raise ValueError(
-                f"sample_weight_col={sample_weight_col!r} is not supported: the workers do not "
-                "read per-row weights; repeat rows in the DataFrame to weight them")
+        self.sample_weight_col = _check_weight_col(sample_weight_col)
         if shuffle_buffer_size is not None:
             log.info("SparkEstimator(shuffle_buffer_size=%s) ignored: every visit shuffles "
                      "the worker's whole shard", shuffle_buffer_size)
 
     def compiled_model(self):
         self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics,
-                           loss_weights=self.loss_weights)
+                           loss_weights=self.loss_weights,
+                           weighted_metrics=self.weighted_metrics or None)
         return self.model
 
     def model_input_shapes(self) -> list[tuple[int, ...]]:
@@ -237,6 +247,13 @@ class SparkEstimator:
     def setTransformationFn(self, value):
         self._transform_bytes = check_transformation_fn(value)
         self.transformation_fn = value
+        return self
+
+    def getSampleWeightCol(self) -> Optional[str]:
+        return self.sample_weight_col
+
+    def setSampleWeightCol(self, value):
+        self.sample_weight_col = _check_weight_col(value)
         return self
 
     def getFeatureCols(self):

@@ -15,6 +15,7 @@ import traceback
 from typing import Optional
 
 from cerebro._logging import get_logger
+from cerebro._upstream import weighted_metric_names
 from cerebro.data import pipeline
 from cerebro.wire import VisitResult, VisitTask
 from cerebro.keras import state as state_mod
@@ -113,7 +114,8 @@ class WorkerRuntime:
         return self._transforms[key]
 
     def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
-        """``(x, y)`` arrays for small in-memory shards, else a PyDataset of batches."""
+        """``(x, y, w)`` arrays for small in-memory shards, else a PyDataset of batches
+        (``y`` and ``w`` then ``None``); ``w``: the sample weights, or ``None``."""
         cols = list(task.io.columns)
         float_bytes = 4 * shard.rows * sum(int(shard.columns[c].get("width", 1)) for c in cols)
         if shard.in_memory and not make.needs_batches and float_bytes <= COPY_LIMIT_BYTES:
@@ -121,7 +123,7 @@ class WorkerRuntime:
         row_bytes = max(1, shard.nbytes // max(1, shard.rows))
         buffer_rows = max(task.batch_size, self.buffer_bytes // row_bytes)
         plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
-        return pipeline.keras_batches(plan, make), None
+        return pipeline.keras_batches(plan, make), None, None
 
     def _custom_objects(self, spec_key: str) -> Optional[dict]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
@@ -185,13 +187,15 @@ class WorkerRuntime:
         t0 = time.perf_counter()
         if task.kind == "train":
             keras.utils.set_random_seed(task.seed % (2**31))
-            x, y = self._fit_input(task, shard, make, task.seed)
-            hist = model.fit(x, y, batch_size=None if y is None else task.batch_size, epochs=1,
+            x, y, w = self._fit_input(task, shard, make, task.seed)
+            hist = model.fit(x, y, sample_weight=w,
+                             batch_size=None if y is None else task.batch_size, epochs=1,
                              shuffle=False, verbose=0)
             metrics = {k: float(v[-1]) for k, v in hist.history.items()}
         else:
-            x, y = self._fit_input(task, shard, make, None)
-            metrics = model.evaluate(x, y, batch_size=None if y is None else task.batch_size,
+            x, y, w = self._fit_input(task, shard, make, None)
+            metrics = model.evaluate(x, y, sample_weight=w,
+                                     batch_size=None if y is None else task.batch_size,
                                      verbose=0, return_dict=True)
             metrics = {k: float(v) for k, v in metrics.items()}
         if make.bad_rows:
@@ -210,5 +214,17 @@ class WorkerRuntime:
             self.store.write_bytes(task.out_key, data)
             entry.state_key = task.out_key
             save_s = time.perf_counter() - t1
-        return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows, load_s=load_s,
+        weight_sum, weighted = self._weights(task, shard, make, model)
+        return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows,
+                           weight_sum=weight_sum, weighted=weighted, load_s=load_s,
                            compute_s=compute_s, save_s=save_s, built=built)
+
+    @staticmethod
+    def _weights(task: VisitTask, shard, make, model) -> tuple[float, tuple[str, ...]]:
+        """The visit's sum of sample weights (rows left out excepted) and the names of the
+        metrics Keras weighed by them (``compile(weighted_metrics=...)``)."""
+        col = task.io.weight_column
+        if not col:
+            return 0.0, ()
+        total = float(shard.read(col, 0, shard.rows).sum(dtype="float64")) - make.bad_weight
+        return total, tuple(sorted(weighted_metric_names(model)))

@@ -5,9 +5,12 @@ AutoKeras habits: the fork's tuner names, pandas DataFrames, numpy ``evaluate(x,
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from cerebro.nas.fitted import FittedSearch
 
 # The fork's (and AutoKeras's / KerasTuner's class-style) spellings -> our tuner names.
 TUNER_ALIASES = {
@@ -88,12 +91,13 @@ def _label_array(target, y: Any) -> np.ndarray:
     return idx.astype(np.float32).reshape(-1, 1)
 
 
-def evaluate_numpy(fitted: dict, x: Any, y: Any, batch_size: int, verbose: int) -> dict[str, float]:
+def evaluate_numpy(fitted: FittedSearch, x: Any, y: Any, batch_size: int,
+                   verbose: int) -> dict[str, float]:
     """The best model's metrics on numpy ``x`` / ``y`` (computed here, not on Spark)."""
     from cerebro.nas import predict as predict_mod
 
-    specs = predict_mod.input_specs(fitted)
-    targets = fitted["targets"]
+    specs = fitted.input_specs()
+    targets = fitted.targets
     xs = x if isinstance(x, (list, tuple)) and len(specs) > 1 else [x]
     ys = y if isinstance(y, (list, tuple)) and len(targets) > 1 else [y]
     if len(xs) != len(specs) or len(ys) != len(targets):
@@ -104,7 +108,7 @@ def evaluate_numpy(fitted: dict, x: Any, y: Any, batch_size: int, verbose: int) 
     if any(len(a) != len(arrays[0]) for a in arrays + labels):
         raise ValueError(f"x and y have different numbers of rows: "
                          f"{[len(a) for a in arrays]} vs {[len(a) for a in labels]}")
-    model = fitted["result"].get_best_model().keras()
+    model = fitted.result.get_best_model().keras()
     out = model.evaluate(arrays[0] if len(arrays) == 1 else arrays,
                          labels[0] if len(labels) == 1 else labels,
                          batch_size=batch_size, verbose=verbose, return_dict=True)

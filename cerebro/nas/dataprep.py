@@ -38,7 +38,8 @@ class NasData:
         feature_columns / label_columns: The prepared columns the models read.
         sample_inputs: A bounded sample of each input, shaped like the model's inputs.
         inputs: How inference reads each input from a DataFrame or numpy (image decoding,
-            the text encoding): give it to ``cerebro.nas.predict`` as ``fitted["inputs"]``.
+            the text encoding): ``FittedSearch.inputs``.
+        weight_column: The column of per-row sample weights, or ``None``.
     """
 
     info: DatasetInfo
@@ -49,18 +50,20 @@ class NasData:
     label_columns: list[str]
     sample_inputs: list[np.ndarray]
     inputs: list[InputSpec] = dataclasses.field(default_factory=list)
+    weight_column: Optional[str] = None
 
     @property
     def io(self) -> ModelIO:
         return ModelIO(tuple(self.feature_columns), tuple(self.label_columns),
                        tuple(tuple(s) for s in self.shapes),
                        tuple(t.shape for t in self.targets),
-                       tuple(t.encoding for t in self.targets))
+                       tuple(t.encoding for t in self.targets), self.weight_column)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The columns each worker loads."""
-        return tuple(dict.fromkeys(self.feature_columns + self.label_columns))
+        weight = [self.weight_column] if self.weight_column else []
+        return tuple(dict.fromkeys(self.feature_columns + self.label_columns + weight))
 
 
 def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
@@ -95,7 +98,7 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                        if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
              for c, s in zip(feature_cols, shapes)]
     return NasData(info, w.groups, shapes, targets, feature_cols, w.label_cols, sample_inputs,
-                   specs)
+                   specs, am.resources.sample_weight_col)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +126,8 @@ def _inspect_and_write(am, df, val_col, input_shape, phases: Phases) -> _Written
     text_cols = [g[0] for node, g in zip(am.inputs, groups) if _is_text(node)]
     found = inspect_dataframe(df, res.feature_columns, res.label_columns, class_cols,
                               max_classes=analysis.MAX_CLASSES, text_columns=text_cols,
-                              extra_columns=[validation] if isinstance(validation, str) else [])
+                              extra_columns=[validation] if isinstance(validation, str) else [],
+                              weight_column=res.sample_weight_col)
     phases.mark("data_inspected")
     columns = found.columns
     shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
@@ -139,11 +143,14 @@ def _inspect_and_write(am, df, val_col, input_shape, phases: Phases) -> _Written
     seed = am.seed or 0
     prepared = stack_columns(analysis.add_class_index_columns(df, targets), groups)
     label_cols = [t.column for t in targets]
-    inspected = Inspection(found.rows, _prepared_columns(columns, groups, targets), {},
-                           found.content)
+    weight = res.sample_weight_col
+    prepared_columns = _prepared_columns(columns, groups, targets)
+    if weight:
+        prepared_columns[weight] = columns[weight]
+    inspected = Inspection(found.rows, prepared_columns, {}, found.content)
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
                         validation=validation, seed=seed, inspected=inspected, images=images,
-                        text=text)
+                        text=text, weight_column=weight)
     phases.mark("data_written")
     return _Written(info, groups, feature_cols, label_cols, shapes, targets, text_cols, vocabulary)
 

@@ -16,9 +16,12 @@ from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
-from cerebro.nas.settings import Resources, TunerSettings
+from cerebro.nas.fitted import FittedSearch
+from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
+from cerebro.wire import as_listener
 
 log = get_logger("nas")
+_FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
 
 
 class HyperHyperModel:
@@ -51,7 +54,7 @@ class HyperHyperModel:
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
         self.tuner = None
-        self._fitted: Optional[dict] = None
+        self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
         self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
@@ -59,7 +62,8 @@ class HyperHyperModel:
     # -- binding ----------------------------------------------------------------------------
     def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
                       evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
-                      records=None, mlflow=None, listeners=()) -> None:
+                      records=None, mlflow=None, listeners=(),
+                      sample_weight_col: Optional[str] = None) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
         Args:
@@ -76,7 +80,11 @@ class HyperHyperModel:
                 ``CEREBRO_RECORDS`` environment variable), a SQLAlchemy URL or path, or
                 ``False`` (off).
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
-            listeners: More ``(kind, payload)`` callbacks of the search's events.
+            listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+            sample_weight_col: A numeric column of per-row weights (``SparkEstimator``'s
+                name), given to Keras's ``fit`` and ``evaluate`` as ``sample_weight`` on the
+                workers; checked at ``fit`` (never null, finite, >= 0) before training.
         """
         from cerebro.backend.base import Backend
         from cerebro.storage import Store
@@ -89,10 +97,16 @@ class HyperHyperModel:
         label_columns = schema.as_column_list(label_columns, "label_columns")
         schema.check_io_arity(self.inputs, self.heads, feature_columns, label_columns)
         compat.check_evaluation_metric(evaluation_metric, self.heads)
+        if sample_weight_col is not None and (not isinstance(sample_weight_col, str)
+                                              or sample_weight_col in feature_columns
+                                              + label_columns):
+            raise ValueError(f"sample_weight_col must name a column that is neither a feature "
+                             f"nor a label, got {sample_weight_col!r}")
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(listeners))
+                                   listeners=tuple(as_listener(x) for x in listeners),
+                                   sample_weight_col=sample_weight_col)
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
@@ -100,7 +114,7 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   **tuner_kwargs) -> None:
+                   early_stopping: Any = AUTO, **tuner_kwargs) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -115,6 +129,15 @@ class HyperHyperModel:
             project_name / directory: Override the constructor's (the fork took them here).
             max_model_size: Trials whose model has more parameters fail to build (skipped),
                 as AutoKeras's ``max_model_size``.
+            early_stopping: Ends hopeless trials at an epoch's end, freeing their slot for
+                the next trial: ``"auto"`` (default: ``"median"``, except under Hyperband,
+                whose rounds already do this), ``"median"`` (the median stopping rule:
+                after each epoch from the first, a trial whose best objective is worse than
+                the median of the running averages of at least 3 other trials at that
+                epoch stops), ``"asha"`` (asynchronous successive halving), ``None`` (every
+                trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
+                A stopped trial is ``STOPPED`` in the records and the result, with its
+                reason; the oracle gets its scores (it ends ``COMPLETED`` there).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
@@ -137,6 +160,7 @@ class HyperHyperModel:
             raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
         if overwrite is not None and not isinstance(overwrite, bool):
             raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+        check_early_stopping(early_stopping)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -147,7 +171,7 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs)
+                                            parallelism, kwargs, early_stopping)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)
@@ -190,7 +214,8 @@ class HyperHyperModel:
 
     # -- search -----------------------------------------------------------------------------
     def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None, verbose: Optional[int] = None, **kwargs):
+            callbacks=None, validation_df=None, verbose: Optional[int] = None,
+            early_stopping: Any = _FROM_TUNER_BIND, **kwargs):
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -205,6 +230,8 @@ class HyperHyperModel:
                 (see ``cerebro.search.callbacks``). Per-batch callbacks are refused.
             validation_df: Explicit validation rows (instead of ``validation``).
             verbose: 0 silent, 1 progress; default: ``resource_bind``'s.
+            early_stopping: Overrides ``tuner_bind(early_stopping=...)`` for this search
+                (``"auto"``, ``"median"``, ``"asha"``, ``None`` or a ``Stopper``).
             **kwargs: The fork's and AutoKeras's ``fit`` keywords that have no meaning here
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
@@ -222,6 +249,8 @@ class HyperHyperModel:
         epochs = _whole(10 if epochs is None else epochs, "epochs")
         verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
         callbacks = check_callbacks(callbacks)
+        if early_stopping is not _FROM_TUNER_BIND:
+            check_early_stopping(early_stopping)
         df = compat.as_spark_df(df, "df")
         if validation_df is not None:
             validation_df = compat.as_spark_df(validation_df, "validation_df")
@@ -230,8 +259,11 @@ class HyperHyperModel:
             self.tuner_bind("greedy", objective="val_loss")
         if self.tuner is None:
             self._make_tuner(self._max_epochs or epochs)
+        if early_stopping is _FROM_TUNER_BIND:
+            early_stopping = self.tuner_settings.early_stopping
         result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
-                                    callbacks=tuple(callbacks), verbose=verbose)
+                                    callbacks=tuple(callbacks), verbose=verbose,
+                                    early_stopping=early_stopping)
         self._fitted = fitted
         return result
 
@@ -254,7 +286,8 @@ class HyperHyperModel:
 
     def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
                              callbacks=None, verbose: Optional[int] = None, input_shape=None,
-                             prep_x=None, prep_y=None, **kwargs):
+                             prep_x=None, prep_y=None, early_stopping: Any = _FROM_TUNER_BIND,
+                             **kwargs):
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -274,17 +307,18 @@ class HyperHyperModel:
             log.info("fit_on_prepared_data: prep_x/prep_y are not needed here (the graph is "
                      "configured from the prepared data); ignored")
         return self.fit(df, epochs=epochs, input_shape=input_shape, batch_size=batch_size,
-                        callbacks=callbacks, verbose=verbose, **kwargs)
+                        callbacks=callbacks, verbose=verbose, early_stopping=early_stopping,
+                        **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> dict:
+    def _require_fit(self) -> FittedSearch:
         if self._fitted is None:
             raise ValueError("fit() has not run yet")
         return self._fitted
 
     def export_model(self):
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
-        return self._require_fit()["result"].get_best_model().keras()
+        return self._require_fit().result.get_best_model().keras()
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
         """Predictions of the best model.

@@ -13,6 +13,7 @@ import numpy as np
 
 from cerebro.keras import inference
 from cerebro.nas import analysis
+from cerebro.nas.fitted import FittedSearch
 
 
 def _decode(target, probs: np.ndarray) -> np.ndarray:
@@ -28,19 +29,10 @@ def _decode(target, probs: np.ndarray) -> np.ndarray:
     return np.asarray(target.classes, dtype=object)[idx]
 
 
-def input_specs(fitted: dict) -> list[inference.InputSpec]:
-    """How each model input is read: the search's specs, or numeric columns (older results)."""
-    specs = fitted.get("inputs")
-    if specs:
-        return list(specs)
-    return [inference.InputSpec(c, tuple(s))
-            for c, s in zip(fitted["feature_columns"], fitted["shapes"])]
-
-
-def _prepare_df(fitted, df):
+def _prepare_df(fitted: FittedSearch, df):
     from cerebro.nas.dataprep import stack_columns
 
-    return stack_columns(df, fitted["groups"])
+    return stack_columns(df, fitted.groups)
 
 
 def _numpy_input(spec: inference.InputSpec, a: Any) -> np.ndarray:
@@ -63,14 +55,14 @@ def _numpy_input(spec: inference.InputSpec, a: Any) -> np.ndarray:
     return np.asarray(arr, np.float32).reshape((len(arr),) + tuple(spec.shape))
 
 
-def predict(fitted: dict, x: Any, batch_size: int = 256):
-    best = fitted["result"].get_best_model()
-    targets = fitted["targets"]
-    specs = input_specs(fitted)
+def predict(fitted: FittedSearch, x: Any, batch_size: int = 256):
+    best = fitted.result.get_best_model()
+    targets = fitted.targets
+    specs = fitted.input_specs()
     if isinstance(x, (np.ndarray, list, tuple, dict)):
         xs = x if isinstance(x, (list, tuple)) and len(specs) > 1 else [x]
         if isinstance(x, dict):
-            xs = [x[c] for c in fitted["feature_columns"]]
+            xs = [x[c] for c in fitted.feature_columns]
         if len(xs) != len(specs):
             raise ValueError(f"the model has {len(specs)} input(s), {len(xs)} were given")
         arrays = [_numpy_input(s, a) for s, a in zip(specs, xs)]
@@ -83,13 +75,13 @@ def predict(fitted: dict, x: Any, batch_size: int = 256):
     return _predict_df(fitted, best, _prepare_df(fitted, x), specs, batch_size)
 
 
-def _predict_df(fitted, best, df, specs, batch_size):
+def _predict_df(fitted: FittedSearch, best, df, specs, batch_size):
     from pyspark.sql import functions as F
 
     out = inference.transform(df, best.spec_bytes, best.state_bytes, best.feature_columns,
                               best.input_shapes, best.output_names, batch_size=batch_size,
                               custom_objects=best.custom_objects, inputs=specs)
-    for t in fitted["targets"]:
+    for t in fitted.targets:
         if t.head != "classification":
             continue
         pred = F.col(f"`{t.source_column}__pred`")
@@ -106,21 +98,21 @@ def _predict_df(fitted, best, df, specs, batch_size):
     return out
 
 
-def evaluate(fitted: dict, df, batch_size: int = 256) -> dict[str, float]:
+def evaluate(fitted: FittedSearch, df, batch_size: int = 256) -> dict[str, float]:
     """Sample-weighted mean of per-chunk ``model.evaluate`` results (exact for means)."""
     from cerebro.data.columns import check_columns_exist
 
-    best = fitted["result"].get_best_model()
-    targets = fitted["targets"]
+    best = fitted.result.get_best_model()
+    targets = fitted.targets
     check_columns_exist(df, [t.source_column for t in targets], "label")
     df = _prepare_df(fitted, analysis.add_class_index_columns(df, targets))
-    return inference.evaluate(df, best.spec_bytes, best.state_bytes, input_specs(fitted),
+    return inference.evaluate(df, best.spec_bytes, best.state_bytes, fitted.input_specs(),
                               [t.column for t in targets], [t.shape for t in targets],
                               [t.encoding for t in targets], batch_size=batch_size,
                               custom_objects=best.custom_objects)
 
 
-def export_preprocessing(fitted: dict) -> dict[str, Any]:
+def export_preprocessing(fitted: FittedSearch) -> dict[str, Any]:
     """What to save beside an exported model: how raw inputs become what it reads.
 
     Returns a JSON-able document: ``dataset`` (the prepared dataset's fingerprint; its record
@@ -129,6 +121,6 @@ def export_preprocessing(fitted: dict) -> dict[str, Any]:
     or ``text``) and, for text, the ``TextEncoding`` (``cerebro.data.text.TextEncoding
     .from_json(doc).encode(strings)`` gives the model's int32 input).
     """
-    return {"dataset": fitted.get("dataset", ""),
+    return {"dataset": fitted.dataset,
             "inputs": [{"column": s.column, "shape": list(s.shape), "kind": s.kind,
-                        "text": s.text} for s in input_specs(fitted)]}
+                        "text": s.text} for s in fitted.input_specs()]}

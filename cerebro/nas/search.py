@@ -6,8 +6,11 @@ import numpy as np
 
 from cerebro._logging import get_logger
 from cerebro.nas import dataprep
+from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
+from cerebro.nas.settings import nas_stopper
 from cerebro.nas.source import OracleSource, trial_id_of
+from cerebro.wire import Listener, ModelDone, ModelFailed
 
 log = get_logger("nas")
 
@@ -42,14 +45,16 @@ def check_objective(objective, heads) -> None:
 
 
 def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None,
-               callbacks: tuple = (), verbose=None):
+               callbacks: tuple = (), verbose=None, early_stopping="auto"):
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
-    ``verbose``: overrides ``resource_bind``'s.
+    ``verbose``: overrides ``resource_bind``'s; ``early_stopping``: a checked setting
+    (``cerebro.nas.settings.nas_stopper``).
 
     Returns:
-        The ``ModelSelectionResult`` and what ``predict``/``evaluate`` need of the data.
+        The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
+        use.
     """
     from cerebro.engine import Phases
     from cerebro.search import RunnerSettings, SearchRunner
@@ -93,15 +98,19 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
                              f"max_model_size={max_size}")
         return model
 
+    import keras_tuner as kt
+
     source = OracleSource(oracle, build, data.io, batch_size, epochs, pin_hps=pin)
+    stopper = nas_stopper(early_stopping, isinstance(oracle, kt.oracles.HyperbandOracle))
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
         output_names=[f"{t.source_column}__pred" for t in data.targets],
         evaluation_metric=res.evaluation_metric, seed=seed,
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
+        stopper=stopper,
         records=res.records, mlflow=res.mlflow, phases=phases,
-        listeners=(*res.listeners, _state_pusher(am)),
+        listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
@@ -113,10 +122,7 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
     result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}
                       for m, h in result.metrics.items()}
-    fitted = {"result": result, "targets": data.targets, "feature_columns": data.feature_columns,
-              "groups": data.groups, "shapes": data.shapes, "label_columns": data.label_columns,
-              "inputs": data.inputs, "dataset": data.info.fingerprint}
-    return result, fitted
+    return result, FittedSearch.of(result, data)
 
 
 def _push_state(am) -> None:
@@ -127,18 +133,28 @@ def _push_state(am) -> None:
         tuner_state.push(am.resources.store, am.project_name)
 
 
-def _state_pusher(am):
+class _StatePusher(Listener):
     """A listener that copies the KerasTuner state to a remote store as trials end (the
     oracle has saved the trials before this one by then), so a crash loses little."""
-    from cerebro.nas import tuner_state
 
-    remote = not am.directory and not tuner_state.is_local(am.resources.store)
+    def __init__(self, am) -> None:
+        from cerebro.nas import tuner_state
 
-    def listener(kind: str, payload: dict) -> None:
-        if remote and kind in ("model_done", "model_failed"):
-            try:
-                tuner_state.push(am.resources.store, am.project_name)
-            except Exception as e:  # noqa: BLE001 - the end of the search pushes again
-                log.warning("could not copy the tuner state to the store: %s", e)
+        self.am = am
+        self.remote = not am.directory and not tuner_state.is_local(am.resources.store)
 
-    return listener
+    def _push(self) -> None:
+        from cerebro.nas import tuner_state
+
+        if not self.remote:
+            return
+        try:
+            tuner_state.push(self.am.resources.store, self.am.project_name)
+        except Exception as e:  # noqa: BLE001 - the end of the search pushes again
+            log.warning("could not copy the tuner state to the store: %s", e)
+
+    def on_model_done(self, event: ModelDone) -> None:
+        self._push()
+
+    def on_model_failed(self, event: ModelFailed) -> None:
+        self._push()

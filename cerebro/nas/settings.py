@@ -7,6 +7,37 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any, Optional
 
+from cerebro.wire import Listener
+from cerebro.search.stopping import MedianStoppingRule, Stopper, resolve_stopper
+
+AUTO = "auto"
+
+
+def check_early_stopping(value: Any) -> Any:
+    """Checks a NAS ``early_stopping=`` setting (``"auto"`` or what ``resolve_stopper``
+    takes); returns it.
+
+    Raises:
+        ValueError: Not a choice (the message names the value and the choices).
+    """
+    if isinstance(value, str) and value == AUTO:
+        return value
+    try:
+        resolve_stopper(value)
+    except ValueError:
+        raise ValueError(f"early_stopping={value!r} is not a choice: use 'auto' (the median "
+                         "rule, off under Hyperband), 'median', 'asha', None (off) or a "
+                         "cerebro.search.stopping.Stopper instance") from None
+    return value
+
+
+def nas_stopper(value: Any, hyperband: bool) -> Optional[Stopper]:
+    """The stopper of a NAS search: ``"auto"`` is ``MedianStoppingRule()`` (grace 1 epoch,
+    3 other trials), or none under Hyperband."""
+    if isinstance(value, str) and value == AUTO:
+        return None if hyperband else MedianStoppingRule()
+    return resolve_stopper(value)
+
 
 @dataclasses.dataclass
 class Resources:
@@ -24,7 +55,9 @@ class Resources:
         records: Where the search is recorded (``None``: ``<store>/cerebro.db`` unless
             ``CEREBRO_RECORDS`` says otherwise; ``False``: off; a SQLAlchemy URL or path).
         mlflow: MLflow tracking URI or ``True`` to log to MLflow (``None``: ``CEREBRO_MLFLOW``).
-        listeners: More ``(kind, payload)`` callbacks of the search's events.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+        sample_weight_col: A column of per-row sample weights, or ``None``.
     """
 
     backend: Any
@@ -36,7 +69,8 @@ class Resources:
     verbose: int = 1
     records: Any = None
     mlflow: Any = None
-    listeners: Sequence[Any] = ()
+    listeners: Sequence[Listener] = ()
+    sample_weight_col: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -51,6 +85,9 @@ class TunerSettings:
         overwrite: Start the project afresh.
         parallelism: Trials trained at once (``None``: twice the workers).
         kwargs: Options for the oracle (e.g. ``exploration``).
+        early_stopping: ``"auto"`` (the default: the median stopping rule, except under
+            Hyperband, which already ends trials early by its rounds), ``"median"``,
+            ``"asha"``, ``None`` (off) or a ``cerebro.search.stopping.Stopper``.
     """
 
     tuner: Any = "greedy"
@@ -60,6 +97,7 @@ class TunerSettings:
     overwrite: bool = False
     parallelism: Optional[int] = None
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    early_stopping: Any = AUTO
 
     @property
     def objective_name(self) -> str:

@@ -47,6 +47,19 @@ def kt_metrics(metrics: dict[str, float]) -> dict[str, float]:
     return {(k[len("train_"):] if k.startswith("train_") else k): v for k, v in metrics.items()}
 
 
+STOPPED_EARLY = "stopped early"
+
+
+def stopped_message(reason: str) -> str:
+    """The oracle's ``trial.message`` of a trial stopped early."""
+    return f"{STOPPED_EARLY}: {reason}" if reason else STOPPED_EARLY
+
+
+def is_stopped_early(trial: Any) -> bool:
+    """Whether an oracle's trial was stopped early (a COMPLETED trial with that message)."""
+    return str(getattr(trial, "message", None) or "").startswith(STOPPED_EARLY)
+
+
 class OracleSource(TrialSource):
     """Trials from a KerasTuner oracle.
 
@@ -130,11 +143,23 @@ class OracleSource(TrialSource):
         return str(getattr(trial, "status", "RUNNING")) != "STOPPED"
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
-               error: str = "") -> None:
+               error: str = "", reason: str = "") -> None:
+        """Ends the trial in the oracle.
+
+        A trial stopped early ends ``COMPLETED`` with ``message`` "stopped early: <reason>":
+        KerasTuner's ``end_trial`` takes only COMPLETED, INVALID or FAILED; it scores only
+        COMPLETED trials (the best of their reported epochs), and its best-trial logic
+        (``get_best_trials``, Hyperband's promotions, the Bayesian oracle's observations)
+        reads only those, so this is how the oracle still learns from the trial's scores.
+        This is also what KerasTuner's own tuner does with a trial whose training stopped
+        early. The records, console and result show it STOPPED with its reason.
+        """
         trial = self._handed.get(model_id) or self.oracle.trials[trial_id_of(model_id)]
         trial.status = "FAILED" if status == ModelStatus.FAILED else "COMPLETED"
         if error:
             trial.message = error
+        elif status == ModelStatus.STOPPED:
+            trial.message = stopped_message(reason)
         trial.hyperparameters = self.pin_hps(trial.hyperparameters)
         try:
             self.oracle.end_trial(trial)
@@ -173,7 +198,8 @@ class OracleSource(TrialSource):
         for trial_id, trial in sorted(self.oracle.trials.items()):
             model_id = model_id_of(trial_id)
             if model_id not in self._handed:
-                out[model_id] = {"COMPLETED": ModelStatus.DONE,
-                                 "FAILED": ModelStatus.FAILED}.get(str(trial.status),
-                                                                   ModelStatus.STOPPED)
+                status = {"COMPLETED": ModelStatus.DONE,
+                          "FAILED": ModelStatus.FAILED}.get(str(trial.status),
+                                                            ModelStatus.STOPPED)
+                out[model_id] = ModelStatus.STOPPED if is_stopped_early(trial) else status
         return out

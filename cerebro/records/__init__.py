@@ -15,6 +15,6 @@ Example:
 
 from cerebro.records.db import RecordsDB, records_url
 from cerebro.records.recorder import Recorder
-from cerebro.records.wiring import SearchRecording, fan_out, record_search
+from cerebro.records.wiring import SearchRecording, record_search
 
-__all__ = ["RecordsDB", "Recorder", "SearchRecording", "fan_out", "record_search", "records_url"]
+__all__ = ["RecordsDB", "Recorder", "SearchRecording", "record_search", "records_url"]

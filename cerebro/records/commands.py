@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from sqlalchemy import select
 
 from cerebro._logging import get_logger
-from cerebro.records.models import APPLIED, PENDING, REJECTED, Command, Trial, utcnow
+from cerebro.records.models import APPLIED, PENDING, REJECTED, Trial, utcnow
+from cerebro.records.models import Command as CommandRow
+from cerebro.wire import Ack, Command
 
 log = get_logger("records")
 
@@ -23,18 +25,18 @@ class CommandSource:
     db: Any  # a RecordsDB; subclasses also provide _tx(), a write transaction
     experiment_id: int
 
-    def commands(self) -> list[dict]:
+    def commands(self) -> list[Command]:
         """Pending commands for this experiment, oldest first, as the hopper applies them.
 
-        Each is ``{"id", "action", "model_id", "params", "epochs", "ack"}``; ``ack(ok,
-        message, model_id=None)`` marks the row ``APPLIED`` or ``REJECTED``. A resume
+        Each ``Command``'s ``ack(ok, message, model_id=None)`` marks its row ``APPLIED`` or
+        ``REJECTED``. A resume
         without ``epochs`` gets the trial's remaining planned epochs.
         """
         try:
             with self.db.session() as s:
-                rows = s.scalars(select(Command).where(
-                    Command.experiment_id == self.experiment_id, Command.status == PENDING)
-                    .order_by(Command.id)).all()
+                rows = s.scalars(select(CommandRow).where(
+                    CommandRow.experiment_id == self.experiment_id,
+                    CommandRow.status == PENDING).order_by(CommandRow.id)).all()
                 out = []
                 for c in rows:
                     epochs = c.epochs
@@ -43,19 +45,18 @@ class CommandSource:
                                                          Trial.model_id == c.model_id))
                         if t is not None and t.epochs_planned > t.epochs_done:
                             epochs = t.epochs_planned - t.epochs_done
-                    out.append({"id": c.id, "action": c.action, "model_id": c.model_id,
-                                "params": dict(c.params or {}), "epochs": epochs,
-                                "ack": self._acker(c.id)})
+                    out.append(Command(c.action, c.model_id, dict(c.params or {}), epochs,
+                                       c.id, self._acker(c.id)))
                 return out
         except Exception as e:  # noqa: BLE001
             log.warning("could not read commands: %s", e)
             return []
 
-    def _acker(self, command_id: int) -> Callable[..., None]:
+    def _acker(self, command_id: int) -> Ack:
         def ack(ok: bool, message: str = "", model_id: Optional[str] = None) -> None:
             try:
                 with self._tx() as (s, _):  # a change: the dashboard's next delta shows it
-                    c = s.get(Command, command_id)
+                    c = s.get(CommandRow, command_id)
                     c.status = APPLIED if ok else REJECTED
                     c.message, c.applied_at = message, utcnow()
                     if model_id:

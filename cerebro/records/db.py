@@ -32,7 +32,7 @@ log = get_logger("records")
 
 DB_NAME = "cerebro.db"
 MIGRATIONS = "cerebro.records:migrations"
-HEAD = "0002"  # the newest migration's revision (a test checks it against Alembic's head)
+HEAD = "0003"  # the newest migration's revision (a test checks it against Alembic's head)
 VERSION_TABLE = "alembic_version"
 BUSY_TIMEOUT_MS = 15_000
 _UPGRADE_LOCK = threading.Lock()  # Alembic's context is process-global

@@ -9,7 +9,8 @@ Tables:
   (``RUNNING``/``DONE``/``STOPPED``/``FAILED``), error, planned/done epochs, last metrics, the
   KerasTuner-style best (``best_value`` of the objective at ``best_epoch``, from 1), when its
   first visit started, busy time, peak worker memory, the store keys of its ``.keras`` spec
-  and of its result state, and its Keras model summary.
+  and of its result state, its Keras model summary, and for a ``STOPPED`` trial why it was
+  stopped early (``stop_reason``).
 * ``epoch_metrics`` — one row per (trial, epoch, metric name); epochs are numbered from 1.
 * ``visits`` — the model-hopper schedule: which trial ran on which worker (partition), kind
   ``train``/``eval``, which epoch (from 1), and when (seconds since the experiment began). A
@@ -103,6 +104,7 @@ class Trial(Base):
     state_key: Mapped[Optional[str]] = mapped_column(String(1000), nullable=True)
     summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     fail_reason: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
+    stop_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 

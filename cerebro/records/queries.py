@@ -165,7 +165,7 @@ def _trial_dict(t: Trial) -> dict[str, Any]:
         "duration_s": _seconds(t.started_at, end), "compute_s": t.compute_s or 0.0,
         "peak_rss_bytes": t.peak_rss_bytes, "fail_reason": t.fail_reason,
         "hyperparameters": t.hyperparameters or {}, "metrics": t.last_metrics or {},
-        "error": t.error, "rev": t.rev or 0}
+        "error": t.error, "stop_reason": t.stop_reason or "", "rev": t.rev or 0}
     return d
 
 

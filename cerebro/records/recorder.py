@@ -1,16 +1,14 @@
-"""``Recorder``: a model-hopper listener that writes a search's records as it runs.
+"""``Recorder``: a search listener that writes a search's records as it runs.
 
-It turns the hopper's events (see ``CONTRACTS.md``, "Listener events") into rows, one short
-transaction per event: ``model_added`` → a trial (hyperparameters, spec key, Keras summary);
-``visit_started`` → a schedule row with a start and no end; ``visit_done``/``visit_lost`` →
-that row's end (and peak memory, or why it was lost); ``epoch_end`` → metric rows and the
-trial's best; ``model_done``/``model_failed``/``model_resumed`` → the trial's status (and the
-store key of the state its result uses). Payload keys an older or newer runner does not send
-are simply absent: each handler uses what is there.
+It turns the search's typed events (``cerebro.wire``) into rows, one short transaction per
+event: ``ModelAdded`` → a trial (hyperparameters, spec key, Keras summary); ``VisitStarted``
+→ a schedule row with a start and no end; ``VisitDone``/``VisitLost`` → that row's end (and
+peak memory, or why it was lost); ``EpochEnd`` → metric rows and the trial's best;
+``ModelDone``/``ModelFailed``/``ModelResumed`` → the trial's status (and the store key of the
+state its result uses; for a trial stopped early, why).
 
-The best of a trial is KerasTuner's: the objective's best epoch by its direction (the first
-such epoch on a tie). When ``epoch_end``/``model_done`` carry ``best_epoch``/``best_value``
-they are kept as given; otherwise they are computed from the recorded epoch metrics.
+The best of a trial is the engine's (``EpochEnd.best_epoch``/``best_value``, KerasTuner's
+definition), stored as given: the recorder computes no best of its own.
 
 One experiment per project: ``on_existing`` says what happens when one of that name is
 already recorded (``"resume"`` reopens it, ``"overwrite"`` replaces it, ``"new"`` adds
@@ -26,8 +24,9 @@ import contextlib
 import json
 import math
 import time
+import functools
 from collections.abc import Iterator
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, TypeVar
 
 from sqlalchemy import delete, select
 
@@ -37,6 +36,8 @@ from cerebro.records.commands import CommandSource
 from cerebro.records.db import RecordsDB
 from cerebro.records.models import (PENDING, REJECTED, Command, EpochMetric, Experiment, Trial,
                                     Visit, utcnow)
+from cerebro.wire import (EpochEnd, Event, Listener, ModelAdded, ModelDone, ModelFailed,
+                          ModelResumed, ModelStatus, VisitDone, VisitLost, VisitStarted, WorkersRestarted)
 
 log = get_logger("records")
 
@@ -74,20 +75,23 @@ def _float(v: Any) -> Optional[float]:
     return f if math.isfinite(f) else None
 
 
-def best_of(values: list[tuple[int, Optional[float]]], direction: str) -> tuple[Optional[int],
-                                                                                Optional[float]]:
-    """KerasTuner's best of ``(epoch, value)`` pairs: the first best by ``direction``."""
-    best: tuple[Optional[int], Optional[float]] = (None, None)
-    for epoch, value in sorted(values):
-        if value is None or not math.isfinite(value):
-            continue
-        if best[1] is None or (value > best[1] if direction == "max" else value < best[1]):
-            best = (epoch, value)
-    return best
+E = TypeVar("E", bound=Event)
 
 
-class Recorder(CommandSource):
-    """Hopper listener (``recorder(kind, payload)``) that records a search in a database.
+def _recorded(handler: Callable[[Any, E], None]) -> Callable[[Any, E], None]:
+    """A handler whose database errors are logged, never raised (records never stop a
+    search)."""
+    @functools.wraps(handler)
+    def guarded(self: Any, event: E) -> None:
+        try:
+            handler(self, event)
+        except Exception as e:  # noqa: BLE001 - records must never stop a search
+            log.warning("could not record %s of %s: %s", event.name, event.model_id, e)
+    return guarded
+
+
+class Recorder(CommandSource, Listener):
+    """Search listener that records a search in a database.
 
     Args:
         target: A ``Store`` (records in ``<root>/cerebro.db``), a SQLAlchemy URL, a path or
@@ -100,7 +104,7 @@ class Recorder(CommandSource):
             else guessed from the metric's name (accuracy-like: max; losses: min).
         num_workers: Workers (partitions) of the search.
         budget: Planned number of trials, if known.
-        params: ``model_id -> hyperparameters`` lookup, used when ``model_added`` carries no
+        params: ``model_id -> hyperparameters`` lookup, used when ``ModelAdded`` carries no
             ``params``.
         config: The search's settings (JSON): ``store``, ``objective``, ``space``, ...
         on_existing: When an experiment of this name is already recorded: ``"resume"``
@@ -175,15 +179,6 @@ class Recorder(CommandSource):
             self.rev = exp.rev
             yield s, exp
 
-    def __call__(self, kind: str, payload: dict) -> None:
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is None:
-            return
-        try:
-            handler(payload)
-        except Exception as e:  # noqa: BLE001 - records must never stop a search
-            log.warning("could not record %s of %s: %s", kind, payload.get("model_id"), e)
-
     def _trial(self, s, model_id: str) -> Trial:
         tid = self._trials.get(model_id)
         row = s.get(Trial, tid) if tid is not None else None
@@ -215,106 +210,114 @@ class Recorder(CommandSource):
             v.lost_reason, v.error = reason, error[:2000]
 
     # -- trials -----------------------------------------------------------------------------
-    def _on_model_added(self, p: dict) -> None:
-        model_id = p["model_id"]
-        params = p.get("params")
-        if not isinstance(params, dict):
+    @_recorded
+    def on_model_added(self, e: ModelAdded) -> None:
+        params = e.params
+        if params is None:
             try:
-                params = dict(self.params(model_id) or {})
-            except Exception as e:  # noqa: BLE001
-                log.debug("no hyperparameters for %s: %s", model_id, e)
+                params = dict(self.params(e.model_id) or {})
+            except Exception as err:  # noqa: BLE001
+                log.debug("no hyperparameters for %s: %s", e.model_id, err)
                 params = {}
         with self._tx() as (s, _):
-            t = self._trial(s, model_id)
+            t = self._trial(s, e.model_id)
             if params or not t.hyperparameters:
-                t.hyperparameters = jsonable(params)
+                t.hyperparameters = jsonable(dict(params))
             t.status, t.ended_at, t.error, t.fail_reason = "RUNNING", None, "", None
-            t.epochs_planned = int(p.get("epochs") or t.epochs_planned or 0)
-            t.spec_key = p.get("spec_key") or t.spec_key
-            t.summary = str(p.get("summary") or t.summary or "")
+            t.stop_reason = ""
+            t.epochs_planned = int(e.epochs or t.epochs_planned or 0)
+            t.spec_key = e.spec_key or t.spec_key
+            t.summary = e.summary or t.summary or ""
 
-    def _on_model_done(self, p: dict) -> None:
+    @_recorded
+    def on_model_done(self, e: ModelDone) -> None:
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
-            t.status, t.ended_at = str(p.get("status", "DONE")), utcnow()
-            t.state_key = p.get("state_key") or t.state_key
-            self._set_best(s, t, p)
+            t = self._trial(s, e.model_id)
+            t.status, t.ended_at = str(e.status), utcnow()
+            t.stop_reason = e.stop_reason if e.status == ModelStatus.STOPPED else ""
+            t.state_key = e.state_key or t.state_key
+            self._set_best(t, e.best_epoch, e.best_value)
             self._close(self._open_visits(s, trial_id=t.id), "lost", "ended")
 
-    def _on_model_failed(self, p: dict) -> None:
+    @_recorded
+    def on_model_failed(self, e: ModelFailed) -> None:
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
+            t = self._trial(s, e.model_id)
             t.status, t.ended_at = "FAILED", utcnow()
-            t.error = str(p.get("error") or t.error or "")
-            t.fail_reason = p.get("reason") or t.fail_reason
+            t.error = e.error or t.error or ""
+            t.fail_reason = str(e.reason)
             self._close(self._open_visits(s, trial_id=t.id), "lost", "failed")
 
-    def _on_model_resumed(self, p: dict) -> None:
+    @_recorded
+    def on_model_resumed(self, e: ModelResumed) -> None:
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
-            t.status, t.ended_at = "RUNNING", None
-            t.epochs_planned = int(p.get("epochs") or t.epochs_planned)
+            t = self._trial(s, e.model_id)
+            t.status, t.ended_at, t.stop_reason = "RUNNING", None, ""
+            t.epochs_planned = int(e.epochs or t.epochs_planned)
 
     # -- visits -----------------------------------------------------------------------------
-    def _on_visit_started(self, p: dict) -> None:
+    @_recorded
+    def on_visit_started(self, e: VisitStarted) -> None:
         now = self._now_s()
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
+            t = self._trial(s, e.model_id)
             t.started_at = t.started_at or utcnow()
-            partition = int(p["partition"])
             # A worker runs one visit, a model is on one worker: anything still open there
             # was voided (e.g. by a pool restart) without an event of its own.
-            stale = {v.id: v for v in self._open_visits(s, worker=partition)}
+            stale = {v.id: v for v in self._open_visits(s, worker=e.partition)}
             stale.update({v.id: v for v in self._open_visits(s, trial_id=t.id)})
             self._close(list(stale.values()), "lost", "voided")
-            s.add(Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=partition,
-                        kind=str(p["kind"]), epoch=int(p["epoch"]) + 1, start_s=now, end_s=None,
-                        status="running", deadline_s=_float(p.get("deadline_s")), error="",
+            s.add(Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=e.partition,
+                        kind=e.kind, epoch=e.epoch + 1, start_s=now, end_s=None,
+                        status="running", deadline_s=_float(e.deadline_s), error="",
                         rev=self.rev))
 
-    def _visit(self, s, t: Trial, p: dict, start_s: float) -> Visit:
+    def _visit(self, s, t: Trial, e: VisitDone | VisitLost, start_s: float) -> Visit:
         """The open visit an end event is about (or a new row when none was started)."""
-        kind, epoch, worker = str(p["kind"]), int(p["epoch"]) + 1, int(p["partition"])
-        for v in self._open_visits(s, trial_id=t.id, worker=worker):
-            if v.kind == kind and v.epoch == epoch:
+        epoch = e.epoch + 1
+        for v in self._open_visits(s, trial_id=t.id, worker=e.partition):
+            if v.kind == e.kind and v.epoch == epoch:
                 return v
-        v = Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=worker, kind=kind,
-                  epoch=epoch, start_s=start_s, status="running", error="")
+        v = Visit(experiment_id=self.experiment_id, trial_id=t.id, worker=e.partition,
+                  kind=e.kind, epoch=epoch, start_s=start_s, status="running", error="")
         s.add(v)
         return v
 
-    def _on_visit_done(self, p: dict) -> None:
+    @_recorded
+    def on_visit_done(self, e: VisitDone) -> None:
         end = self._now_s()
-        seconds = max(0.0, _float(p.get("seconds")) or 0.0)
-        peak = p.get("peak_rss_bytes")
+        seconds = max(0.0, _float(e.seconds) or 0.0)
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
-            v = self._visit(s, t, p, max(0.0, end - seconds))
+            t = self._trial(s, e.model_id)
+            v = self._visit(s, t, e, max(0.0, end - seconds))
             v.end_s, v.status, v.rev = end, "done", self.rev
-            if isinstance(peak, (int, float)) and peak > 0:
-                v.peak_rss_bytes = int(peak)
-                t.peak_rss_bytes = max(int(peak), t.peak_rss_bytes or 0)
+            if e.peak_rss_bytes > 0:
+                v.peak_rss_bytes = int(e.peak_rss_bytes)
+                t.peak_rss_bytes = max(int(e.peak_rss_bytes), t.peak_rss_bytes or 0)
             t.compute_s = (t.compute_s or 0.0) + seconds
             t.started_at = t.started_at or utcnow()
 
-    def _on_visit_lost(self, p: dict) -> None:
+    @_recorded
+    def on_visit_lost(self, e: VisitLost) -> None:
         end = self._now_s()
         with self._tx() as (s, _):
-            t = self._trial(s, p["model_id"])
-            v = self._visit(s, t, p, end)
-            self._close([v], "lost", str(p.get("reason") or "exited"), str(p.get("error") or ""))
+            t = self._trial(s, e.model_id)
+            v = self._visit(s, t, e, end)
+            self._close([v], "lost", str(e.reason), e.error)
 
-    def _on_workers_restarted(self, p: dict) -> None:
+    @_recorded
+    def on_workers_restarted(self, e: WorkersRestarted) -> None:
         with self._tx() as (s, _):
             self._close(self._open_visits(s), "lost", "restart")
 
     # -- epochs and the best ----------------------------------------------------------------
-    def _on_epoch_end(self, p: dict) -> None:
-        metrics = jsonable(p.get("metrics") or {})
-        epoch = int(p["epoch"]) + 1
+    @_recorded
+    def on_epoch_end(self, e: EpochEnd) -> None:
+        metrics = jsonable(dict(e.metrics))
+        epoch = e.epoch + 1
         now = utcnow()
         with self._tx() as (s, exp):
-            t = self._trial(s, p["model_id"])
+            t = self._trial(s, e.model_id)
             # A resumed search may report an epoch again: the newer values win.
             s.execute(delete(EpochMetric).where(EpochMetric.trial_id == t.id,
                                                 EpochMetric.epoch == epoch))
@@ -324,17 +327,14 @@ class Recorder(CommandSource):
             s.flush()
             t.epochs_done, t.last_metrics = max(epoch, t.epochs_done or 0), metrics
             exp.updated_at = now
-            self._set_best(s, t, p)
+            self._set_best(t, e.best_epoch, e.best_value)
 
-    def _set_best(self, s, t: Trial, p: dict) -> None:
-        """The payload's best when it carries one, else the best of the recorded epochs."""
-        if p.get("best_epoch") is not None and _float(p.get("best_value")) is not None:
-            t.best_epoch, t.best_value = int(p["best_epoch"]) + 1, _float(p["best_value"])
-            return
-        rows = s.execute(select(EpochMetric.epoch, EpochMetric.value).where(
-            EpochMetric.trial_id == t.id, EpochMetric.name == self.metric)).all()
-        if rows:
-            t.best_epoch, t.best_value = best_of([(e, v) for e, v in rows], self.direction)
+    @staticmethod
+    def _set_best(t: Trial, best_epoch: Optional[int], best_value: Optional[float]) -> None:
+        """The engine's best (0-based epoch; stored from 1), when it has a value."""
+        value = _float(best_value)
+        if best_epoch is not None and value is not None:
+            t.best_epoch, t.best_value = best_epoch + 1, value
 
     # -- the end ----------------------------------------------------------------------------
     def done(self, stats: Optional[dict] = None) -> None:

@@ -1,4 +1,4 @@
-"""How a search plugs its records in: a listener fan-out and the on/off switch.
+"""How a search plugs its records in: its listeners and the on/off switch.
 
 Records are on by default, in the store (``<store root>/cerebro.db``). The environment
 variable ``CEREBRO_RECORDS`` overrides that: a SQLAlchemy URL (``postgresql://…``) or a
@@ -12,38 +12,34 @@ setting) adds a :class:`~cerebro.integrations.mlflow_logger.MlflowLogger` to the
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
 from cerebro._logging import get_logger
+from cerebro.wire import Command, Listener
 
 log = get_logger("records")
 
-Listener = Callable[[str, dict], None]
 OFF = ("0", "off", "false", "no", "none")
 
 
-def fan_out(*listeners: Optional[Listener]) -> Listener:
-    """One listener that calls each given one (``None`` entries are skipped) in order."""
-    active = [f for f in listeners if f is not None]
-
-    def listener(kind: str, payload: dict) -> None:
-        for f in active:
-            f(kind, payload)
-
-    return listener
-
-
 class SearchRecording:
-    """What a search needs from its records: a listener, a command source and an end.
+    """What a search needs from its records: listeners, a command source and an end.
 
     Everything is a no-op when records are off, so that the search code has no branches.
+
+    Attributes:
+        listeners: The recorder and the MLflow logger, those that are on (for the
+            search's ``EventBus``).
+        commands: The dashboard's pending commands (``None`` when records are off).
     """
 
-    def __init__(self, recorder, listeners: tuple, mlflow=None):
+    def __init__(self, recorder, mlflow=None):
         self.recorder = recorder
         self.mlflow = mlflow
-        self.listener: Listener = fan_out(*listeners, recorder, mlflow)
-        self.commands: Optional[Callable[[], list]] = recorder.commands if recorder else None
+        self.listeners: list[Listener] = [x for x in (recorder, mlflow) if x is not None]
+        self.commands: Optional[Callable[[], Sequence[Command]]] = \
+            recorder.commands if recorder else None
 
     @property
     def experiment_id(self) -> Optional[int]:
@@ -74,14 +70,13 @@ class SearchRecording:
             self.mlflow.finish(result)
 
 
-def record_search(store, name: str, *, listeners: tuple = (), records: Any = None,
-                  mlflow: Any = None, **recorder_kwargs) -> SearchRecording:
+def record_search(store, name: str, *, records: Any = None, mlflow: Any = None,
+                  **recorder_kwargs) -> SearchRecording:
     """Opens the records of a search that is about to start.
 
     Args:
         store: The search's store (default place of the records).
         name: The experiment's name.
-        listeners: Other hopper listeners (e.g. the ``ProgressReporter``), called first.
         records: ``None`` (environment / store), a URL or path, a ``RecordsDB``, or ``False``.
         mlflow: ``None`` (the ``CEREBRO_MLFLOW`` environment variable decides), a tracking URI,
             ``True``, ``False`` or an ``MlflowLogger``: MLflow logging, off by default.
@@ -101,13 +96,13 @@ def record_search(store, name: str, *, listeners: tuple = (), records: Any = Non
     tracker = _mlflow_logger(mlflow, name, recorder_kwargs)
     target = records if records is not None else os.environ.get("CEREBRO_RECORDS") or store
     if target is False or (isinstance(target, str) and target.strip().lower() in OFF):
-        return SearchRecording(None, listeners, tracker)
+        return SearchRecording(None, tracker)
     try:
         recorder = Recorder(target, name, **recorder_kwargs)
     except Exception as e:  # noqa: BLE001 - a search runs without records rather than not at all
         log.warning("experiment records are off for this search: %s", e)
         recorder = None
-    return SearchRecording(recorder, listeners, tracker)
+    return SearchRecording(recorder, tracker)
 
 
 def _mlflow_logger(setting: Any, name: str, info: dict):

@@ -1,4 +1,5 @@
-"""Epoch-level Keras callbacks, driven from the driver: ``fit(callbacks=[...])``.
+"""Epoch-level Keras callbacks, driven from the driver: ``HyperHyperModel.fit(callbacks=
+[...])`` (every trial) and ``SparkEstimator(callbacks=[...])`` (that configuration's trial).
 
 A trial trains in sub-epochs on several workers, so no ``keras.Model.fit`` sees a whole
 epoch; the driver does. Each trial gets its own deep copy of every callback (as
@@ -25,73 +26,10 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
+from cerebro.keras.callbacks import (  # noqa: F401 - re-exported
+    BATCH_HOOKS, EPOCH_DRIVEN, REFUSED, CallbackError, check_callbacks)
 
 log = get_logger("search")
-
-BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_train_batch_begin", "on_train_batch_end",
-               "on_test_batch_begin", "on_test_batch_end", "on_predict_batch_begin",
-               "on_predict_batch_end", "on_test_begin", "on_test_end", "on_predict_begin",
-               "on_predict_end")
-
-# Keras callbacks that cannot run on the driver, and what to do instead.
-REFUSED = {
-    "ModelCheckpoint": "every trial's states are kept in the store; save the result's model "
-                       "(result.get_best_model().keras().save(...))",
-    "BackupAndRestore": "a search resumes from the store by itself (rerun with overwrite=False)",
-    "TensorBoard": "it writes per-batch summaries of the real model; use the records "
-                   "(cerebro dashboard) or MLflow (resource_bind(mlflow=...))",
-    "ProgbarLogger": "the search shows its own progress (verbose=1)",
-    "SwapEMAWeights": "it swaps the real model's weights around evaluation on a worker",
-}
-
-# Batch-level callbacks whose check is meaningful on an epoch's metrics.
-EPOCH_DRIVEN = ("TerminateOnNaN",)
-
-
-class CallbackError(ValueError):
-    """A callback that cannot run at epoch boundaries on the driver."""
-
-
-def check_callbacks(callbacks: Any) -> list[Any]:
-    """Validates ``fit(callbacks=...)`` before any training; returns them as a list.
-
-    Raises:
-        TypeError: Not a list of ``keras.callbacks.Callback``.
-        CallbackError: A callback needs per-batch hooks or the real model (it is named).
-    """
-    import keras
-
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, keras.callbacks.Callback):
-        callbacks = [callbacks]
-    if not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"callbacks must be a list of keras.callbacks.Callback, "
-                        f"got {type(callbacks).__name__}")
-    base = keras.callbacks.Callback
-    for cb in callbacks:
-        if not isinstance(cb, base):
-            raise TypeError(f"callbacks must be keras.callbacks.Callback instances, got "
-                            f"{type(cb).__name__}")
-        name = type(cb).__name__
-        for cls in type(cb).__mro__:
-            if cls.__name__ in REFUSED and cls.__module__.startswith("keras"):
-                raise CallbackError(f"callback {name} cannot run in a model-hopping search: "
-                                    f"{REFUSED[cls.__name__]}")
-        if name in EPOCH_DRIVEN:
-            continue
-        batch = [h for h in BATCH_HOOKS if getattr(type(cb), h) is not getattr(base, h)]
-        if batch:
-            raise CallbackError(
-                f"callback {name} overrides per-batch hooks ({', '.join(batch)}); trials train "
-                "in sub-epochs on the workers, so only epoch-level hooks (on_train_begin/end, "
-                "on_epoch_begin/end) run, on the driver. Move its logic to on_epoch_end.")
-        try:
-            copy.deepcopy(cb)
-        except Exception as e:  # noqa: BLE001 - any failure means it cannot be copied per trial
-            raise CallbackError(f"callback {name} cannot be deep-copied (one copy per trial "
-                                f"is needed): {type(e).__name__}: {e}") from None
-    return list(callbacks)
 
 
 class _Optimizer:
@@ -153,7 +91,6 @@ def optimizer_learning_rate(model: Any) -> Optional[float]:
     return float(lr) if isinstance(lr, (int, float)) else None
 
 
-
 def keras_logs(metrics: dict[str, float]) -> dict[str, float]:
     """An epoch's metrics (``train_loss``, ``val_loss``...) under Keras's names."""
     return {(k[len("train_"):] if k.startswith("train_") else k): float(v)
@@ -210,22 +147,33 @@ class TrialCallbacks:
 class CallbackDriver:
     """Runs the user's callbacks for every trial of a search (the runner calls it).
 
+    A trial runs the search's callbacks (``HyperHyperModel.fit(callbacks=...)``) followed by
+    its own (``SparkEstimator(callbacks=...)`` of its configuration), each deep-copied for it.
+    A trial with neither has no ``TrialCallbacks`` and costs nothing.
+
     Args:
-        callbacks: Checked callbacks (``check_callbacks``).
+        callbacks: Checked callbacks every trial runs (``check_callbacks``).
         verbose: Passed to the callbacks' params.
     """
 
-    def __init__(self, callbacks: Sequence[Any], verbose: int = 0) -> None:
+    def __init__(self, callbacks: Sequence[Any] = (), verbose: int = 0) -> None:
         self.callbacks = list(callbacks)
         self.verbose = verbose
         self.trials: dict[str, TrialCallbacks] = {}
 
     def start(self, model_id: str, epochs: int, first_epoch: int,
-              learning_rate: Optional[float]) -> Optional[float]:
+              learning_rate: Optional[float], own: Sequence[Any] = ()) -> Optional[float]:
         """A trial starts (or resumes) at ``first_epoch``; returns a changed learning rate
-        for its first epoch (``LearningRateScheduler``), else ``None``."""
+        for its first epoch (``LearningRateScheduler``), else ``None``.
+
+        Args:
+            own: The trial's own checked callbacks, run after the search's.
+        """
+        callbacks = self.callbacks + list(own)
+        if not callbacks:
+            return None
         try:
-            trial = TrialCallbacks(self.callbacks, model_id, epochs, learning_rate, self.verbose)
+            trial = TrialCallbacks(callbacks, model_id, epochs, learning_rate, self.verbose)
             self.trials[model_id] = trial
             return trial.epoch_begin(first_epoch)
         except Exception as e:  # noqa: BLE001 - a callback's error must not end the search

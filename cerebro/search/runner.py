@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Optional
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, Phases, PoolSupervisor
+from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
+from cerebro.search.early import early_stopping
+from cerebro.search.stopping import Stopper
+from cerebro.storage.base import Store
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import ModelIO, ModelStatus
+from cerebro.wire import (FailReason, Listener, ModelAdded, ModelFailed, ModelIO, ModelResumed,
+                          ModelStatus, PlainListener, as_listener)
+
+if TYPE_CHECKING:
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
 # Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
@@ -40,14 +50,20 @@ class RunnerSettings:
         seed: Seeds initial weights, visit order, shuffles.
         verbose: 0 silent, 1 progress.
         kind: ``"tune"`` or ``"nas"`` (for records).
-        records / mlflow: Where records go (see ``cerebro.records.record_search``).
-        listeners: More ``(kind, payload)`` listeners of the search's events.
+        records / mlflow: Where records go (see ``cerebro.records.record_search``: ``None``,
+            ``False``, a URL or path, a ``RecordsDB``; a tracking URI, ``True`` or an
+            ``MlflowLogger``), handed on as they are.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects, or
+            plain ``(kind, payload)`` callables (``cerebro.wire.CallableListener``).
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
         strict_order: Scheduler mode.
-        callbacks: Epoch-level Keras callbacks run per trial on the driver
-            (``cerebro.search.callbacks.check_callbacks`` checked them).
+        callbacks: Epoch-level Keras callbacks every trial runs on the driver
+            (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
+            come with its ``BuiltModel.callbacks``.
+        stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
+            ``None``: every trial trains all its epochs.
         phases: The start-up phases, started when ``fit`` began (the front end marks data
             preparation); default: started when the runner runs. The result's
             ``stats["phases"]`` holds them (``cerebro.engine.phases``).
@@ -60,16 +76,17 @@ class RunnerSettings:
     seed: int = 0
     verbose: int = 1
     kind: str = "tune"
-    records: Any = None
-    mlflow: Any = None
-    listeners: tuple[Any, ...] = ()
+    records: object = None
+    mlflow: object = None
+    listeners: tuple[Listener | PlainListener, ...] = ()
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
     strict_order: bool = True
     on_existing: str = "resume"
-    clock: Optional[Any] = None
-    callbacks: tuple[Any, ...] = ()
+    clock: Optional[Callable[[], float]] = None
+    callbacks: tuple[object, ...] = ()
+    stopper: Optional[Stopper] = None
     phases: Optional[Phases] = None
 
 
@@ -77,12 +94,11 @@ def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
     return visit_seed(settings.seed, req.seed_key, -1, -1)
 
 
-def quiet_console(backend: Any, verbose: int) -> None:
+def quiet_console(backend: Backend, verbose: int) -> None:
     """Quiets Spark's progress bars and third-party INFO lines, which would mix with the
     search's own display (when it shows one), from the first Spark job on."""
-    quiet = getattr(backend, "quiet_console", None)
-    if verbose and quiet is not None:
-        quiet()
+    if verbose:
+        backend.quiet_console()
 
 
 class SearchRunner:
@@ -93,11 +109,12 @@ class SearchRunner:
         store: The store.
         source: Where the trials come from.
         settings: How the search runs.
-        dataset: The prepared data (``DatasetInfo``); ``columns``: the columns workers load.
+        dataset: The prepared data (a ``cerebro.data.DatasetInfo``, handed to the backend
+            as it is); ``columns``: the columns workers load.
     """
 
-    def __init__(self, backend: Any, store: Any, source: TrialSource, settings: RunnerSettings,
-                 dataset: Any, columns: tuple[str, ...]) -> None:
+    def __init__(self, backend: Backend, store: Store, source: TrialSource,
+                 settings: RunnerSettings, dataset: object, columns: tuple[str, ...]) -> None:
         self.backend, self.store, self.source, self.settings = backend, store, source, settings
         self.dataset, self.columns = dataset, tuple(columns)
         self.layout = RunLayout(store, settings.project)
@@ -106,20 +123,20 @@ class SearchRunner:
         self.finished_before: dict[str, ModelStatus] = {}
         self.build_errors: dict[str, str] = {}  # trials whose model could not be built
         self.exhausted = False
-        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose) \
-            if settings.callbacks else None
+        self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
+        self.early = early_stopping(settings.stopper, source.objective)
         self.phases = settings.phases or Phases()
 
     @property
     def objective(self) -> Objective:
         return self.source.objective
 
-    def _build(self, req: TrialRequest) -> Any:
+    def _build(self, req: TrialRequest) -> BuiltModel:
         with _BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
-    def run(self) -> Any:
+    def run(self) -> ModelSelectionResult:
         """Runs the search to its end; returns its ``ModelSelectionResult``."""
         from cerebro.progress import ProgressReporter
         from cerebro.records import record_search
@@ -127,6 +144,11 @@ class SearchRunner:
         s = self.settings
         phases = self.phases = s.phases or Phases()
         workers = self.backend.num_workers
+        if self.early is not None:  # a resumed search compares with its earlier trials too
+            for model_id in self.source.earlier_trials():
+                record = self.layout.read_log(model_id)
+                if record is not None:
+                    self.early.note_log(model_id, record)
         reporter = ProgressReporter(self.source.budget, self.objective.name, workers,
                                     verbose=s.verbose, params=self.params.get,
                                     direction=self.objective.direction)
@@ -136,14 +158,16 @@ class SearchRunner:
                             budget=self.source.budget, params=self.params.get,
                             config={**s.config, "objective": self.objective.to_json(),
                                     "store": result_mod.store_location(self.store),
-                                    "tuner": self.source.name},
+                                    "tuner": self.source.name,
+                                    "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
         phases.mark("records_ready")
-        bus = EventBus([reporter, rec.listener, *s.listeners], commands=rec.commands)
+        bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
+                       commands=rec.commands)
         supervisor = PoolSupervisor(
             lambda: self.backend.start_workers(self.store, self.dataset, self.columns),
             s.liveness or _liveness(self.backend), _max_restarts(s, self.backend),
-            **({"clock": s.clock} if s.clock is not None else {}))
+            clock=s.clock or time.monotonic)
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
                              commands=bus.pending_commands, phases=phases)
@@ -179,27 +203,36 @@ class SearchRunner:
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:
+        early = self.early
+        if early is not None:
+            early.observe(model_id, epoch, metrics)
         keep = self.source.report(model_id, epoch, metrics)
-        if self.callbacks is not None:
-            go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
-            if lr is not None:  # the trial's next visits assign it to its optimizer
-                hopper.runs[model_id].learning_rate = lr
-            keep = keep and go_on
+        reason = "" if keep else f"the tuner ({self.source.name}) stopped it"
+        go_on, lr = self.callbacks.epoch_end(model_id, epoch, metrics)
+        if lr is not None:  # the trial's next visits assign it to its optimizer
+            hopper.runs[model_id].learning_rate = lr
+        if keep and not go_on:
+            reason = "a Keras callback set stop_training"
+        keep = keep and go_on
+        if keep and early is not None and hopper.has_epochs_left(model_id):
+            reason = early.judge(model_id, epoch)
+            keep = not reason
         if not keep:
-            hopper.stop_model(model_id)
+            log.info("%s stopped early after epoch %d: %s", model_id, epoch + 1, reason)
+            hopper.stop_model(model_id, reason)
+        if early is not None:
+            early.judge_again(hopper, model_id, epoch)
 
     def on_model_done(self, hopper: ModelHopper, model_id: str) -> None:
         run = hopper.runs[model_id]
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
-        self.source.finish(model_id, run.status, run.best_value)
+        self.callbacks.end(model_id)
+        self.source.finish(model_id, run.status, run.best_value, reason=run.stop_reason)
         hopper.dispatch()  # idle workers first: building the next trial takes a while
         self.refill(hopper)
 
     def on_model_failed(self, hopper: ModelHopper, model_id: str, error: str,
-                        reason: str) -> None:
-        if self.callbacks is not None:
-            self.callbacks.end(model_id)
+                        reason: FailReason) -> None:
+        self.callbacks.end(model_id)
         self.source.finish(model_id, ModelStatus.FAILED, None, error)
         hopper.dispatch()
         self.refill(hopper)
@@ -215,6 +248,8 @@ class SearchRunner:
         """Builds and adds a trial's model (or resumes it); returns False if it failed."""
         self.params[req.model_id] = dict(req.params)
         self.order.append(req.model_id)
+        if self.early is not None:
+            self.early.started(req.model_id, req.epochs)
         if req.resumable and self._resume(hopper, req):
             return True
         try:
@@ -223,20 +258,17 @@ class SearchRunner:
             error = f"{type(e).__name__}: {e}"
             log.warning("trial %s failed to build: %s", req.model_id, error)
             self.build_errors[req.model_id] = error
-            hopper.emit("model_failed", {"model_id": req.model_id, "error": error,
-                                         "reason": "build"})
+            hopper.emit(ModelFailed(req.model_id, error, FailReason.BUILD))
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
         self.phases.mark("first_model_built")
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
-        if self.callbacks is not None:
-            run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
-                                                     built.learning_rate)
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key,
-                                    "summary": built.summary})
+        run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
+                                                 built.learning_rate, built.callbacks)
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
+                               built.summary))
         hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
         return True
 
@@ -291,22 +323,23 @@ class SearchRunner:
             io, batch_size = built.io, built.batch_size
         run = ModelRun(req.model_id, self.layout.spec_key(req.model_id), io, batch_size,
                        seed_key=req.seed_key, transform_key=record.get("transform_key"))
-        hopper.emit("model_added", {"model_id": req.model_id, "epochs": req.epochs,
-                                    "params": req.params, "spec_key": run.spec_key})
-        if self.callbacks is not None:  # afresh from the resumed epoch, at the logged rate
+        hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key))
+        if self.callbacks.callbacks:  # afresh from the resumed epoch, at the logged rate
             lr = record.get("learning_rate")  # (add_model restores it into the run)
             self.callbacks.start(req.model_id, req.epochs, int(record["epochs_done"]),
                                  lr if lr is not None
                                  else _spec_learning_rate(self.store, run.spec_key))
         hopper.add_model(run, req.epochs, resume=record)
+        if self.early is not None:
+            self.early.note_log(req.model_id, record)
         log.info("%s resumes at epoch %d after %d sub-epoch(s) of it", req.model_id,
                  record["epochs_done"] + 1,
                  len(record["visit_log"].get(str(record["epochs_done"]), [])))
-        hopper.emit("model_resumed", {"model_id": req.model_id, "epochs": req.epochs})
+        hopper.emit(ModelResumed(req.model_id, req.epochs))
         return True
 
 
-def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
+def _spec_learning_rate(store: Store, spec_key: str) -> Optional[float]:
     """The compiled learning rate of a model spec (a resumed trial's callbacks start there)."""
     from cerebro.keras import state as state_mod
 
@@ -314,13 +347,13 @@ def _spec_learning_rate(store: Any, spec_key: str) -> Optional[float]:
     return optimizer_learning_rate(model)
 
 
-def _liveness(backend: Any) -> LivenessPolicy:
+def _liveness(backend: Backend) -> LivenessPolicy:
     """The visit deadlines a backend asks for (``SparkBackend(visit_timeout=...)``)."""
-    return LivenessPolicy(floor_s=float(getattr(backend, "visit_deadline_floor", 60.0)),
-                          timeout_s=getattr(backend, "visit_timeout", None))
+    return LivenessPolicy(floor_s=float(backend.visit_deadline_floor),
+                          timeout_s=backend.visit_timeout)
 
 
-def _max_restarts(settings: RunnerSettings, backend: Any) -> int:
+def _max_restarts(settings: RunnerSettings, backend: Backend) -> int:
     if settings.max_restarts is not None:
         return settings.max_restarts
-    return int(getattr(backend, "max_restarts", 10))
+    return int(backend.max_restarts)

@@ -3,7 +3,8 @@
 ``ask()`` returns a ``TrialRequest``, or ``WAIT`` (nothing now; ask again when a trial
 ends, e.g. Hyperband waiting for a round), or ``DONE`` (the budget is spent).
 ``report(model_id, epoch, metrics)`` returns whether the trial continues, and
-``finish(model_id, status, ...)`` ends it. The runner does everything else.
+``finish(model_id, status, ...)`` ends it. The runner does everything else (including
+early stopping: ``cerebro.search.stopping``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class BuiltModel:
         summary: The Keras model summary, for the records.
         learning_rate: The compiled optimizer's learning rate (what driver-side callbacks
             such as ``ReduceLROnPlateau`` start from), if it has a settable one.
+        callbacks: The trial's own epoch-level Keras callbacks (``SparkEstimator(callbacks=
+            ...)``), checked; run on the driver after the search's (a resumed trial, which
+            is not rebuilt, runs only the search's).
     """
 
     spec: bytes
@@ -52,6 +56,7 @@ class BuiltModel:
     transformation_fn: Optional[Callable[..., Any]] = None
     summary: str = ""
     learning_rate: Optional[float] = None
+    callbacks: tuple[Any, ...] = ()
 
 
 @dataclasses.dataclass
@@ -105,8 +110,11 @@ class TrialSource(abc.ABC):
 
     @abc.abstractmethod
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
-               error: str = "") -> None:
-        """A trial ended (DONE, STOPPED or FAILED) with its best objective value."""
+               error: str = "", reason: str = "") -> None:
+        """A trial ended (DONE, STOPPED or FAILED) with its best objective value.
+
+        ``error``: why a FAILED trial failed; ``reason``: why a STOPPED one was stopped.
+        """
 
     def add(self, params: dict[str, Any]) -> TrialRequest:
         """A trial with hyperparameters a person chose (the dashboard's "add").

@@ -27,10 +27,12 @@ class ModelSelectionResult:
         statuses: ``{model_id: "DONE" | "STOPPED" | "FAILED"}``.
         errors: ``{model_id: error message}`` of failed models.
         stats: Engine figures (utilisation, hop overhead, ...).
+        stop_reasons: ``{model_id: why it was stopped}`` of the models stopped early
+            (status ``STOPPED``: by early stopping, a callback or a person).
     """
 
     def __init__(self, best_model, metrics, all_models, output_columns, evaluation_metric="loss",
-                 statuses=None, errors=None, stats=None) -> None:
+                 statuses=None, errors=None, stats=None, stop_reasons=None) -> None:
         if isinstance(all_models, Mapping):
             self.models = dict(all_models)
         else:
@@ -44,6 +46,7 @@ class ModelSelectionResult:
         self.statuses = dict(statuses or {})
         self.errors = dict(errors or {})
         self.stats = dict(stats or {})
+        self.stop_reasons = dict(stop_reasons or {})
 
     @property
     def all_models(self) -> list:
@@ -91,7 +94,9 @@ class ModelSelectionResult:
         return self.best_model.transform(df)
 
     def to_pandas(self):
-        """One row per model: parameters, status, epochs and final metrics, best first."""
+        """One row per model: parameters, status, epochs and final metrics, best first;
+        ``stop_reason`` says why a ``STOPPED`` model was stopped, ``error`` why a failed
+        one failed."""
         import pandas as pd
 
         rows = []
@@ -100,6 +105,8 @@ class ModelSelectionResult:
                    "epochs": max((len(v) for v in m.history.values()), default=0)}
             row.update({f"param_{k}": v for k, v in getattr(m, "params", {}).items()})
             row.update({k: (v[-1] if v else None) for k, v in m.history.items()})
+            if mid in self.stop_reasons:
+                row["stop_reason"] = self.stop_reasons[mid]
             if mid in self.errors:
                 row["error"] = self.errors[mid]
             rows.append(row)

@@ -6,13 +6,14 @@ import uuid
 from typing import Callable, Optional, Sequence
 
 from cerebro._logging import get_logger
-from cerebro.data.columns import check_input_shape, inspect_columns
+from cerebro.data.columns import check_input_shape, inspect_dataframe
 from cerebro.data.prepare import load_dataset_info, prepare_data
 from cerebro.keras.estimator import SparkEstimator
 from cerebro.search.runner import quiet_console
+from cerebro.search.stopping import resolve_stopper
 from cerebro.storage.layout import check_project_name
 from cerebro.tune.result import ModelSelectionResult
-from cerebro.wire import ModelIO
+from cerebro.wire import ModelIO, as_listener
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
 
@@ -35,7 +36,13 @@ def model_io(est: SparkEstimator, info, feature_columns, label_columns) -> Model
             f"the model has {len(out_shapes)} output(s) but {len(labels)} label column(s) "
             f"{labels} were given")
     label_shapes = tuple((info[c].length,) if info[c].length > 1 else (1,) for c in labels)
-    return ModelIO(tuple(feats), tuple(labels), shapes, label_shapes)
+    weight = est.sample_weight_col
+    if weight is not None and weight not in info:
+        raise ValueError(
+            f"sample_weight_col {weight!r} is not in the prepared data (columns "
+            f"{sorted(info)}): a search prepares the weight column of its first "
+            "configuration's estimator, so every estimator must name that one (or none)")
+    return ModelIO(tuple(feats), tuple(labels), shapes, label_shapes, weight_column=weight)
 
 
 class ModelSelection:
@@ -60,7 +67,15 @@ class ModelSelection:
         records: Where the search is recorded (default: ``<store>/cerebro.db``; ``False``
             turns records off; a SQLAlchemy URL puts them elsewhere).
         mlflow: MLflow tracking URI (or ``True``) to log the search to MLflow.
-        listeners: More ``(kind, payload)`` callbacks of the search's events.
+        listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
+            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+        early_stopping: ``None`` (default: every configuration trains all ``num_epochs``,
+            as upstream Cerebro's model selection promises), ``"median"`` (the median
+            stopping rule: after each epoch, a model whose best ``val_<metric>`` is worse
+            than the median of the running averages of at least 3 other models at that
+            epoch stops), ``"asha"`` (asynchronous successive halving) or a
+            ``cerebro.search.stopping.Stopper``. A stopped model is ``STOPPED`` in the
+            result (``statuses``, ``stop_reasons``, ``to_pandas()``) and the records.
     """
 
     def __init__(self, backend, store, estimator_gen_fn: Callable[[dict], SparkEstimator],
@@ -69,7 +84,7 @@ class ModelSelection:
                  feature_columns: Sequence[str] = ("features",), verbose: int = 1,
                  parallelism: Optional[int] = None, seed: int = 0,
                  project_name: Optional[str] = None, records=None, mlflow=None,
-                 listeners: Sequence = ()):
+                 listeners: Sequence = (), early_stopping=None):
         if not callable(estimator_gen_fn):
             raise TypeError("estimator_gen_fn must be callable: params -> SparkEstimator")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
@@ -89,7 +104,9 @@ class ModelSelection:
         self.seed = seed
         self.run_id = uuid.uuid4().hex[:6]
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
-        self.records, self.mlflow, self.listeners = records, mlflow, tuple(listeners)
+        self.records, self.mlflow = records, mlflow
+        self.listeners = tuple(as_listener(x) for x in listeners)
+        self.stopper = resolve_stopper(early_stopping)
 
     def _searcher(self) -> Searcher:
         raise NotImplementedError
@@ -100,21 +117,30 @@ class ModelSelection:
     def fit(self, df) -> ModelSelectionResult:
         """Validates and prepares ``df``, then runs the search on it."""
         quiet_console(self.backend, self.verbose)
-        _, columns = inspect_columns(df, self.feature_columns, self.label_columns)
         searcher = self._searcher()
         first = searcher.ask()
         if first is None:
             raise ValueError("the search space yields no configuration")
-        model_io(self._estimator(first[1]), columns, self.feature_columns, self.label_columns)
+        est = self._estimator(first[1])
+        weight = est.sample_weight_col
+        columns = inspect_dataframe(df, self.feature_columns, self.label_columns,
+                                    weight_column=weight).columns
+        model_io(est, columns, self.feature_columns, self.label_columns)
         info = prepare_data(self.store, df, self.feature_columns, self.label_columns,
-                            self.backend.num_workers, validation=self.validation, seed=self.seed)
+                            self.backend.num_workers, validation=self.validation, seed=self.seed,
+                            weight_column=weight)
         return self._run(info, searcher, first)
 
     def fit_on_prepared_data(self) -> ModelSelectionResult:
         """Runs the search on data an earlier ``backend.prepare_data`` wrote to the store."""
         info = load_dataset_info(self.store)
         searcher = self._searcher()
-        return self._run(info, searcher, searcher.ask())
+        first = searcher.ask()
+        if first is None:
+            raise ValueError("the search space yields no configuration")
+        model_io(self._estimator(first[1]), info.columns, self.feature_columns,
+                 self.label_columns)  # e.g. a sample_weight_col the data was prepared without
+        return self._run(info, searcher, first)
 
     def _estimator(self, params: dict) -> SparkEstimator:
         est = self.estimator_gen_fn(params)
@@ -134,10 +160,11 @@ class ModelSelection:
             output_names=[f"{c}__output" for c in labels],
             evaluation_metric=self.evaluation_metric, seed=self.seed, verbose=self.verbose,
             kind="tune", records=getattr(self, "records", None), mlflow=getattr(self, "mlflow", None),
-            listeners=tuple(self.listeners),
+            listeners=tuple(self.listeners), stopper=getattr(self, "stopper", None),
             config={"num_epochs": self.num_epochs, "seed": self.seed,
                     "space": {k: repr(v) for k, v in self.search_space.items()}})
-        columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns))
+        weight = [info.weight_column] if info.weight_column else []
+        columns = tuple(dict.fromkeys(self.feature_columns + self.label_columns + weight))
         return SearchRunner(self.backend, self.store, source, settings, info, columns).run()
 
 

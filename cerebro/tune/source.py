@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro.engine.runs import Objective
 from cerebro.metrics import is_maximized
+from cerebro.search.callbacks import optimizer_learning_rate
 from cerebro.search.source import DONE, Ask, BuiltModel, TrialRequest, TrialSource
 from cerebro.wire import ModelStatus
 
@@ -60,11 +61,16 @@ class SearcherSource(TrialSource):
         keras.utils.set_random_seed(seed)  # the model's initial weights
         est = self.sel._estimator(params)
         io = model_io(est, self.info.columns, self.sel.feature_columns, self.sel.label_columns)
-        return BuiltModel(est.to_bytes(), est.batch_size, io, custom_objects=est.custom_objects,
-                          transformation_fn=est.transformation_fn_bytes())
+        spec = est.to_bytes()  # compiles the model: its optimizer's rate is known now
+        return BuiltModel(spec, est.batch_size, io, custom_objects=est.custom_objects,
+                          transformation_fn=est.transformation_fn_bytes(),
+                          learning_rate=optimizer_learning_rate(est.model),
+                          callbacks=tuple(est.callbacks))
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
-               error: str = "") -> None:
+               error: str = "", reason: str = "") -> None:
+        """Tells the searcher the trial's best value (a trial stopped early: the best of the
+        epochs it trained)."""
         point = self._point_of.get(model_id)
         if point is None:  # added by hand: the searcher is not told
             return

@@ -87,11 +87,26 @@ def test_optimizer_and_loss_default_to_a_compiled_model():
         SparkEstimator(model=None, optimizer="adam", loss="mse")
 
 
-def test_callbacks_are_refused_naming_them():
+def test_epoch_level_callbacks_are_kept_and_per_batch_ones_refused_as_for_nas():
     import keras
 
-    with pytest.raises(ValueError, match=r"callbacks=\[EarlyStopping, TerminateOnNaN\]"):
-        _est(callbacks=[keras.callbacks.EarlyStopping(), keras.callbacks.TerminateOnNaN()])
+    from cerebro.search.callbacks import CallbackError, check_callbacks
+
+    kept = [keras.callbacks.EarlyStopping(), keras.callbacks.TerminateOnNaN()]
+    assert _est(callbacks=kept).getCallbacks() == kept
+
+    class PerBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    for bad in (keras.callbacks.ModelCheckpoint("m.keras"), PerBatch()):
+        with pytest.raises(CallbackError) as nas:
+            check_callbacks([bad])
+        with pytest.raises(CallbackError) as est:
+            _est(callbacks=[bad])
+        assert str(est.value) == str(nas.value)  # the same message as HyperHyperModel.fit
+        with pytest.raises(CallbackError, match=type(bad).__name__):
+            _est().setCallbacks([bad])
 
 
 def test_transformation_fn_is_checked_and_pickled():
@@ -121,8 +136,10 @@ def test_transformation_fn_is_checked_and_pickled():
 
 
 def test_fork_only_keywords(caplog):
-    with pytest.raises(ValueError, match="sample_weight_col='w' is not supported"):
-        _est(sample_weight_col="w")
+    assert _est(sample_weight_col="w").getSampleWeightCol() == "w"
+    assert _est().setSampleWeightCol("w2").sample_weight_col == "w2"
+    with pytest.raises(TypeError, match="sample_weight_col must be a column name"):
+        _est(sample_weight_col=["w"])
     with caplog.at_level(logging.INFO, logger="cerebro"):
         _est(shuffle_buffer_size=1000)
     assert "shuffle_buffer_size=1000) ignored" in caplog.text

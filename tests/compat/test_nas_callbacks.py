@@ -24,7 +24,8 @@ def _iris_df(spark):
     return spark.createDataFrame(rows, FEATURES + ['Species'])
 
 
-def _search(spark, store, lr, callbacks, max_trials, epochs, parallelism, events):
+def _search(spark, store, lr, callbacks, max_trials, epochs, parallelism, events,
+            **tuner_bind):
     import autokeras as ak
     import keras
     import keras_tuner as kt
@@ -46,7 +47,7 @@ def _search(spark, store, lr, callbacks, max_trials, epochs, parallelism, events
     hp.Choice("dense_block_1/units_0", [8, 16], default=8)
     hp.Fixed("dense_block_1/num_layers", 1)
     am.tuner_bind("random", hyperparameters=hp, objective="val_loss", max_trials=max_trials,
-                  parallelism=parallelism)
+                  parallelism=parallelism, **tuner_bind)
     return am, am.fit(_iris_df(spark), epochs=epochs, batch_size=16, callbacks=callbacks)
 
 
@@ -116,3 +117,35 @@ def test_reduce_lr_on_plateau_changes_the_next_sub_epochs_learning_rate(spark, s
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == \
         pytest.approx(0.005, rel=1e-5)
     del events
+
+
+def test_early_stopping_in_a_nas_search_shows_in_the_oracle_the_result_and_the_events(
+        spark, store):
+    from cerebro.search.stopping import Stopper, Verdict, stop
+
+    class AfterOneEpoch(Stopper):  # a user's own rule: one epoch is enough for any trial
+        name = "one epoch"
+
+        def decide(self, progress) -> Verdict:
+            return stop(f"one epoch is enough for {progress.trial_id}")
+
+    events: list = []
+    with pytest.raises(ValueError, match=r"early_stopping='never' is not a choice.*'auto'"):
+        _search(spark, store, 0.01, None, 2, 3, 2, events, early_stopping="never")
+    assert events == [] and store.listdir(store.runs_key()) == []  # refused before training
+    am, result = _search(spark, store, 0.01, None, max_trials=2, epochs=3, parallelism=2,
+                         events=events, early_stopping=AfterOneEpoch())
+    histories = result.get_all_model_history()
+    assert len(histories) == 2 and all(len(h["val_loss"]) == 1 for h in histories.values())
+    assert set(result.statuses.values()) == {"STOPPED"}
+    assert result.stop_reasons == {m: f"one epoch is enough for {m}" for m in histories}
+    assert list(result.to_pandas()["stop_reason"]) == [result.stop_reasons[m] for m in
+                                                      result.to_pandas()["model_id"]]
+    # the oracle scored them (COMPLETED: KerasTuner ranks only those) and says why they ended
+    trials = list(am.tuner.oracle.trials.values())
+    assert {str(t.status) for t in trials} == {"COMPLETED"}
+    assert all(t.message.startswith("stopped early: one epoch is enough") for t in trials)
+    best = am.tuner.oracle.get_best_trials(1)[0]
+    assert best.score == pytest.approx(min(h["val_loss"][0] for h in histories.values()))
+    done = [p for k, p in events if k == "model_done"]
+    assert sorted(p["status"] for p in done) == ["STOPPED", "STOPPED"]

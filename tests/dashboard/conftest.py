@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cerebro.records import RecordsDB, Recorder
+from cerebro.wire import EpochEnd, ModelAdded, ModelDone, ModelFailed, ModelStatus, VisitDone
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -17,20 +18,19 @@ def fill(target, name: str = "GridSearch-abc", finish: bool = False) -> int:
     rec = Recorder(target, name, metric="val_accuracy", num_workers=2, budget=3,
                    params=lambda mid: params[mid])
     for mid in params:
-        rec("model_added", {"model_id": mid, "epochs": 2})
+        rec.on_model_added(ModelAdded(mid, epochs=2))
         for e in range(2 if mid != "m2" else 1):
             for kind in ("train", "eval"):
                 for w in range(2):
-                    rec("visit_done", {"model_id": mid, "kind": kind, "epoch": e, "partition": w,
-                                       "metrics": {}, "seconds": 0.005})
-            acc = 0.5 + 0.1 * e + (0.2 if mid == "m1" else 0.0)
-            rec("epoch_end", {"model_id": mid, "epoch": e,
-                              "metrics": {"val_accuracy": acc, "val_loss": 1 - acc,
-                                          "train_accuracy": acc - 0.05, "train_loss": 1.05 - acc}})
-    rec("model_done", {"model_id": "m0", "status": "DONE"})
-    rec("model_failed", {"model_id": "m2", "error": "ValueError: <b>bad</b> trial"})
+                    rec.on_visit_done(VisitDone(mid, kind, e, w, {}, 0.005))
+            acc = 0.5 + 0.1 * e + (0.2 if mid == "m1" else 0.0)  # rising: the best is the last
+            rec.on_epoch_end(EpochEnd(mid, e, {"val_accuracy": acc, "val_loss": 1 - acc,
+                                               "train_accuracy": acc - 0.05,
+                                               "train_loss": 1.05 - acc}, e, acc))
+    rec.on_model_done(ModelDone("m0", status=ModelStatus.DONE))
+    rec.on_model_failed(ModelFailed("m2", error="ValueError: <b>bad</b> trial"))
     if finish:
-        rec("model_done", {"model_id": "m1", "status": "DONE"})
+        rec.on_model_done(ModelDone("m1", status=ModelStatus.DONE))
         rec.done({"utilisation": 0.8, "hop_overhead": 0.01, "wall_s": 12.5})
         rec.close()
     return rec.experiment_id

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from cerebro.wire import EpochEnd, ModelAdded, ModelDone, ModelStatus, VisitDone, VisitStarted
+
 from .conftest import AUTH, TOKEN
 
 
@@ -188,7 +190,7 @@ def test_delta_returns_only_what_changed(records):
     assert same["trials"] == [] and same["metrics"]["rows"] == [] and same["rev"] == full["rev"]
     rec = Recorder(str(where), "GridSearch-abc", metric="val_accuracy")  # reopens it
     assert rec.experiment_id == eid
-    rec("epoch_end", {"model_id": "m1", "epoch": 2, "metrics": {"val_accuracy": 0.95}})
+    rec.on_epoch_end(EpochEnd("m1", 2, {"val_accuracy": 0.95}, best_epoch=2, best_value=0.95))
     new = c.get(f"/api/experiments/{eid}/delta?since={full['rev']}", headers=AUTH).json()
     assert [t["model_id"] for t in new["trials"]] == ["m1"]
     assert new["trials"][0]["best_value"] == pytest.approx(0.95)
@@ -223,13 +225,11 @@ def test_stuck_visit_is_flagged(tmp_path):
     from cerebro.records import Recorder
 
     rec = Recorder(str(tmp_path), "stuck", metric="val_loss")
-    rec("model_added", {"model_id": "a", "epochs": 3})
+    rec.on_model_added(ModelAdded("a", epochs=3))
     for p in (0, 1):
-        rec("visit_started", {"model_id": "a", "kind": "train", "epoch": 0, "partition": p})
-        rec("visit_done", {"model_id": "a", "kind": "train", "epoch": 0, "partition": p,
-                           "metrics": {}, "seconds": 0.01})
-    rec("visit_started", {"model_id": "a", "kind": "train", "epoch": 1, "partition": 0,
-                          "deadline_s": None})
+        rec.on_visit_started(VisitStarted("a", kind="train", epoch=0, partition=p))
+        rec.on_visit_done(VisitDone("a", "train", 0, p, {}, 0.01))
+    rec.on_visit_started(VisitStarted("a", "train", 1, 0, deadline_s=None))
     c = TestClient(create_app(str(tmp_path), stuck_factor=3, stuck_min_s=0.2))
     assert c.get("/api/experiments/1/stuck").json() == []
     time.sleep(0.3)
@@ -238,8 +238,7 @@ def test_stuck_visit_is_flagged(tmp_path):
         ("a", 0, "train", 2, "slow")
     assert s["elapsed_s"] >= 0.2 and s["times_typical"] > 3
     assert c.get("/api/experiments/1/delta").json()["stuck"][0]["visit_id"] == s["visit_id"]
-    rec("visit_done", {"model_id": "a", "kind": "train", "epoch": 1, "partition": 0,
-                       "metrics": {}, "seconds": 0.4})
+    rec.on_visit_done(VisitDone("a", "train", 1, 0, {}, 0.4))
     assert c.get("/api/experiments/1/stuck").json() == []
 
 
@@ -262,8 +261,8 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
     later = dict(first, weights=[np.full_like(w, 0.5) for w in first["weights"]])
     store.write_bytes("runs/m/state-000003.npz", sm.state_to_bytes(later))
     rec = Recorder(store, "dl")
-    rec("model_added", {"model_id": "m", "epochs": 1})
-    rec("model_done", {"model_id": "m", "status": "DONE"})
+    rec.on_model_added(ModelAdded("m", epochs=1))
+    rec.on_model_done(ModelDone("m", status=ModelStatus.DONE))
     c = TestClient(create_app(str(tmp_path), token=TOKEN))
 
     def download():
@@ -275,8 +274,8 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
         return keras.saving.load_model(str(path))
 
     assert all(np.allclose(w, 0.5) for w in download().get_weights())  # the newest state
-    rec("model_done", {"model_id": "m", "status": "DONE",
-                       "state_key": "runs/m/state-000001.npz"})  # the result's state wins
+    # the result's state wins
+    rec.on_model_done(ModelDone("m", ModelStatus.DONE, state_key="runs/m/state-000001.npz"))
     for got, want in zip(download().get_weights(), first["weights"]):
         np.testing.assert_allclose(got, want)
     summary = c.get("/api/trials/1/summary", headers=AUTH).json()

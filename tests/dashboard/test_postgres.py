@@ -15,6 +15,8 @@ import tempfile
 
 import pytest
 
+from cerebro.wire import ModelAdded
+
 from .conftest import AUTH, TOKEN, fill
 
 
@@ -133,10 +135,11 @@ def test_commands_round_trip_on_postgresql(pg_url):
     from cerebro.records import Recorder, RecordsDB, queries
 
     rec = Recorder(pg_url, "live", metric="val_loss")
-    rec("model_added", {"model_id": "m0", "epochs": 3})
+    rec.on_model_added(ModelAdded("m0", epochs=3))
     cmd = queries.add_command(RecordsDB(pg_url), rec.experiment_id, "stop", "m0")
     [pending] = rec.commands()
-    pending["ack"](True, "stopped")
+    assert pending.action == "stop" and pending.ack is not None
+    pending.ack(True, "stopped")
     assert queries.get_command(RecordsDB(pg_url), cmd["id"])["status"] == "APPLIED"
     rec.done()
     rec.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import pytest
 
@@ -11,7 +11,9 @@ from cerebro.backend.scripted import Outcome, ScriptedPool
 from cerebro.engine import LivenessPolicy, ModelHopper, ModelRun, Objective, PoolSupervisor
 from cerebro.storage import LocalStore
 from cerebro.storage.layout import RunLayout
-from cerebro.wire import ModelIO
+from cerebro.wire import Event, ModelIO
+
+E = TypeVar("E", bound=Event)
 
 IO = ModelIO(("x",), ("y",), ((1,),), ((1,),))
 
@@ -66,10 +68,10 @@ class Engine:
     hopper: ModelHopper
     supervisor: PoolSupervisor
     layout: RunLayout
-    events: list[tuple[str, dict]]
+    events: list[Event]
 
-    def kinds(self, kind: str) -> list[dict]:
-        return [p for k, p in self.events if k == kind]
+    def kinds(self, kind: type[E]) -> list[E]:
+        return [e for e in self.events if isinstance(e, kind)]
 
 
 @pytest.fixture
@@ -83,9 +85,9 @@ def engine(tmp_path):
         supervisor = PoolSupervisor(lambda: pool, liveness or LivenessPolicy(floor_s=5.0),
                                     max_restarts=max_restarts, clock=pool.clock)
         layout = RunLayout(store, "proj")
-        events: list[tuple[str, dict]] = []
+        events: list[Event] = []
         hopper = ModelHopper(supervisor, layout, Objective("val_loss", "min"), num_workers,
-                             seed=3, emit=lambda k, p: events.append((k, p)), commands=commands)
+                             seed=3, emit=events.append, commands=commands)
         return Engine(pool, hopper, supervisor, layout, events)
 
     return make

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cerebro.backend.scripted import Outcome
-from cerebro.wire import ModelStatus
+from cerebro.wire import Command, ModelResumed, ModelStatus
 
 from .conftest import Plan, add
 
@@ -23,8 +23,8 @@ class Inbox:
         n = len(self.engine_ref[0].pool.tasks)
         due = [c for k, c in self.at if n >= k]
         self.at = [(k, c) for k, c in self.at if n < k]
-        return [{**c, "ack": lambda ok, message="", model_id=None, c=c:
-                 self.acks.append((c["action"], ok, message, model_id))} for c in due]
+        return [Command(**c, ack=lambda ok, message="", model_id=None, c=c:
+                        self.acks.append((c["action"], ok, message, model_id))) for c in due]
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_resume_add_and_rejections(hil):
     assert any(a == "fly" and "unknown action" in msg for a, msg in rejected)
     a = e.hopper.runs["a"]
     assert a.status == ModelStatus.DONE and a.epochs_done == len(a.history["val_loss"])
-    assert e.kinds("model_resumed")[0]["model_id"] == "a"
+    assert e.kinds(ModelResumed)[0].model_id == "a"
 
 
 class Crash(Exception):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cerebro.backend.scripted import Outcome
-from cerebro.wire import ModelStatus
+from cerebro.wire import EpochEnd, ModelStatus, VisitDone, VisitStarted
+from cerebro.wire import ModelDone as ModelDoneEvent
 
 from .conftest import Plan
 
@@ -33,7 +34,7 @@ def test_every_model_visits_every_partition_once_per_epoch(engine):
         assert len(run.history["val_loss"]) == 2
     # a worker runs one visit at a time (the pool raises otherwise) and is rarely idle
     assert stats.wall_s > 0
-    assert [k for k, _ in e.events].count("epoch_end") == 10
+    assert len(e.kinds(EpochEnd)) == 10
 
 
 def test_best_epoch_state_and_final_state_are_kept_and_the_rest_pruned(engine):
@@ -48,8 +49,10 @@ def test_best_epoch_state_and_final_state_are_kept_and_the_rest_pruned(engine):
     assert run.seq == 6  # 3 epochs x 2 partitions
     assert sorted(e.layout.states("m")) == [4, 6]  # the best epoch's last state, the final one
     assert run.result_state_key == e.layout.state_key("m", 4)
-    done = e.kinds("model_done")[0]
-    assert done["best_epoch"] == 1 and done["best_value"] == 0.2
+    (done,) = e.kinds(ModelDoneEvent)
+    assert done.best_epoch == 1 and done.best_value == 0.2
+    assert done.state_key == run.result_state_key
+    assert [(x.epoch, x.best_epoch) for x in e.kinds(EpochEnd)] == [(0, 0), (1, 1), (2, 1)]
 
 
 def test_a_failed_visit_fails_its_model_and_the_search_goes_on(engine):
@@ -86,7 +89,8 @@ def test_elastic_threads_a_lone_model_uses_the_idle_workers_cores(engine):
     assert [t.threads for _, t in e.pool.tasks] == [2] * 8  # 2 epochs x (2 train + 2 eval)
     assert stats.cores == 2 and stats.core_s == 2 * stats.compute_s
     assert stats.utilisation(2) == pytest.approx(1.0)  # one 2-thread visit at a time
-    assert {p["threads"] for p in e.kinds("visit_done")} == {2}
+    assert {d.threads for d in e.kinds(VisitDone)} == {2}
+    assert {s.threads for s in e.kinds(VisitStarted)} == {2}
 
     e2 = engine(num_workers=2, hosts={0: "h", 1: "h"}, cores={0: 1, 1: 1}, store_dir="s2")
     e2.hopper.run(Plan([("a", 1), ("b", 1)], parallelism=2))

@@ -6,7 +6,7 @@ import pytest
 
 from cerebro.backend.scripted import Outcome
 from cerebro.engine import LivenessPolicy, WorkersFailed
-from cerebro.wire import LostReason, ModelStatus
+from cerebro.wire import LostReason, ModelStatus, VisitLost, VisitStarted
 
 from .conftest import Plan, lose_once
 
@@ -25,8 +25,8 @@ def test_a_lost_worker_is_restarted_alone_and_the_visit_retried_once(engine):
     a = visits(e, "a")
     assert len(a) == 9  # 2 epochs x (2 train + 2 eval) + the one redone
     assert len(set(a)) == 8  # ...and it is the same visit again
-    lost = e.kinds("visit_lost")
-    assert len(lost) == 1 and lost[0]["model_id"] == "a" and lost[0]["reason"] == "exited"
+    lost = e.kinds(VisitLost)
+    assert len(lost) == 1 and lost[0].model_id == "a" and lost[0].reason == LostReason.EXITED
     assert {ep: sorted(p) for ep, p in e.hopper.runs["a"].visit_log.items()} == {0: [0, 1],
                                                                                1: [0, 1]}
     assert e.hopper.stats.lost == 1
@@ -97,13 +97,13 @@ def test_a_hung_visit_times_out_and_costs_one_sub_epoch(engine):
     plan = Plan([("a", 3), ("b", 3)])
     e.hopper.run(plan)
     assert sorted(plan.done) == ["a", "b"]
-    lost = e.kinds("visit_lost")
-    assert [x["reason"] for x in lost] == ["hung"] and "deadline" in lost[0]["error"]
+    lost = e.kinds(VisitLost)
+    assert [x.reason for x in lost] == [LostReason.HUNG] and "deadline" in lost[0].error
     a = visits(e, "a")
     assert len(a) == 12 + 1  # exactly one sub-epoch redone
     # the deadline came from the model's own visits (1 s each): the floor, 5 s
-    started = [p for p in e.kinds("visit_started") if p["model_id"] == "a" and p["epoch"] == 2]
-    assert started[0]["deadline_s"] == 5.0
+    started = [x for x in e.kinds(VisitStarted) if x.model_id == "a" and x.epoch == 2]
+    assert started[0].deadline_s == 5.0
     assert e.hopper.runs["a"].epochs_done == 3
 
 
@@ -112,5 +112,5 @@ def test_a_user_timeout_overrides_the_derived_deadline(engine):
                script=lose_once(lambda t: t.kind == "train", hang=True))
     t0 = e.pool.clock()
     e.hopper.run(Plan([("a", 1)]))
-    assert e.kinds("visit_started")[0]["deadline_s"] == 42.0
+    assert e.kinds(VisitStarted)[0].deadline_s == 42.0
     assert e.pool.clock() - t0 >= 42.0

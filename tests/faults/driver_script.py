@@ -46,7 +46,8 @@ def main(store_dir: str, mode: str) -> None:
     hp.Fixed("dense_block_1/units_0", 256)
     hp.Fixed("dense_block_1/units_1", 256)
     am.tuner_bind("random", hyperparameters=hp, objective="val_accuracy", max_trials=4,
-                  overwrite=fresh, parallelism=2)
+                  overwrite=fresh, parallelism=2,
+                  early_stopping=None)  # every trial's epochs, so the runs compare
     t0 = time.monotonic()
     result = am.fit(df, epochs=4)
     frame = result.to_pandas()

@@ -78,3 +78,17 @@ def test_pretrained_hyperparameter_is_refused_before_training(spark, store, mnis
     with pytest.raises(PretrainedWeightsError, match="download"):
         am.fit(mnist_df.limit(50), epochs=1)
     assert _nothing_trained(store)
+
+
+def test_a_bad_early_stopping_value_is_refused_before_training(spark, store, mnist_df):
+    import autokeras as ak
+
+    from cerebro.nas import HyperHyperModel
+
+    with pytest.raises(ValueError, match=r"early_stopping='mean' is not a choice.*'median'"):
+        HyperHyperModel(inputs=ak.ImageInput(), outputs=ak.ClassificationHead()).tuner_bind(
+            "greedy", early_stopping="mean")
+    with pytest.raises(ValueError, match=r"early_stopping=5 is not a choice.*'auto'"):
+        _image_am(spark, store).fit(mnist_df, epochs=1, input_shape=(28, 28, 1),
+                                    early_stopping=5)
+    assert _nothing_trained(store)

@@ -115,7 +115,7 @@ def test_png_files_train_as_well_as_the_same_vectors(spark, workers_decode_image
                      F.regexp_extract("path", r"_(\d)\.png$", 1).cast("int").alias("label")))
     files = same_row_order(files.withColumn("is_val", F.col("index") < VAL))
     am, png_acc = _search(spark, files, "content", tmp_path / "png", None)
-    assert am._fitted["inputs"][0].kind == "image"
+    assert am._fitted.inputs[0].kind == "image"
     x, y = mnist_arrays
     rows = [(i, Vectors.dense(np.round(x[i] * 255).astype(float) / 255), int(y[i]), i < VAL)
             for i in range(ROWS)]

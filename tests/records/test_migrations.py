@@ -18,7 +18,7 @@ TABLES = {"alembic_version", "commands", "epoch_metrics", "experiments", "trials
 def test_fresh_database_is_upgraded_to_head(tmp_path):
     db = RecordsDB(str(tmp_path))
     assert set(db.tables()) == TABLES
-    assert current_revision(db.engine) == head_revision() == "0002"
+    assert current_revision(db.engine) == head_revision() == "0003"
     assert (tmp_path / "cerebro.db").exists()
 
 
@@ -136,15 +136,17 @@ def test_upgrade_from_0001_keeps_rows_and_fills_in_the_best(tmp_path):
 
 
 def _schema(engine) -> dict:
-    """Every table's columns (name, type, nullable, default), keys, indexes and uniques."""
+    """Every table's columns (name, type, nullable, default), keys, indexes and uniques.
+
+    Columns are compared by name, not position: a migration can only append a column."""
     from sqlalchemy import inspect
 
     insp = inspect(engine)
     out = {}
     for t in sorted(insp.get_table_names()):
         out[t] = {
-            "columns": [(c["name"], str(c["type"]), c["nullable"], c.get("default"))
-                        for c in insp.get_columns(t)],
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                              for c in insp.get_columns(t)),
             "pk": insp.get_pk_constraint(t)["constrained_columns"],
             "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
                            tuple(f["referred_columns"]), (f.get("options") or {}).get("ondelete"))

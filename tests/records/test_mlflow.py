@@ -13,6 +13,8 @@ import textwrap
 
 import pytest
 
+from cerebro.wire import EpochEnd, ModelAdded, ModelDone, ModelStatus
+
 from .conftest import grid_search
 
 EPOCHS = 2
@@ -36,12 +38,14 @@ def test_mlflow_not_imported_unless_asked(tmp_path):
         import cerebro, cerebro.records, cerebro.integrations, cerebro.tune, cerebro.nas
         from cerebro.records import record_search
         from cerebro.storage import LocalStore
+        from cerebro.wire import EpochEnd, ModelAdded, ModelDone
 
         rec = record_search(LocalStore({str(tmp_path / "store")!r}), "s", kind="tune",
                             params=lambda m: {{"units": 8}})
-        rec.listener("model_added", {{"model_id": "m0", "epochs": 1}})
-        rec.listener("epoch_end", {{"model_id": "m0", "epoch": 0, "metrics": {{"val_loss": 1.0}}}})
-        rec.listener("model_done", {{"model_id": "m0", "status": "DONE"}})
+        for event in (ModelAdded("m0", 1), EpochEnd("m0", 0, {{"val_loss": 1.0}}),
+                      ModelDone("m0")):
+            for listener in rec.listeners:
+                event.deliver(listener)
         rec.done({{}})
         rec.close()
         off = record_search(LocalStore({str(tmp_path / "store")!r}), "t", records=False,
@@ -117,7 +121,7 @@ def test_unreachable_tracking_server_does_not_stop_a_search(monkeypatch, tmp_pat
                             mlflow="http://127.0.0.1:9")  # the discard port: nothing listens
     assert rec.mlflow is None
     assert "MLflow logging is off for this search" in caplog.text
-    rec.listener("model_added", {"model_id": "m0", "epochs": 1})
+    assert rec.listeners == []  # records off, MLflow unreachable: nobody listens
     rec.close()
 
 
@@ -128,12 +132,12 @@ def test_mlflow_errors_mid_search_are_logged_not_raised(mlflow_uri, caplog):
 
     logger = MlflowLogger(mlflow_uri, "events").start("broken", params=lambda m: {"units": 8})
     client = MlflowClient(tracking_uri=mlflow_uri)
-    logger("model_added", {"model_id": "m0", "epochs": 2})
+    logger.on_model_added(ModelAdded("m0", epochs=2))
     client.delete_run(logger.run_ids["m0"])  # from now on every write to m0's run fails
     with caplog.at_level(logging.WARNING, logger="cerebro.mlflow"):
         for epoch in range(5):
-            logger("epoch_end", {"model_id": "m0", "epoch": epoch, "metrics": {"val_loss": 1.0}})
-        logger("model_done", {"model_id": "m0", "status": "DONE"})
+            logger.on_epoch_end(EpochEnd("m0", epoch, {"val_loss": 1.0}))
+        logger.on_model_done(ModelDone("m0", ModelStatus.DONE))
         logger.done({"utilisation": 0.5})
         logger.close()
     warnings = [r for r in caplog.records if r.name == "cerebro.mlflow"]

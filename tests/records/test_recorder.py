@@ -8,21 +8,27 @@ import math
 import pytest
 from sqlalchemy import text
 
-from cerebro.records import RecordsDB, Recorder, fan_out, queries, record_search
+from cerebro.records import RecordsDB, Recorder, queries, record_search
 from cerebro.records.recorder import jsonable
+from cerebro.wire import (EpochEnd, FailReason, LostReason, ModelAdded,
+                          ModelDone, ModelFailed, ModelResumed, ModelStatus, VisitDone, VisitLost,
+                          VisitStarted, WorkersRestarted)
 
 
 def feed(rec: Recorder, model_id: str, epochs: int, metric=lambda e: 0.5 + e / 10,
          workers: int = 2) -> None:
-    rec("model_added", {"model_id": model_id, "epochs": epochs})
+    """A model's events as the engine sends them (its best by the recorder's objective)."""
+    rec.on_model_added(ModelAdded(model_id, epochs=epochs))
+    history = []
     for e in range(epochs):
         for kind in ("train", "eval"):
             for w in range(workers):
-                rec("visit_done", {"model_id": model_id, "kind": kind, "epoch": e, "partition": w,
-                                   "metrics": {"loss": 1.0}, "seconds": 0.01})
-        rec("epoch_end", {"model_id": model_id, "epoch": e,
-                          "metrics": {"val_accuracy": metric(e), "val_loss": 1 - metric(e),
-                                      "train_loss": float("nan")}})
+                rec.on_visit_done(VisitDone(model_id, kind, e, w, {"loss": 1.0}, 0.01))
+        history.append({"val_accuracy": metric(e), "val_loss": 1 - metric(e),
+                        "train_loss": float("nan")})
+        values = [h[rec.metric] for h in history]
+        best = values.index(max(values) if rec.direction == "max" else min(values))
+        rec.on_epoch_end(EpochEnd(model_id, e, history[-1], best, values[best]))
 
 
 @pytest.fixture
@@ -36,11 +42,11 @@ def test_events_become_rows(db):
                    params=lambda mid: params.get(mid, {}), config={"epochs": 2})
     feed(rec, "m0", 2)
     feed(rec, "m1", 2, metric=lambda e: 0.7 + e / 10)
-    rec("model_done", {"model_id": "m0", "status": "DONE"})
-    rec("model_done", {"model_id": "m1", "status": "STOPPED"})
-    rec("model_added", {"model_id": "m2", "epochs": 2})
-    rec("model_failed", {"model_id": "m2", "error": "ValueError: boom"})
-    rec("workers_restarted", {"model_id": "m0"})  # an event the recorder ignores
+    rec.on_model_done(ModelDone("m0", status=ModelStatus.DONE))
+    rec.on_model_done(ModelDone("m1", status=ModelStatus.STOPPED))
+    rec.on_model_added(ModelAdded("m2", epochs=2))
+    rec.on_model_failed(ModelFailed("m2", error="ValueError: boom"))
+    rec.on_workers_restarted(WorkersRestarted("m0", worker=0, restarts=1))  # nothing open
     rec.done({"utilisation": 0.9})
     rec.close()
 
@@ -80,7 +86,7 @@ def test_sorting_by_metric_hyperparameter_and_field(db):
 def test_resume_and_commands_with_acks(db):
     rec = Recorder(db, "exp")
     feed(rec, "m0", 1)
-    rec("model_done", {"model_id": "m0", "status": "STOPPED"})
+    rec.on_model_done(ModelDone("m0", status=ModelStatus.STOPPED))
     eid = rec.experiment_id
     with db.session() as s:  # planned 3 epochs, stopped after 1
         s.execute(text("UPDATE trials SET epochs_planned = 3"))
@@ -88,13 +94,14 @@ def test_resume_and_commands_with_acks(db):
     resume = queries.add_command(db, eid, "resume", "m0")
     add = queries.add_command(db, eid, "add", params={"units": 4})
     cmds = rec.commands()
-    assert [c["action"] for c in cmds] == ["stop", "resume", "add"]
-    assert cmds[1]["epochs"] == 2  # what was left of the plan
-    assert cmds[2]["params"] == {"units": 4}
-    cmds[0]["ack"](False, "m0 is STOPPED, not running")
-    cmds[1]["ack"](True, "resumed")
-    cmds[2]["ack"](True, "added m1", "m1")
-    rec("model_resumed", {"model_id": "m0", "epochs": 3})
+    assert [c.action for c in cmds] == ["stop", "resume", "add"]
+    assert cmds[1].epochs == 2  # what was left of the plan
+    assert cmds[2].params == {"units": 4}
+    acks = [c.ack for c in cmds if c.ack is not None]
+    acks[0](False, "m0 is STOPPED, not running")
+    acks[1](True, "resumed")
+    acks[2](True, "added m1", "m1")
+    rec.on_model_resumed(ModelResumed("m0", epochs=3))
     assert rec.commands() == []
     assert queries.get_command(db, stop["id"])["status"] == "REJECTED"
     assert queries.get_command(db, resume["id"])["status"] == "APPLIED"
@@ -137,33 +144,32 @@ def test_a_database_error_never_reaches_the_search(db, caplog):
     with db.engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE visits")
     with caplog.at_level(logging.WARNING, logger="cerebro.records"):
-        rec("visit_done", {"model_id": "m0", "kind": "train", "epoch": 0, "partition": 0,
-                           "metrics": {}, "seconds": 0.1})
+        rec.on_visit_done(VisitDone("m0", "train", 0, 0, {}, 0.1))
     assert "could not record visit_done" in caplog.text
-    rec("epoch_end", {"model_id": "m0", "epoch": 0, "metrics": {"val_loss": 0.3}})
+    rec.on_epoch_end(EpochEnd("m0", epoch=0, metrics={"val_loss": 0.3}))
     assert queries.list_trials(db, rec.experiment_id)[0]["epochs_done"] == 1
 
 
 def test_record_search_wiring(tmp_path, monkeypatch):
     from cerebro.storage import LocalStore
 
-    seen = []
     store = LocalStore(str(tmp_path / "store"))
-    rec = record_search(store, "s", listeners=(lambda k, p: seen.append(k),), metric="val_loss")
-    rec.listener("model_added", {"model_id": "m", "epochs": 1})
-    assert seen == ["model_added"] and rec.commands() == []
+    rec = record_search(store, "s", metric="val_loss")
+    assert rec.listeners == [rec.recorder]
+    rec.recorder.on_model_added(ModelAdded("m", epochs=1))
+    assert rec.commands() == []
     rec.done({"wall_s": 1.0})
     rec.close()
     db = RecordsDB(store)
     assert queries.list_experiments(db)[0]["status"] == "DONE"
 
     monkeypatch.setenv("CEREBRO_RECORDS", "off")
-    off = record_search(store, "s", listeners=(lambda k, p: seen.append(k),))
+    off = record_search(store, "s")
     assert off.recorder is None and off.commands is None and off.experiment_id is None
-    off.listener("model_done", {"model_id": "m"})
+    assert off.listeners == []
     off.done()
     off.close()
-    assert seen[-1] == "model_done"
+    assert queries.list_trials(db, queries.list_experiments(db)[0]["id"])[0]["model_id"] == "m"
 
     other = tmp_path / "elsewhere.db"
     monkeypatch.setenv("CEREBRO_RECORDS", f"sqlite:///{other}")
@@ -176,12 +182,9 @@ def test_record_search_wiring(tmp_path, monkeypatch):
     assert broken.recorder is None  # cannot be opened: the search runs without records
 
 
-def test_fan_out_and_jsonable():
+def test_jsonable():
     import numpy as np
 
-    calls = []
-    fan_out(None, lambda k, p: calls.append(1), lambda k, p: calls.append(2))("e", {})
-    assert calls == [1, 2]
     assert jsonable({"a": np.float32(0.5), "b": np.int64(3), "c": (1, 2), "d": math.inf,
                      1: {"x": float("nan")}}) == {"a": 0.5, "b": 3, "c": [1, 2], "d": None,
                                                   "1": {"x": None}}
@@ -191,22 +194,18 @@ def test_every_contract_event_is_recorded(db):
     """Today's events and the contract's richer ones (best, memory, keys, summary, loss)."""
     rec = Recorder(db, "proj", metric="val_loss", config={"objective": {"name": "val_loss",
                                                                           "direction": "min"}})
-    rec("model_added", {"model_id": "t0", "epochs": 3, "params": {"units": 8},
-                        "spec_key": "runs/proj/t0/model.keras", "summary": "Model: t0 ..."})
-    rec("visit_started", {"model_id": "t0", "kind": "train", "epoch": 0, "partition": 1,
-                          "deadline_s": 30.0})
+    rec.on_model_added(ModelAdded("t0", 3, {"units": 8}, "runs/proj/t0/model.keras",
+                                  "Model: t0 ..."))
+    rec.on_visit_started(VisitStarted("t0", kind="train", epoch=0, partition=1, deadline_s=30.0))
     eid = rec.experiment_id
     [open_] = queries.schedule(db, eid)
     assert open_["end_s"] is None and open_["status"] == "running" and open_["deadline_s"] == 30
-    rec("visit_done", {"model_id": "t0", "kind": "train", "epoch": 0, "partition": 1,
-                       "metrics": {}, "seconds": 0.5, "peak_rss_bytes": 300 * 2**20})
-    rec("visit_started", {"model_id": "t0", "kind": "eval", "epoch": 0, "partition": 0})
-    rec("visit_lost", {"model_id": "t0", "kind": "eval", "epoch": 0, "partition": 0,
-                       "reason": "memory", "error": "killed"})
-    for e, loss in enumerate((0.5, 0.3, 0.4)):
-        rec("epoch_end", {"model_id": "t0", "epoch": e, "metrics": {"val_loss": loss}})
-    rec("model_done", {"model_id": "t0", "status": "DONE",
-                       "state_key": "runs/proj/t0/state-000004.npz"})
+    rec.on_visit_done(VisitDone("t0", "train", 0, 1, {}, 0.5, peak_rss_bytes=300 * 2**20))
+    rec.on_visit_started(VisitStarted("t0", kind="eval", epoch=0, partition=0))
+    rec.on_visit_lost(VisitLost("t0", "eval", 0, 0, LostReason.MEMORY, "killed"))
+    for e, loss, best in ((0, 0.5, 0), (1, 0.3, 1), (2, 0.4, 1)):
+        rec.on_epoch_end(EpochEnd("t0", e, {"val_loss": loss}, best, min(0.5, 0.3, loss)))
+    rec.on_model_done(ModelDone("t0", ModelStatus.DONE, 1, 0.3, "runs/proj/t0/state-000004.npz"))
     visits = queries.schedule(db, eid)
     assert [(v["status"], v["lost_reason"]) for v in visits] == [("done", None),
                                                                   ("lost", "memory")]
@@ -219,27 +218,18 @@ def test_every_contract_event_is_recorded(db):
     assert t["peak_rss_bytes"] == 300 * 2**20 and t["compute_s"] == pytest.approx(0.5)
     assert t["started_at"] and t["duration_s"] >= 0
 
-    # the runner's own best (0-based epoch in the event) wins over the computed one
-    rec("model_added", {"model_id": "t1", "epochs": 2})
-    rec("epoch_end", {"model_id": "t1", "epoch": 0, "metrics": {"val_loss": 0.2},
-                      "best_epoch": 0, "best_value": 0.2})
-    rec("epoch_end", {"model_id": "t1", "epoch": 1, "metrics": {"val_loss": 0.1},
-                      "best_epoch": 0, "best_value": 0.2})
-    rec("model_failed", {"model_id": "t1", "error": "boom", "reason": "memory"})
+    # the engine's best (0-based epoch in the event) is stored as given: never recomputed
+    rec.on_model_added(ModelAdded("t1", epochs=2))
+    rec.on_epoch_end(EpochEnd("t1", 0, {"val_loss": 0.2}, best_epoch=0, best_value=0.2))
+    rec.on_epoch_end(EpochEnd("t1", 1, {"val_loss": 0.1}, best_epoch=0, best_value=0.2))
+    # an epoch without the objective (best_value None) leaves the best as it was
+    rec.on_epoch_end(EpochEnd("t1", 2, {"loss": 0.1}, best_epoch=0, best_value=None))
+    rec.on_model_failed(ModelFailed("t1", error="boom", reason=FailReason.MEMORY))
     t1 = next(x for x in queries.list_trials(db, eid) if x["model_id"] == "t1")
     assert (t1["best_epoch"], t1["best_value"]) == (1, 0.2)
     assert t1["fail_reason"] == "memory" and t1["status"] == "FAILED"
     exp = queries.get_experiment(db, eid)
     assert exp["direction"] == "min" and exp["best_model_id"] == "t1"
-
-
-def test_best_ties_keep_the_first_epoch_and_follow_the_direction(db):
-    from cerebro.records.recorder import best_of
-
-    assert best_of([(1, 0.5), (2, 0.7), (3, 0.7)], "max") == (2, 0.7)
-    assert best_of([(1, 0.5), (2, None), (3, 0.5)], "min") == (1, 0.5)
-    assert best_of([], "min") == (None, None)
-
 
 def test_reopening_and_overwriting_an_experiment(db):
     first = Recorder(db, "proj", metric="val_accuracy")
@@ -249,9 +239,9 @@ def test_reopening_and_overwriting_an_experiment(db):
     again = Recorder(db, "proj", metric="val_accuracy", on_existing="resume")
     assert again.experiment_id == eid
     assert queries.get_experiment(db, eid)["status"] == "RUNNING"
-    again("model_added", {"model_id": "t0", "epochs": 3})
-    again("epoch_end", {"model_id": "t0", "epoch": 1, "metrics": {"val_accuracy": 0.9}})
-    again("epoch_end", {"model_id": "t0", "epoch": 2, "metrics": {"val_accuracy": 0.8}})
+    again.on_model_added(ModelAdded("t0", 3))
+    again.on_epoch_end(EpochEnd("t0", 1, {"val_accuracy": 0.9}, best_epoch=1, best_value=0.9))
+    again.on_epoch_end(EpochEnd("t0", 2, {"val_accuracy": 0.8}, best_epoch=1, best_value=0.9))
     again.done()
     t = queries.list_trials(db, eid)[0]
     assert t["epochs_done"] == 3 and (t["best_epoch"], t["best_value"]) == (2, 0.9)

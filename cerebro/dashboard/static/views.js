@@ -173,7 +173,7 @@
   function passes(st, t, conds) {
     for (const c of conds) {
       if (c.text !== undefined) {
-        const hay = [t.model_id, t.status, JSON.stringify(t.hyperparameters), t.error].join(' ').toLowerCase();
+        const hay = [t.model_id, t.status, JSON.stringify(t.hyperparameters), t.error, t.stop_reason].join(' ').toLowerCase();
         if (!hay.includes(c.text)) return false; continue;
       }
       const v = fieldOf(st, t, c.field);
@@ -224,7 +224,7 @@
         {key: 'peak_rss_bytes', label: 'peak mem', descFirst: true}];
       if (tableState.showHp) for (const h of hps) cols.push({key: 'hp.' + h, label: h, cls: 'hp', value: (t) => t.hyperparameters[h]});
       if (tableState.showMetrics) for (const m of names) cols.push({key: 'm.' + m, label: m, cls: 'metric', value: (t) => t.metrics[m], descFirst: !m.includes('loss')});
-      cols.push({label: 'error'});
+      cols.push({label: 'error / why stopped'});
       if (tableState.sort.key === 'best_value' && tableState.sort.desc === undefined) tableState.sort.desc = dirMax;
       rows = sortable(table, rows, cols, tableState.sort, () => this.update(body, st));
       const tbody = el('tbody');
@@ -240,7 +240,8 @@
           el('td', {class: 'num'}, CB.bytes(t.peak_rss_bytes)));
         if (tableState.showHp) for (const h of hps) tr.appendChild(el('td', {class: 'hp'}, CB.num(t.hyperparameters[h])));
         if (tableState.showMetrics) for (const m of names) tr.appendChild(el('td', {class: 'num metric'}, CB.num(t.metrics[m])));
-        tr.appendChild(el('td', {class: 'err', title: t.error || null}, (t.error || '').slice(0, 120)));
+        const why = t.error || (t.stop_reason ? 'stopped early: ' + t.stop_reason : '');
+        tr.appendChild(el('td', {class: t.error ? 'err' : 'why', title: why || null}, why.slice(0, 120)));
         tbody.appendChild(tr);
       }
       table.appendChild(tbody);
@@ -421,6 +422,7 @@
       ['peak memory', CB.bytes(t.peak_rss_bytes) || '\u2014']]) cards.appendChild(el('div', {class: 'card'}, el('div', {class: 'k'}, k), el('div', {class: 'v'}, v)));
     head.appendChild(cards);
     if (t.error) head.appendChild(el('pre', {class: 'FAILED'}, t.error));
+    if (t.stop_reason) head.appendChild(el('p', {id: 'stop-reason', class: 'STOPPED'}, 'stopped early: ' + t.stop_reason));
     if (!body.firstChild) {
       body.append(el('h2', {}, 'Hyperparameters'), el('table', {id: 'hps', class: 'grid kv'}), el('h2', {}, 'Metrics per epoch'),
         el('div', {class: 'pair'}, el('div', {id: 'trial-curve'}), el('div', {id: 'trial-loss'})),
