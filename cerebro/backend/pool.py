@@ -1,10 +1,11 @@
 """``SparkWorkerPool``: one long-lived Spark job per worker, each a single task.
 
-Each worker is its own one-task Spark job (in its own job group), so a worker that dies,
-hangs or runs out of memory is cancelled and started again on its own while the others
-keep training. Workers connect back to the driver over the authenticated control channel;
-a restarted worker is a new *generation* of its partition, and a connection from an older
-generation (e.g. Spark retrying the cancelled task) is turned away.
+Each worker is its own one-task Spark job (in its own job group; on Spark Connect, with its
+own job tag: ``cerebro.backend.connect``), so a worker that dies, hangs or runs out of
+memory is cancelled and started again on its own while the others keep training. Workers
+connect back to the driver over the authenticated control channel; a restarted worker is a
+new *generation* of its partition, and a connection from an older generation (e.g. Spark
+retrying the cancelled task) is turned away.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class SparkWorkerPool(WorkerPool):
         self.cfg = WorkerConfig(
             address=self.server.address, secret=self.server.secret, store=store,
             dataset=dataset, columns=columns,
-            threads=int(backend.sc.getConf().get("spark.task.cpus", "1")),
+            threads=backend.task_cpus,
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
             data_memory_bytes=getattr(backend, "data_memory_bytes", None),
@@ -72,7 +73,7 @@ class SparkWorkerPool(WorkerPool):
 
     @property
     def local(self) -> bool:
-        return str(self.backend.sc.master).startswith("local")
+        return bool(self.backend.is_local)
 
     # -- jobs ----------------------------------------------------------------------------------
     def _launch(self, p: int) -> None:
@@ -86,6 +87,10 @@ class SparkWorkerPool(WorkerPool):
 
     def _job_group(self, p: int, gen: int) -> str:
         return f"{self._group}-w{p}-g{gen}"
+
+    def _cancel_job(self, p: int, gen: int) -> None:
+        """Cancels the Spark job of generation ``gen`` of worker ``p`` (kills its task)."""
+        self.backend.sc.cancelJobGroup(self._job_group(p, gen))
 
     def _run_job(self, p: int, gen: int, cfg: WorkerConfig) -> None:
         sc = self.backend.sc
@@ -217,7 +222,7 @@ class SparkWorkerPool(WorkerPool):
         self.busy.discard(worker)
         self._drop(worker)
         self._starting.pop(worker, None)
-        self.backend.sc.cancelJobGroup(self._job_group(worker, old))
+        self._cancel_job(worker, old)
         self._launch(worker)
 
     @property
@@ -260,13 +265,12 @@ class SparkWorkerPool(WorkerPool):
             self.watch.close()
         for conn in list(self.conns.values()) + list(self._starting.values()):
             _close(conn, "shutdown")
-        sc = self.backend.sc
         if not graceful:
             for p, gen in self._gen.items():
-                sc.cancelJobGroup(self._job_group(p, gen))
+                self._cancel_job(p, gen)
         self._join(30)
         for p, gen in self._gen.items():
-            sc.cancelJobGroup(self._job_group(p, gen))
+            self._cancel_job(p, gen)
         self.server.close()
 
     def _join(self, timeout: float) -> None:
@@ -276,11 +280,11 @@ class SparkWorkerPool(WorkerPool):
 
 
 def _worker_cores(backend: Any) -> int:
-    """The cores one worker owns: ``spark.task.cpus``; on a local master, at least its even
-    share of the master's cores (``local[4]`` with 2 workers: 2 each)."""
-    sc = backend.sc
-    task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
-    if not str(sc.master).startswith("local"):
+    """The cores one worker owns: ``spark.task.cpus``; on a classic local master, at least
+    its even share of the master's cores (``local[4]`` with 2 workers: 2 each)."""
+    task_cpus = int(backend.task_cpus)
+    sc = getattr(backend, "sc", None)
+    if sc is None or not str(sc.master).startswith("local"):  # a cluster, or Spark Connect
         return task_cpus
     return max(task_cpus, int(sc.defaultParallelism) // max(1, backend.num_workers))
 

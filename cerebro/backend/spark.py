@@ -1,4 +1,9 @@
-"""``SparkBackend``: workers are long-lived Spark barrier tasks, one per partition."""
+"""``SparkBackend``: workers are long-lived Spark tasks, one job per worker.
+
+The backend takes a classic session's ``SparkContext`` or a Spark Connect session; the few
+things a Connect session does differently (no ``SparkContext``) are in
+``cerebro.backend.connect``, behind ``self.connect``.
+"""
 
 from __future__ import annotations
 
@@ -59,10 +64,12 @@ def _use_driver_python(sc) -> None:
 
 
 class SparkBackend(Backend):
-    """Runs model hopping on a Spark cluster (local mode, standalone, YARN, k8s).
+    """Runs model hopping on a Spark cluster (local mode, standalone, YARN, k8s), through a
+    classic or a Spark Connect session.
 
     Args:
-        spark_context: The ``SparkContext``; default: the active session's.
+        spark_context: The ``SparkContext``, or a ``SparkSession`` (classic or Spark
+            Connect); default: the active session's.
         num_workers: Workers (== data partitions); default: the context's default
             parallelism divided by ``spark.task.cpus``.
         start_timeout: Seconds to wait for all workers to connect and load their shards.
@@ -91,6 +98,9 @@ class SparkBackend(Backend):
             nothing runnable (torch's intra-op threads, set per visit; the other Keras
             backends keep one thread per worker). ``False``: each visit runs with its
             worker's own ``spark.task.cpus`` threads.
+        spark: A ``SparkSession``, classic or Spark Connect, instead of ``spark_context``.
+            On Connect, workers are one-task ``mapInArrow`` jobs cancelled by job tag (see
+            ``cerebro.backend.connect``).
     """
 
     def __init__(self, spark_context=None, num_workers: Optional[int] = None,
@@ -99,17 +109,27 @@ class SparkBackend(Backend):
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
-                 local_dir: Optional[str] = None, elastic_threads: bool = True):
-        if spark_context is None:
-            from pyspark.sql import SparkSession
+                 local_dir: Optional[str] = None, elastic_threads: bool = True, spark=None):
+        from cerebro.backend.connect import resolve
 
-            spark_context = SparkSession.builder.getOrCreate().sparkContext
-        self.sc = spark_context
-        _use_driver_python(self.sc)
+        self.connect = resolve(spark_context, spark)
+        if self.connect is None:
+            if spark is not None:
+                spark_context = spark.sparkContext
+            elif spark_context is None:
+                from pyspark.sql import SparkSession
+
+                spark_context = SparkSession.builder.getOrCreate().sparkContext
+            elif hasattr(spark_context, "sparkContext"):  # a classic SparkSession
+                spark_context = spark_context.sparkContext
+            self.sc = spark_context
+            _use_driver_python(self.sc)
+        else:
+            self.sc = None
         slots = self._wait_for_slots(num_workers)
         if num_workers is None:
             if slots < 1:
-                raise ValueError(f"no executor of {self.sc.master!r} has registered a free core; "
+                raise ValueError(f"no executor of {self.master!r} has registered a free core; "
                                  "is the cluster up?")
             num_workers = slots
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
@@ -117,8 +137,8 @@ class SparkBackend(Backend):
         if num_workers > slots:
             raise ValueError(
                 f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
-                f"at once (master {self.sc.master!r}, spark.task.cpus="
-                f"{self.sc.getConf().get('spark.task.cpus', '1')}); use at most {slots} workers"
+                f"at once (master {self.master!r}, spark.task.cpus={self.task_cpus}); use at "
+                f"most {slots} workers"
             )
         self._num_workers = num_workers
         self.start_timeout = float(start_timeout)
@@ -148,11 +168,12 @@ class SparkBackend(Backend):
             raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
         self.elastic_threads = elastic_threads
         self._warm_thread: Optional[threading.Thread] = None
-        from cerebro.backend.session import tune_running_session
+        if self.sc is not None:
+            from cerebro.backend.session import tune_running_session
 
-        applied = tune_running_session(self.sc, self.keras_backend)
-        if applied:
-            log.debug("tuned the running Spark session: %s", "; ".join(applied))
+            applied = tune_running_session(self.sc, self.keras_backend)
+            if applied:
+                log.debug("tuned the running Spark session: %s", "; ".join(applied))
         if warm_up:
             self.warm_up()
 
@@ -165,6 +186,11 @@ class SparkBackend(Backend):
         the driver did its own imports and data preparation. Does nothing if it already ran
         or Python workers are not reused (``spark.python.worker.reuse=false``).
         """
+        if self.connect is not None:
+            reuse = self.connect.conf("spark.python.worker.reuse", "true") or "true"
+            if self._warm_thread is None and reuse.lower() == "true":
+                self._warm_thread = self.connect.warm_up(self.num_workers, self.keras_backend)
+            return
         conf = self.sc.getConf()
         if self._warm_thread is not None or \
                 conf.get("spark.python.worker.reuse", "true").lower() != "true":
@@ -184,6 +210,8 @@ class SparkBackend(Backend):
 
     def _wait_for_slots(self, wanted: Optional[int], patience: float = 10.0) -> int:
         """Executors of a real cluster register over a few seconds; wait for them briefly."""
+        if self.connect is not None:
+            return self.connect.slots()  # an estimate: see cerebro.backend.connect
         deadline = time.monotonic() + (0 if self.sc.master.startswith("local") else patience)
         slots = _slots(self.sc)
         while slots < (1 if wanted is None else wanted) and time.monotonic() < deadline:
@@ -194,6 +222,25 @@ class SparkBackend(Backend):
     @property
     def num_workers(self) -> int:
         return self._num_workers
+
+    @property
+    def master(self) -> str:
+        """The cluster's master URL (``local[2]``, ``spark://...``, ``yarn``, ...)."""
+        return self.connect.master if self.connect is not None else str(self.sc.master)
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the workers run on this machine (local mode)."""
+        if self.connect is not None:
+            return self.connect.is_local
+        return str(self.sc.master).startswith("local")
+
+    @property
+    def task_cpus(self) -> int:
+        """``spark.task.cpus``: the threads each worker trains with."""
+        if self.connect is not None:
+            return self.connect.task_cpus
+        return int(self.sc.getConf().get("spark.task.cpus", "1"))
 
     def prepare_data(self, store, df, validation=0.25, num_partitions=None,
                      feature_columns: Sequence[str] | None = None,
@@ -226,13 +273,16 @@ class SparkBackend(Backend):
 
         from cerebro._upstream import stop_spark_progress_bar
 
-        if stop_spark_progress_bar(self.sc):
+        # A Connect client shows no progress bar unless SPARK_CONNECT_PROGRESS_BAR_ENABLED=1.
+        if self.sc is not None and stop_spark_progress_bar(self.sc):
             log.debug("Spark's console progress bar is off for this session")
         for name in ("py4j", "alembic", "urllib3"):
             if logging.getLogger(name).getEffectiveLevel() < logging.WARNING:
                 logging.getLogger(name).setLevel(logging.WARNING)
 
     def _driver_host(self) -> str:
+        if self.connect is not None:
+            return self.connect.driver_host()
         if self.sc.master.startswith("local"):
             return "127.0.0.1"
         return self.sc.getConf().get("spark.driver.host", "127.0.0.1")
@@ -244,10 +294,13 @@ class SparkBackend(Backend):
         port is ``spark.cerebro.driver.port`` (default 0: any free port), for clusters whose
         firewall opens only fixed driver ports; the listening address is
         ``spark.driver.bindAddress`` when set (e.g. ``0.0.0.0`` in a container whose
-        advertised address is not its own).
+        advertised address is not its own). On Spark Connect the channel listens on the
+        client: see ``ConnectSession.driver_host``.
         """
-        conf = self.sc.getConf()
-        raw = conf.get("spark.cerebro.driver.port", "0")
+        if self.connect is not None:
+            raw = self.connect.conf("spark.cerebro.driver.port", "0") or "0"
+        else:
+            raw = self.sc.getConf().get("spark.cerebro.driver.port", "0")
         try:
             port = int(raw)
         except ValueError:
@@ -255,11 +308,19 @@ class SparkBackend(Backend):
         if not 0 <= port <= 65535:
             raise ValueError(f"spark.cerebro.driver.port must be a port number (0-65535), "
                              f"got {raw!r}")
-        bind = None if self.sc.master.startswith("local") else conf.get("spark.driver.bindAddress",
-                                                                          None)
+        if self.connect is not None:
+            bind = self.connect.bind_address()
+        elif self.sc.master.startswith("local"):
+            bind = None
+        else:
+            bind = self.sc.getConf().get("spark.driver.bindAddress", None)
         return self._driver_host(), port, bind
 
     def start_workers(self, store, dataset, columns: Sequence[str]) -> WorkerPool:
+        if self.connect is not None:
+            from cerebro.backend.connect import ConnectWorkerPool
+
+            return ConnectWorkerPool(self, store, dataset, tuple(columns))
         from cerebro.backend.pool import SparkWorkerPool
 
         return SparkWorkerPool(self, store, dataset, tuple(columns))

@@ -1,8 +1,9 @@
 """Distributed inference: the one Spark path of ``SparkModel.transform``, NAS ``predict`` and
 ``evaluate``.
 
-The model travels once per executor as a broadcast variable and is built once per Python
-worker process; the DataFrame never goes through the driver. Every task limits its
+The model travels once per executor as a broadcast variable (on Spark Connect, which has
+none, inside the task's function) and is built once per Python worker process; the
+DataFrame never goes through the driver. Every task limits its
 framework to ``spark.task.cpus`` threads. Inputs are decoded per chunk of rows, as the
 workers decode them in training: numbers to float32, JPEG/PNG bytes and Spark image structs
 to ``(h, w, c)`` pixels (``cerebro.data.images``), text to the int32 ids of the search's
@@ -201,6 +202,19 @@ def as_targets(ys: list[np.ndarray], model):
     return ys[0] if len(ys) == 1 else ys
 
 
+@dataclasses.dataclass(frozen=True)
+class _Inline:
+    """The model's bytes shipped in the task's function, where there is no broadcast (Spark
+    Connect): the same ``value`` attribute as a broadcast variable."""
+
+    value: Any
+
+
+def _is_connect(df) -> bool:
+    """Whether ``df`` belongs to a Spark Connect session (no ``SparkContext``)."""
+    return type(df).__module__.startswith("pyspark.sql.connect.")
+
+
 @dataclasses.dataclass
 class _Job:
     """What every task of one inference job needs (small: the model goes by broadcast)."""
@@ -228,11 +242,16 @@ class _Job:
 
 def _job(df, spec: bytes, state: Optional[bytes], specs, batch_size, custom_objects,
          keras_backend, compile: bool) -> _Job:
-    sc = df.sparkSession.sparkContext
     key = hashlib.sha1(spec + (state or b"") + bytes([compile])).hexdigest()
-    return _Job(key, sc.broadcast(spec), sc.broadcast(state), custom_objects,
-                keras_backend or os.environ.get("KERAS_BACKEND", "torch"),
-                int(sc.getConf().get("spark.task.cpus", "1")), list(specs), batch_size, compile)
+    if _is_connect(df):
+        ship: Any = _Inline
+        threads = int(df.sparkSession.conf.get("spark.task.cpus", "1") or "1")
+    else:
+        sc = df.sparkSession.sparkContext
+        ship, threads = sc.broadcast, int(sc.getConf().get("spark.task.cpus", "1"))
+    return _Job(key, ship(spec), ship(state), custom_objects,
+                keras_backend or os.environ.get("KERAS_BACKEND", "torch"), threads,
+                list(specs), batch_size, compile)
 
 
 def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence[str],

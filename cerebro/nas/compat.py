@@ -47,9 +47,25 @@ def as_spark_df(df: Any, what: str = "df") -> Any:
             raise TypeError(f"{what} is a pandas DataFrame and there is no active SparkSession "
                             "to convert it; start one (SparkSession.builder.getOrCreate()) or "
                             f"pass spark.createDataFrame({what})")
+        if type(spark).__module__.startswith("pyspark.sql.connect."):
+            df = _vectors_as_lists(df)
         return spark.createDataFrame(df)
     raise TypeError(f"{what} must be a Spark DataFrame (or a pandas one), got "
                     f"{type(df).__name__}")
+
+
+def _vectors_as_lists(df: Any) -> Any:
+    """``df`` with its ML-vector columns as lists of floats: Spark Connect converts pandas
+    through Arrow, which knows no vector type (arrays feed the models the same way)."""
+    from pyspark.ml.linalg import Vector
+
+    out = df
+    for c in df.columns:
+        cells = df[c].dropna()
+        if len(cells) and isinstance(cells.iloc[0], Vector):
+            out = out.copy() if out is df else out
+            out[c] = [v.toArray().tolist() if isinstance(v, Vector) else v for v in df[c]]
+    return out
 
 
 def check_evaluation_metric(metric: Any, heads) -> None:

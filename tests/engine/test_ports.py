@@ -11,6 +11,7 @@ import pytest
 
 from cerebro.backend.base import Backend as BackendABC
 from cerebro.backend.base import WorkerPool as WorkerPoolABC
+from cerebro.backend.connect import ConnectWorkerPool
 from cerebro.backend.pool import SparkWorkerPool
 from cerebro.backend.scripted import ScriptedPool
 from cerebro.backend.spark import SparkBackend
@@ -28,6 +29,7 @@ def _params(fn: object) -> list[str]:
 
 @pytest.mark.parametrize("protocol, impl", [
     (WorkerPool, WorkerPoolABC), (WorkerPool, ScriptedPool), (WorkerPool, SparkWorkerPool),
+    (WorkerPool, ConnectWorkerPool),
     (Backend, BackendABC), (Backend, SparkBackend)], ids=lambda x: x.__name__)
 def test_the_backend_implements_the_engines_protocols(protocol, impl):
     members = _members(protocol)
