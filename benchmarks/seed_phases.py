@@ -37,6 +37,36 @@ def prep_jobs(sc) -> list[dict]:
     return out
 
 
+def seed_search(args, spark, backend, store, libsvm: str, mark):
+    """The seed's graph and tuner, bound as the seed binds them, and its DataFrame."""
+    import autokeras as ak
+    from keras_tuner import HyperParameters
+
+    from cerebro.nas.hphpmodel import HyperHyperModel
+
+    mark("imports")
+    inp = ak.ImageInput()
+    out = ak.Normalization()(inp)
+    if args.graph == "seed-graph":
+        out = ak.Merge()([ak.ConvBlock()(out), ak.ResNetBlock(version="v2")(out)])
+    else:
+        out = ak.ConvBlock()(out)
+    am = HyperHyperModel(inputs=inp, outputs=ak.ClassificationHead()(out), overwrite=True,
+                         max_trials=1000, seed=1)
+    am.resource_bind(backend=backend, store=store, feature_columns=["features"],
+                     label_columns=["label_OHE"], evaluation_metric="accuracy", verbose=0)
+    hp = HyperParameters()
+    hp.Fixed("learning_rate", value=1e-4)
+    am.tuner_bind("greedy", hyperparameters=hp, objective="val_accuracy",
+                  max_trials=args.trials, overwrite=True, exploration=0.3)
+    df = spark.read.format("libsvm").option("numFeatures", "784").load(libsvm)
+    from pyspark.ml.feature import OneHotEncoder
+
+    encoder = OneHotEncoder(dropLast=False, inputCols=["label"], outputCols=["label_OHE"])
+    train_df, _ = encoder.fit(df).transform(df).randomSplit([0.8, 0.2], seed=100)
+    return am, train_df
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=2000)
@@ -74,31 +104,7 @@ def main(argv=None) -> int:
 
     backend = SparkBackend(spark_context=sc, num_workers=2)
     store = LocalStore(prefix_path=os.path.join(work, "store"))
-    import autokeras as ak
-    from keras_tuner import HyperParameters
-
-    from cerebro.nas.hphpmodel import HyperHyperModel
-
-    mark("imports")
-    inp = ak.ImageInput()
-    out = ak.Normalization()(inp)
-    if args.graph == "seed-graph":
-        out = ak.Merge()([ak.ConvBlock()(out), ak.ResNetBlock(version="v2")(out)])
-    else:
-        out = ak.ConvBlock()(out)
-    am = HyperHyperModel(inputs=inp, outputs=ak.ClassificationHead()(out), overwrite=True,
-                         max_trials=1000, seed=1)
-    am.resource_bind(backend=backend, store=store, feature_columns=["features"],
-                     label_columns=["label_OHE"], evaluation_metric="accuracy", verbose=0)
-    hp = HyperParameters()
-    hp.Fixed("learning_rate", value=1e-4)
-    am.tuner_bind("greedy", hyperparameters=hp, objective="val_accuracy",
-                  max_trials=args.trials, overwrite=True, exploration=0.3)
-    df = spark.read.format("libsvm").option("numFeatures", "784").load(libsvm)
-    from pyspark.ml.feature import OneHotEncoder
-
-    encoder = OneHotEncoder(dropLast=False, inputCols=["label"], outputCols=["label_OHE"])
-    train_df, _ = encoder.fit(df).transform(df).randomSplit([0.8, 0.2], seed=100)
+    am, train_df = seed_search(args, spark, backend, store, libsvm, mark)
     mark("dataframe")
     sc.setJobGroup(GROUP, "the fit's driver-side jobs")
     mark("fit_called")

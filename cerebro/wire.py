@@ -89,6 +89,8 @@ class VisitTask:
         threads: CPU threads the visit may use: the worker's own cores plus a share of its
             host's idle workers' (``cerebro.mop.visit_threads``); ``None``: the worker's own.
             Only the torch backend follows it (its intra-op threads); others keep theirs.
+        custom_objects_key: Store key where the model's cloudpickled ``custom_objects`` are
+            when it has any (read with the spec), or ``None``: none.
     """
 
     kind: str
@@ -106,6 +108,7 @@ class VisitTask:
     transform_key: Optional[str] = None
     learning_rate: Optional[float] = None
     threads: Optional[int] = None
+    custom_objects_key: Optional[str] = None
 
 
 @dataclasses.dataclass

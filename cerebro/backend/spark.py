@@ -145,6 +145,21 @@ class SparkBackend(Backend):
         self.verbose = verbose
         self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
         self.keras_backend = keras_backend or _keras_backend()
+        self._keep_settings(visit_timeout, visit_deadline_floor, max_restarts, worker_memory_mb,
+                            data_memory_mb, local_dir, elastic_threads)
+        self._warm_thread: Optional[threading.Thread] = None
+        if self.sc is not None:
+            from cerebro.backend.session import tune_running_session
+
+            applied = tune_running_session(self.sc, self.keras_backend)
+            if applied:
+                log.debug("tuned the running Spark session: %s", "; ".join(applied))
+        if warm_up:
+            self.warm_up()
+
+    def _keep_settings(self, visit_timeout, visit_deadline_floor, max_restarts,
+                       worker_memory_mb, data_memory_mb, local_dir, elastic_threads) -> None:
+        """Checks and keeps the settings of the visits, memory, data and threads."""
         for name, value in (("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),
                             ("worker_memory_mb", worker_memory_mb),
@@ -167,15 +182,6 @@ class SparkBackend(Backend):
         if not isinstance(elastic_threads, bool):
             raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
         self.elastic_threads = elastic_threads
-        self._warm_thread: Optional[threading.Thread] = None
-        if self.sc is not None:
-            from cerebro.backend.session import tune_running_session
-
-            applied = tune_running_session(self.sc, self.keras_backend)
-            if applied:
-                log.debug("tuned the running Spark session: %s", "; ".join(applied))
-        if warm_up:
-            self.warm_up()
 
     def warm_up(self) -> None:
         """Has ``num_workers`` Python workers import torch and Keras now, in the background.

@@ -173,8 +173,8 @@ def prepare_data(
         The ``DatasetInfo``, also written to ``store.dataset_key(info.fingerprint)`` and, as
         the latest dataset, to ``store.metadata_key()``.
     """
-    feature_columns, label_columns = list(feature_columns), list(label_columns)
-    images, text = dict(images or {}), dict(text or {})
+    feature_columns, label_columns, images, text = (list(feature_columns), list(label_columns),
+                                                    dict(images or {}), dict(text or {}))
     _check_args(num_partitions, feature_columns, label_columns, images, text)
     if inspected is not None:  # the caller ran the inspection: the pass is the caller's
         return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
@@ -190,43 +190,60 @@ def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
     found = _inspect(df, inspected, feature_columns, label_columns, validation, text,
                      weight_column)
     stored = feature_columns + label_columns + ([weight_column] if weight_column else [])
-    missing = [c for c in stored if c not in found.columns]
-    if missing:
-        raise ValueError(f"inspected holds no information on column(s) {missing}")
-    columns = {c: found.columns[c] for c in stored}
-    for c, info in columns.items():
-        if info.kind == TEXT and c not in text:
-            text[c] = text_mod.TextSettings()
+    columns = _inspected_columns(found, stored, text)
     settings = _settings(columns, feature_columns, label_columns, validation, seed,
-                         num_partitions, images, text)
-    if weight_column:  # absent otherwise: unweighted datasets keep their fingerprints
-        settings["weight"] = weight_column
+                         num_partitions, images, text, weight_column)
     fp = fingerprint(found.content, settings) if found.content else uuid.uuid4().hex[:20]
-    if reuse and found.content:
-        info = _reusable(store, fp)
-        if info is not None:
-            log.info("data preparation skipped: the store already holds dataset %s for this "
-                     "DataFrame (%d rows, same content fingerprint) and these settings; "
-                     "reusing its %d train and %d val rows", fp, found.rows,
-                     info.train.total_rows, info.val.total_rows)
-            store.write_json(store.metadata_key(), info.to_json())
-            return info
-    why = ("no content fingerprint" if not found.content else
-           "no dataset in the store matches this DataFrame's content and settings")
-    log.info("preparing dataset %s (%s)", fp, why)
+    reused = _reuse(store, fp, found) if reuse and found.content else None
+    if reused is not None:
+        return reused
+    log.info("preparing dataset %s (%s)", fp, "no content fingerprint" if not found.content
+             else "no dataset in the store matches this DataFrame's content and settings")
     encodings = {c: text_mod.fit(df, c, s) for c, s in text.items()}
-    info = _write(store, df, fp, columns, feature_columns, label_columns, num_partitions,
-                  validation, seed, images, encodings, weight_column)
+    return _publish(store, fp, _write(store, df, fp, columns, feature_columns, label_columns,
+                                      num_partitions, validation, seed, images, encodings,
+                                      weight_column))
+
+
+def _publish(store, fp: str, info: DatasetInfo) -> DatasetInfo:
+    """Writes the dataset's record (last: its presence means complete), makes it the
+    latest; returns it."""
     store.write_json(store.dataset_key(fp), info.to_json())
     store.write_json(store.metadata_key(), info.to_json())
     log.info("prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
-             info.train.total_rows, info.val.total_rows, num_partitions, list(info.train.rows))
+             info.train.total_rows, info.val.total_rows, len(info.train.rows),
+             list(info.train.rows))
+    return info
+
+
+def _inspected_columns(found: Inspection, names: list[str],
+                       text: dict[str, text_mod.TextSettings]) -> dict[str, ColumnInfo]:
+    """The inspected columns by name; a string column gets default ``TextSettings``."""
+    missing = [c for c in names if c not in found.columns]
+    if missing:
+        raise ValueError(f"inspected holds no information on column(s) {missing}")
+    columns = {c: found.columns[c] for c in names}
+    for c, info in columns.items():
+        if info.kind == TEXT and c not in text:
+            text[c] = text_mod.TextSettings()
+    return columns
+
+
+def _reuse(store, fp: str, found: Inspection) -> Optional[DatasetInfo]:
+    """The dataset ``fp`` if the store holds it whole (made the latest), else ``None``."""
+    info = _reusable(store, fp)
+    if info is not None:
+        log.info("data preparation skipped: the store already holds dataset %s for this "
+                 "DataFrame (%d rows, same content fingerprint) and these settings; "
+                 "reusing its %d train and %d val rows", fp, found.rows,
+                 info.train.total_rows, info.val.total_rows)
+        store.write_json(store.metadata_key(), info.to_json())
     return info
 
 
 def _settings(columns, features, labels, validation, seed, num_partitions, images,
-              text) -> dict[str, Any]:
-    return {
+              text, weight_column: Optional[str] = None) -> dict[str, Any]:
+    out = {
         "columns": {c: [i.kind, i.length, i.source_type, i.dtype] for c, i in columns.items()},
         "features": features, "labels": labels, "num_partitions": num_partitions,
         "validation": ["column", validation] if isinstance(validation, str)
@@ -235,6 +252,9 @@ def _settings(columns, features, labels, validation, seed, num_partitions, image
         "text": {c: [s.sequence_length, s.vocabulary_size, s.lowercase]
                  for c, s in sorted(text.items())},
     }
+    if weight_column:  # absent otherwise: unweighted datasets keep their fingerprints
+        out["weight"] = weight_column
+    return out
 
 
 def _reusable(store, fp: str, quiet: bool = False) -> Optional[DatasetInfo]:

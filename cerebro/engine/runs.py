@@ -117,7 +117,8 @@ class ModelRun:
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
             memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
-            learning_rate=self.learning_rate, threads=threads)
+            learning_rate=self.learning_rate, threads=threads,
+            custom_objects_key=layout.custom_objects_key(self.model_id))
 
     def _io_json(self) -> dict[str, Any]:
         if self._io_cache is None:  # the log is written every sub-epoch; io never changes

@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Optional, Union
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +38,7 @@ BUSY_TIMEOUT_MS = 15_000
 _UPGRADE_LOCK = threading.Lock()  # Alembic's context is process-global
 
 
-def records_url(target: Union[str, os.PathLike, Any]) -> str:
+def records_url(target: Union[str, os.PathLike[str], Any]) -> str:
     """The SQLAlchemy URL of the records for ``target``.
 
     Args:
@@ -72,7 +72,7 @@ def records_url(target: Union[str, os.PathLike, Any]) -> str:
     return "sqlite:///" + path
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -93,7 +93,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(connection=None, url: Optional[str] = None):
+def alembic_config(connection: Any = None, url: Optional[str] = None) -> Any:
     """An Alembic ``Config`` for the package's migrations (no ``alembic.ini`` needed)."""
     from alembic.config import Config
 
@@ -110,7 +110,9 @@ def head_revision() -> str:
     """The newest revision of the records schema."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package ships its migrations
+    return head
 
 
 def current_revision(engine: Engine) -> Optional[str]:
@@ -119,7 +121,7 @@ def current_revision(engine: Engine) -> Optional[str]:
         return _version(conn)
 
 
-def _version(conn) -> Optional[str]:
+def _version(conn: Connection) -> Optional[str]:
     """What Alembic's version table holds, read with plain SQL (no Alembic import)."""
     if VERSION_TABLE not in inspect(conn).get_table_names():
         return None
@@ -136,12 +138,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         _upgrade(engine, revision)
 
 
-def _is_empty(conn) -> bool:
+def _is_empty(conn: Connection) -> bool:
     """No table but (maybe) Alembic's own, empty version table: a new database."""
     return not set(inspect(conn).get_table_names()) - {VERSION_TABLE} and _version(conn) is None
 
 
-def create_fresh(conn) -> None:
+def create_fresh(conn: Connection) -> None:
     """Creates the newest schema from the ORM models and stamps it with ``HEAD`` (the version
     table as Alembic makes it), in the caller's transaction."""
     from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
@@ -183,7 +185,7 @@ class RecordsDB:
         migrate: Upgrade the schema to the newest revision on open (default).
     """
 
-    def __init__(self, target: Union[str, os.PathLike, Any], migrate: bool = True):
+    def __init__(self, target: Union[str, os.PathLike[str], Any], migrate: bool = True) -> None:
         self.url = records_url(target)
         self.engine = make_engine(self.url)
         if migrate:

@@ -10,7 +10,6 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
@@ -19,6 +18,7 @@ from cerebro._logging import get_logger
 from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, Phases, PoolSupervisor
 from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
+from cerebro.keras.state import KERAS_BUILD_LOCK
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
-# Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
-# scopes): two searches in one driver process build their models one at a time.
-_BUILD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -132,7 +129,9 @@ class SearchRunner:
         return self.source.objective
 
     def _build(self, req: TrialRequest) -> BuiltModel:
-        with _BUILD_LOCK:
+        # Keras and AutoKeras keep global build state (name counters, the session,
+        # hyperparameter scopes): every driver-side build holds the one build lock.
+        with KERAS_BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
