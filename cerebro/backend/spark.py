@@ -110,37 +110,8 @@ class SparkBackend(Backend):
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
                  local_dir: Optional[str] = None, elastic_threads: bool = True, spark=None):
-        from cerebro.backend.connect import resolve
-
-        self.connect = resolve(spark_context, spark)
-        if self.connect is None:
-            if spark is not None:
-                spark_context = spark.sparkContext
-            elif spark_context is None:
-                from pyspark.sql import SparkSession
-
-                spark_context = SparkSession.builder.getOrCreate().sparkContext
-            elif hasattr(spark_context, "sparkContext"):  # a classic SparkSession
-                spark_context = spark_context.sparkContext
-            self.sc = spark_context
-            _use_driver_python(self.sc)
-        else:
-            self.sc = None
-        slots = self._wait_for_slots(num_workers)
-        if num_workers is None:
-            if slots < 1:
-                raise ValueError(f"no executor of {self.master!r} has registered a free core; "
-                                 "is the cluster up?")
-            num_workers = slots
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
-        if num_workers > slots:
-            raise ValueError(
-                f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
-                f"at once (master {self.master!r}, spark.task.cpus={self.task_cpus}); use at "
-                f"most {slots} workers"
-            )
-        self._num_workers = num_workers
+        self._bind_session(spark_context, spark)
+        self._num_workers = self._resolve_workers(num_workers)
         self.start_timeout = float(start_timeout)
         self.verbose = verbose
         self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
@@ -182,6 +153,43 @@ class SparkBackend(Backend):
         if not isinstance(elastic_threads, bool):
             raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
         self.elastic_threads = elastic_threads
+
+    def _bind_session(self, spark_context, spark) -> None:
+        """Sets ``self.connect`` (a Spark Connect session) or ``self.sc`` (a classic one)."""
+        from cerebro.backend.connect import resolve
+
+        self.connect = resolve(spark_context, spark)
+        if self.connect is not None:
+            self.sc = None
+            return
+        if spark is not None:
+            spark_context = spark.sparkContext
+        elif spark_context is None:
+            from pyspark.sql import SparkSession
+
+            spark_context = SparkSession.builder.getOrCreate().sparkContext
+        elif hasattr(spark_context, "sparkContext"):  # a classic SparkSession
+            spark_context = spark_context.sparkContext
+        self.sc = spark_context
+        _use_driver_python(self.sc)
+
+    def _resolve_workers(self, num_workers: Optional[int]) -> int:
+        """``num_workers``, or the free task slots; refuses more workers than slots."""
+        slots = self._wait_for_slots(num_workers)
+        if num_workers is None:
+            if slots < 1:
+                raise ValueError(f"no executor of {self.master!r} has registered a free core; "
+                                 "is the cluster up?")
+            num_workers = slots
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+        if num_workers > slots:
+            raise ValueError(
+                f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
+                f"at once (master {self.master!r}, spark.task.cpus={self.task_cpus}); use at "
+                f"most {slots} workers"
+            )
+        return num_workers
 
     def warm_up(self) -> None:
         """Has ``num_workers`` Python workers import torch and Keras now, in the background.

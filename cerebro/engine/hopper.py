@@ -8,7 +8,7 @@ controller (the ``SearchRunner``) and refills idle workers at once. The pool is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -66,7 +66,8 @@ class ModelHopper:
 
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, run: ModelRun, epochs: int, start_epoch: int = 0,
-                  resume: Optional[dict[str, Any]] = None) -> ModelRun:
+                  resume: Optional[dict[str, Any]] = None, cost_hint: Optional[float] = None,
+                  replay: Optional[Mapping[int, Sequence[int]]] = None) -> ModelRun:
         """Adds a model (its spec already in the store) for ``epochs`` epochs.
 
         Args:
@@ -75,15 +76,22 @@ class ModelHopper:
             start_epoch: The first epoch to train (a Hyperband trial's parent's epochs).
             resume: The model's ``log.json`` record from an interrupted run: it continues
                 from its last committed sub-epoch, with the same visit order.
+            cost_hint: The model's relative cost per sub-epoch (``BuiltModel.cost_hint``):
+                ranks it (longest remaining first) until its first sub-epoch is measured.
+            replay: Epoch -> TRAIN order the model follows (a logged ``visit_log``); on
+                resume, the logged order of the epochs it has not finished.
         """
         if run.model_id in self.runs:
             raise ValueError(f"model id {run.model_id!r} is already in this search")
         start_epoch, epochs, ordinal, trained = run.plan(epochs, start_epoch, resume)
         if resume is not None:
             run.live_states = set(self.layout.states(run.model_id))
+            if replay is None:  # the unfinished epoch goes on in the order it began
+                replay = {e: o for e, o in run.visit_log.items() if e >= start_epoch}
         self.runs[run.model_id] = run
         self.scheduler.add_model(run.model_id, int(epochs), start_epoch=start_epoch,
-                                 ordinal=ordinal, trained=trained)
+                                 ordinal=ordinal, trained=trained, cost_hint=cost_hint,
+                                 replay=replay)
         if self._running:  # new work goes to idle workers at once, before the next build
             self.dispatch()
         return run
@@ -194,7 +202,8 @@ class ModelHopper:
         """
         memory = self.scheduler.memory
         visits = self.scheduler.assign()
-        running = {w: v.model_id for w, v in self.scheduler.running.items()}
+        running = {w: v.model_id for w, v in self.scheduler.running.items()} \
+            if visits and (memory is not None or self._cores is not None) else {}
         threads = {} if self._cores is None or not visits else visit_threads(
             [v.partition for v in visits], running, self.scheduler.idle_workers, self._hosts,
             self._cores)
@@ -203,7 +212,7 @@ class ModelHopper:
             task = run.visit_task(visit, self.layout, self.seed, memory.allowance(
                 run.model_id, visit.partition, running) if memory is not None else None,
                 threads.get(visit.partition))
-            deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
+            deadline = self.supervisor.liveness.deadline_s(run.longest, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
             now = self.clock()
             if self._t0 is None:
@@ -237,7 +246,7 @@ class ModelHopper:
                             result.metrics, now - started, result.peak_rss_bytes,
                             result.threads, result.compute_s))
         epoch_ended = False
-        for ev in self.scheduler.complete(visit):
+        for ev in self.scheduler.complete(visit, result.compute_s or now - started):
             if isinstance(ev, EpochDone):
                 epoch_ended = True
                 metrics = run.close_epoch(ev.epoch, self.objective)

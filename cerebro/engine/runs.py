@@ -96,7 +96,7 @@ class ModelRun:
     live_states: set[int] = dataclasses.field(default_factory=set)
     peak_rss_bytes: int = 0
     losses: dict[str, int] = dataclasses.field(default_factory=dict)
-    durations: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    longest: dict[str, float] = dataclasses.field(default_factory=dict)  # kind -> seconds
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
@@ -149,8 +149,11 @@ class ModelRun:
             s[1] += n
 
     def drop_partial_epoch(self) -> None:
-        """Forgets the sums of an epoch a stop cut short (before the model resumes)."""
+        """Forgets the sums and visit order of an epoch a stop cut short (before the model
+        resumes: it trains that epoch on every partition again, and ``visit_log`` stays a
+        replayable order)."""
         self._acc = {}
+        self.visit_log.pop(self.epochs_done, None)
 
     def close_epoch(self, epoch: int, objective: Objective) -> dict[str, float]:
         """Means of the epoch's visits (by rows, or by sample weight for the weighted
@@ -179,7 +182,8 @@ class ModelRun:
         return self.best_state_key or self.state_key
 
     def record_duration(self, kind: str, seconds: float) -> None:
-        self.durations.setdefault(kind, []).append(float(seconds))
+        if seconds > self.longest.get(kind, 0.0):  # what the visit deadlines need
+            self.longest[kind] = float(seconds)
 
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""

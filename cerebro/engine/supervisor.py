@@ -47,14 +47,15 @@ class LivenessPolicy:
     first_visit_s: float = 1800.0
     timeout_s: Optional[float] = None
 
-    def deadline_s(self, durations: dict[str, list[float]], kind: str) -> float:
-        """The deadline of a visit of ``kind`` for a model with these earlier durations."""
+    def deadline_s(self, longest: dict[str, float], kind: str) -> float:
+        """The deadline of a visit of ``kind`` for a model whose longest earlier visits, per
+        kind, took ``longest`` seconds."""
         if self.timeout_s is not None:
             return float(self.timeout_s)
-        past = durations.get(kind) or durations.get("train")
+        past = longest.get(kind) or longest.get("train")
         if not past:
             return max(self.first_visit_s, self.floor_s)
-        return max(self.floor_s, self.factor * max(past))
+        return max(self.floor_s, self.factor * past)
 
 
 class PoolSupervisor:

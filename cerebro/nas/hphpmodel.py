@@ -26,7 +26,8 @@ _FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bin
 
 def _checked_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
                         max_trials: Optional[int], max_model_size: Optional[int],
-                        overwrite: Optional[bool], early_stopping: Any) -> Any:
+                        overwrite: Optional[bool], early_stopping: Any,
+                        strict_order: bool = False) -> Any:
     """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
     (or the ``Oracle`` given).
 
@@ -53,6 +54,8 @@ def _checked_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[
         raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
     if overwrite is not None and not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(strict_order, bool):
+        raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
     check_early_stopping(early_stopping)
     return tuner
 
@@ -149,7 +152,8 @@ class HyperHyperModel:
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   early_stopping: Any = AUTO, **tuner_kwargs: Any) -> None:
+                   early_stopping: Any = AUTO, strict_order: bool = False,
+                   **tuner_kwargs: Any) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -173,11 +177,17 @@ class HyperHyperModel:
                 trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
                 A stopped trial is ``STOPPED`` in the records and the result, with its
                 reason; the oracle gets its scores (it ends ``COMPLETED`` there).
+            strict_order: ``True``: every trial visits the partitions in a seeded order
+                fixed in advance (a rerun gives the same models whatever the timing);
+                ``False`` (default): work-conserving, a trial takes any partition it has not
+                visited in the epoch, longest remaining trial first (the order taken is
+                logged, and replayed when the search resumes).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
         tuner = _checked_tuner_args(tuner, hyperparameters, parallelism, max_trials,
-                                    max_model_size, overwrite, early_stopping)
+                                    max_model_size, overwrite, early_stopping,
+                                    strict_order)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -188,7 +198,8 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs, early_stopping)
+                                            parallelism, kwargs, early_stopping,
+                                            strict_order)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)

@@ -121,13 +121,15 @@ class OracleSource(TrialSource):
 
     def _built(self, hp: Any, seed: int) -> BuiltModel:
         from cerebro.keras import state as state_mod
+        from cerebro.keras.cost import cost_hint
 
         model = self._build(hp, seed)
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
         return BuiltModel(state_mod.model_to_bytes(model), self.batch_size, self.io,
                           summary="\n".join(lines),
-                          learning_rate=optimizer_learning_rate(model))
+                          learning_rate=optimizer_learning_rate(model),
+                          cost_hint=cost_hint(model))
 
     def report(self, model_id: str, epoch: int, metrics: dict[str, float]) -> bool:
         trial = self.oracle.update_trial(trial_id_of(model_id), kt_metrics(metrics), step=epoch)

@@ -55,7 +55,10 @@ class RunnerSettings:
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
-        strict_order: Scheduler mode.
+        strict_order: Visit order: ``False`` (default) is work-conserving (a model trains
+            on any partition it has not visited this epoch; the order taken is logged in
+            ``log.json`` and replayed on resume), ``True`` the seeded strict rotation (the
+            same order, so the same result, whatever the timing).
         callbacks: Epoch-level Keras callbacks every trial runs on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
             come with its ``BuiltModel.callbacks``.
@@ -79,7 +82,7 @@ class RunnerSettings:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
-    strict_order: bool = True
+    strict_order: bool = False
     on_existing: str = "resume"
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
@@ -268,7 +271,8 @@ class SearchRunner:
                                                  built.learning_rate, built.callbacks)
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
                                built.summary))
-        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
+        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
+                         cost_hint=built.cost_hint)
         return True
 
     def _write(self, req: TrialRequest, built: BuiltModel) -> ModelRun:
