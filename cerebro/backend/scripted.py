@@ -81,6 +81,8 @@ class ScriptedPool(WorkerPool):
         store: Where training visits write their (tiny) state files; ``None``: no files.
         restart_s: Virtual seconds a restarted worker takes to be up again.
         hosts / idle_rss / memory_budgets: What a real pool reports for memory admission.
+        cores: Worker -> the cores it owns (elastic threads; empty: off). A visit answers
+            with the threads its task asked for (its script may scale its seconds by them).
         samples: Rows per visit (the epoch's metrics are weighted by it).
         lost_starts: How many restarted workers die again while starting (the first ones).
     """
@@ -89,7 +91,7 @@ class ScriptedPool(WorkerPool):
                  restart_s: float = 1.0, hosts: Optional[dict[int, str]] = None,
                  idle_rss: Optional[dict[int, int]] = None,
                  memory_budgets: Optional[dict[str, int]] = None, samples: int = 100,
-                 lost_starts: int = 0) -> None:
+                 cores: Optional[dict[int, int]] = None, lost_starts: int = 0) -> None:
         self._n = int(num_workers)
         self.lost_starts = int(lost_starts)
         self.script: Script = script or (lambda worker, task: Outcome())
@@ -97,6 +99,7 @@ class ScriptedPool(WorkerPool):
         self._hosts = dict(hosts or {})
         self._idle_rss = dict(idle_rss or {})
         self._budgets = memory_budgets
+        self._cores = dict(cores or {})
         self.clock = VirtualClock()
         self.tasks: list[tuple[int, VisitTask]] = []  # every submitted visit, in order
         self.restarted: list[int] = []
@@ -118,6 +121,10 @@ class ScriptedPool(WorkerPool):
     @property
     def idle_rss(self) -> dict[int, int]:
         return self._idle_rss
+
+    @property
+    def cores(self) -> dict[int, int]:
+        return self._cores
 
     @property
     def memory_budgets(self) -> Optional[dict[str, int]]:
@@ -147,7 +154,8 @@ class ScriptedPool(WorkerPool):
                 self.store.write_bytes(task.out_key, f"{task.model_id}@{task.epoch}".encode())
             item = VisitResult(ok=True, metrics=out.metrics or default_metrics(task),
                                samples=self.samples, compute_s=out.seconds,
-                               peak_rss_bytes=out.peak_rss_bytes)
+                               peak_rss_bytes=out.peak_rss_bytes,
+                               threads=task.threads or self._cores.get(worker, 1))
         self._push(self.clock() + out.seconds, worker, item)
 
     def _push(self, t: float, worker: int, item: Any) -> None:
@@ -197,7 +205,8 @@ class ScriptedPool(WorkerPool):
                 LostReason.EXITED, "worker lost while starting: scripted"))
             return
         self._push(self.clock() + self.restart_s, worker,
-                   WorkerUp(worker, self._hosts.get(worker, ""), self._idle_rss.get(worker, 0)))
+                   WorkerUp(worker, self._hosts.get(worker, ""), self._idle_rss.get(worker, 0),
+                            self._cores.get(worker, 0)))
 
     def shutdown(self, graceful: bool = True) -> None:
         self.closed = True

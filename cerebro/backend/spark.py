@@ -104,6 +104,10 @@ class SparkBackend(Backend):
             default ``$CEREBRO_LOCAL_DIR``, else the first of ``$SPARK_LOCAL_DIRS``, else the
             system's temporary directory (``cerebro-shards/`` below it). A restarted worker
             reuses its copy when the dataset's fingerprint matches.
+        elastic_threads: A visit also uses the cores of the workers on its host that have
+            nothing runnable (torch's intra-op threads, set per visit; the other Keras
+            backends keep one thread per worker). ``False``: each visit runs with its
+            worker's own ``spark.task.cpus`` threads.
         spark: A ``SparkSession``, classic or Spark Connect, instead of ``spark_context``.
             On Connect, workers are one-task ``mapInArrow`` jobs cancelled by job tag (see
             ``cerebro.backend.connect``).
@@ -116,17 +120,31 @@ class SparkBackend(Backend):
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  heartbeat_timeout: Optional[float] = 10.0,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
-                 local_dir: Optional[str] = None, spark=None):
+                 local_dir: Optional[str] = None, elastic_threads: bool = True, spark=None):
         self._bind_session(spark_context, spark)
         self._num_workers = self._resolve_workers(num_workers)
         self.start_timeout = float(start_timeout)
         self.verbose = verbose
-        if model_cache_mb is not None and (isinstance(model_cache_mb, bool) or not isinstance(
-                model_cache_mb, (int, float)) or model_cache_mb <= 0):
-            raise ValueError(f"model_cache_mb must be a positive number, got {model_cache_mb!r}")
-        self.model_cache_bytes = None if model_cache_mb is None else int(model_cache_mb * 2**20)
         self.keras_backend = keras_backend or _keras_backend()
-        for name, value in (("visit_timeout", visit_timeout),
+        self._keep_settings(visit_timeout, visit_deadline_floor, max_restarts, worker_memory_mb,
+                            data_memory_mb, local_dir, elastic_threads, heartbeat_timeout,
+                            model_cache_mb)
+        self._warm_thread: Optional[threading.Thread] = None
+        if self.sc is not None:
+            from cerebro.backend.session import tune_running_session
+
+            applied = tune_running_session(self.sc, self.keras_backend)
+            if applied:
+                log.debug("tuned the running Spark session: %s", "; ".join(applied))
+        if warm_up:
+            self.warm_up()
+
+    def _keep_settings(self, visit_timeout, visit_deadline_floor, max_restarts,
+                       worker_memory_mb, data_memory_mb, local_dir, elastic_threads,
+                       heartbeat_timeout, model_cache_mb) -> None:
+        """Checks and keeps the settings of the visits, memory, data and threads."""
+        for name, value in (("model_cache_mb", model_cache_mb),
+                            ("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),
                             ("heartbeat_timeout", heartbeat_timeout),
                             ("worker_memory_mb", worker_memory_mb),
@@ -138,6 +156,7 @@ class SparkBackend(Backend):
             raise ValueError(f"max_restarts must be an int >= 0, got {max_restarts!r}")
         self.visit_timeout = visit_timeout
         self.visit_deadline_floor = float(visit_deadline_floor)
+        self.model_cache_bytes = None if model_cache_mb is None else int(model_cache_mb * 2**20)
         self.heartbeat_timeout = None if heartbeat_timeout is None else float(heartbeat_timeout)
         if self.heartbeat_timeout is not None and self.heartbeat_timeout < 2 * HEARTBEAT_S:
             raise ValueError(f"heartbeat_timeout must be at least {2 * HEARTBEAT_S:.0f} s (two "
@@ -150,15 +169,9 @@ class SparkBackend(Backend):
         if local_dir is not None and not isinstance(local_dir, (str, os.PathLike)):
             raise TypeError(f"local_dir must be a path (str), got {type(local_dir).__name__}")
         self.data_local_dir = None if local_dir is None else os.fspath(local_dir)
-        self._warm_thread: Optional[threading.Thread] = None
-        if self.sc is not None:
-            from cerebro.backend.session import tune_running_session
-
-            applied = tune_running_session(self.sc, self.keras_backend)
-            if applied:
-                log.debug("tuned the running Spark session: %s", "; ".join(applied))
-        if warm_up:
-            self.warm_up()
+        if not isinstance(elastic_threads, bool):
+            raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
+        self.elastic_threads = elastic_threads
 
     def _bind_session(self, spark_context, spark) -> None:
         """Sets ``self.connect`` (a Spark Connect session) or ``self.sc`` (a classic one)."""

@@ -39,12 +39,25 @@ class WorkerConfig:
     workers_per_executor: int = 1
     executor_memory_bytes: Optional[int] = None
     worker_memory_bytes: Optional[int] = None
+    cores: int = 0  # the cores this worker owns (0: ``threads``), reported to the driver
+
+
+def passive_omp() -> None:
+    """OpenMP threads that sleep, not spin, between parallel regions (unless the user chose).
+
+    Read once, when torch loads its OpenMP runtime, so this runs before torch imports. With
+    elastic threads a visit may run 2+ intra-op threads on a host whose other processes are
+    busy: spinning threads then steal the cores the working ones need (measured on a loaded
+    2-core host: a 2-thread sub-epoch 10x slower than a 1-thread one; passive: as fast).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _set_env(n: int, keras_backend: str) -> None:
     """Thread counts and the Keras backend: before torch and Keras import."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(n)
+    passive_omp()
     os.environ["KERAS_BACKEND"] = keras_backend
 
 
@@ -66,6 +79,37 @@ def _set_threads(n: int, keras_backend: str) -> None:
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError:
             pass
+
+
+class VisitThreads:
+    """Sets each visit's CPU threads (``VisitTask.threads``) in the thread that trains.
+
+    Only torch follows a visit's count (``torch.set_num_threads``, skipped when unchanged);
+    the other backends keep the worker's own threads, which is logged once.
+    """
+
+    def __init__(self, keras_backend: str, own: int) -> None:
+        self.keras_backend, self.own = keras_backend, max(1, int(own))
+        self._said = False
+
+    def apply(self, wanted: Optional[int]) -> int:
+        """Sets the threads for one visit; returns the count it runs with."""
+        n = max(1, int(wanted)) if wanted else self.own
+        if self.keras_backend != "torch":
+            if n != self.own and not self._said:
+                self._said = True
+                from cerebro._logging import get_logger
+
+                get_logger("worker").info(
+                    "elastic threads: the %s backend keeps %d thread(s) per visit (only "
+                    "torch's intra-op threads follow the idle cores of the host)",
+                    self.keras_backend, self.own)
+            return self.own
+        import torch
+
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+        return n
 
 
 def _import_framework(keras_backend: str, out: dict) -> None:
@@ -138,10 +182,12 @@ def run_worker(partition: int, cfg: WorkerConfig) -> dict:
     guard = VisitGuard(over_allowance)
     heart.send({"ready": partition, "load_s": load_s, "pid": os.getpid(), "host": host,
                 "rss_bytes": rss_bytes(), "timings": timings, "device": device,
+                "cores": cfg.cores or cfg.threads,
                 "gpus": list(plan.addresses), **shards}, busy=False)
     try:
         with gpu.device_scope(device):
-            visits = _serve(conn, runtime, guard, heart)
+            visits = _serve(conn, runtime, guard, heart,
+                            VisitThreads(cfg.keras_backend, cfg.threads))
     finally:
         heart.stop()
     conn.close()
@@ -240,7 +286,7 @@ def _open(partition: int, cfg: WorkerConfig):
     return runtime, info, time.perf_counter() - t0
 
 
-def _serve(conn, runtime, guard, heart: Heart) -> int:
+def _serve(conn, runtime, guard, heart: Heart, threads: VisitThreads) -> int:
     """Runs visits until the driver says stop; returns how many ran."""
     from cerebro.backend import channel
 
@@ -255,9 +301,11 @@ def _serve(conn, runtime, guard, heart: Heart) -> int:
         if not isinstance(msg, VisitTask):
             continue
         heart.working()
+        used = threads.apply(msg.threads)
         guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
         result.peak_rss_bytes = guard.stop()
+        result.threads = used
         visits += 1
         heart.send(result, busy=False)
     return visits

@@ -11,13 +11,21 @@ every preparation setting. A rerun on the same store with the same DataFrame and
 finds ``data/datasets/<fingerprint>.json`` and reuses the shards instead of writing them
 again; a changed DataFrame gets another fingerprint and is prepared anew. Two projects on
 one store therefore never overwrite each other's data, and nothing here deletes a dataset.
+
+One pass over the user's plan: a preparation runs a few Spark jobs on the same DataFrame
+(the inspection, a text vocabulary, the write), and an uncached DataFrame is recomputed
+from its source by each (a LIBSVM parse, a ``OneHotEncoder``, a ``randomSplit`` sort).
+``one_pass`` holds it (memory, spilling to disk) for the preparation's duration, so the
+source is read once; it is released at the end. A DataFrame the user cached stays theirs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from cerebro._logging import get_logger
@@ -56,6 +64,35 @@ def _validation_flag(df, validation, seed: int):
     if not 0.0 < float(validation) < 1.0:
         raise ValueError(f"validation fraction must be in (0, 1), got {validation}")
     return df.withColumn(VAL_FLAG, F.rand(seed) < F.lit(float(validation)))
+
+
+@contextlib.contextmanager
+def one_pass(df) -> Iterator[Any]:
+    """Holds ``df`` computed (``MEMORY_AND_DISK``) for the jobs run inside, then releases it.
+
+    The first job computes the plan and keeps its rows; later jobs on ``df`` or on plans
+    derived from it read them instead of going back to the source. A DataFrame the user
+    persisted is used as it is and left persisted. Adaptive query execution is off inside
+    (and restored after): it runs each aggregation's shuffle as a job of its own, which on
+    the few partitions a preparation shuffles buys nothing but the jobs' start-up.
+    """
+    from pyspark import StorageLevel
+
+    conf = df.sparkSession.conf
+    aqe = conf.get("spark.sql.adaptive.enabled", None)
+    conf.set("spark.sql.adaptive.enabled", "false")
+    ours = df.storageLevel == StorageLevel(False, False, False, False, 1)  # not the user's
+    if ours:
+        df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield df
+    finally:
+        if ours:
+            df.unpersist(blocking=False)
+        if aqe is None:
+            conf.unset("spark.sql.adaptive.enabled")
+        else:
+            conf.set("spark.sql.adaptive.enabled", aqe)
 
 
 def fingerprint(content: str, settings: dict[str, Any]) -> str:
@@ -139,6 +176,17 @@ def prepare_data(
     feature_columns, label_columns, images, text = (list(feature_columns), list(label_columns),
                                                     dict(images or {}), dict(text or {}))
     _check_args(num_partitions, feature_columns, label_columns, images, text)
+    if inspected is not None:  # the caller ran the inspection: the pass is the caller's
+        return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
+                        seed, inspected, images, text, reuse, weight_column)
+    with one_pass(df):
+        return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
+                        seed, inspected, images, text, reuse, weight_column)
+
+
+def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
+             num_partitions: int, validation, seed: int, inspected, images: dict, text: dict,
+             reuse: bool, weight_column: Optional[str]) -> DatasetInfo:
     found = _inspect(df, inspected, feature_columns, label_columns, validation, text,
                      weight_column)
     stored = feature_columns + label_columns + ([weight_column] if weight_column else [])

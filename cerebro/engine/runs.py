@@ -101,7 +101,8 @@ class ModelRun:
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
     def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
-                   memory_limit_bytes: Optional[int] = None) -> VisitTask:
+                   memory_limit_bytes: Optional[int] = None,
+                   threads: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
         A training visit writes the next state in sequence (``layout.state_key``); every
@@ -116,7 +117,7 @@ class ModelRun:
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
             memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
-            learning_rate=self.learning_rate,
+            learning_rate=self.learning_rate, threads=threads,
             custom_objects_key=layout.custom_objects_key(self.model_id))
 
     def _io_json(self) -> dict[str, Any]:

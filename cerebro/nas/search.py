@@ -60,13 +60,16 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
         The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
         use.
     """
+    from cerebro.engine import Phases
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
 
+    phases = Phases()  # the start-up's phases, from here: result.stats["phases"]
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
     quiet_console(res.backend, res.verbose if verbose is None else verbose)
-    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
+    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df,
+                            phases=phases)
     seed = am.seed or 0
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
@@ -85,7 +88,7 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
         stopper=stopper,
         strict_order=cfg.strict_order,
-        records=res.records, mlflow=res.mlflow,
+        records=res.records, mlflow=res.mlflow, phases=phases,
         listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})

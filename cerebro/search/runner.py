@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._logging import get_logger
-from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, Phases, PoolSupervisor
 from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
 from cerebro.keras.state import KERAS_BUILD_LOCK
@@ -64,6 +64,9 @@ class RunnerSettings:
             come with its ``BuiltModel.callbacks``.
         stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
             ``None``: every trial trains all its epochs.
+        phases: The start-up phases, started when ``fit`` began (the front end marks data
+            preparation); default: started when the runner runs. The result's
+            ``stats["phases"]`` holds them (``cerebro.engine.phases``).
     """
 
     project: str
@@ -84,6 +87,7 @@ class RunnerSettings:
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
     stopper: Optional[Stopper] = None
+    phases: Optional[Phases] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -121,6 +125,7 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
         self.early = early_stopping(settings.stopper, source.objective)
+        self.phases = settings.phases or Phases()
 
     @property
     def objective(self) -> Objective:
@@ -139,6 +144,7 @@ class SearchRunner:
         from cerebro.records import record_search
 
         s = self.settings
+        phases = self.phases = s.phases or Phases()
         workers = self.backend.num_workers
         if self.early is not None:  # a resumed search compares with its earlier trials too
             for model_id in self.source.earlier_trials():
@@ -157,6 +163,7 @@ class SearchRunner:
                                     "tuner": self.source.name,
                                     "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
+        phases.mark("records_ready")
         bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
                        commands=rec.commands)
         supervisor = PoolSupervisor(
@@ -165,13 +172,14 @@ class SearchRunner:
             clock=s.clock or time.monotonic)
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
-                             commands=bus.pending_commands)
+                             commands=bus.pending_commands, phases=phases)
         clock = supervisor.clock
         t0 = clock()
         try:
             stats = hopper.run(self)
             figures = stats.figures(workers, clock() - t0, supervisor.start_s,
                                     supervisor.restarts)
+            figures["phases"] = phases.as_dict()
             bus.close()
             rec.done(figures)
         finally:
@@ -256,6 +264,7 @@ class SearchRunner:
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
+        self.phases.mark("first_model_built")
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
         run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,

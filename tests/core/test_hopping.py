@@ -164,7 +164,7 @@ def test_worker_runtime_hops_equal_plain_keras(xy, store, cache_bytes):
 def test_visit_log_lists_every_partition_once_per_epoch(random_search):
     from cerebro.storage.layout import RunLayout
 
-    result, store = random_search
+    result, store, _ = random_search
     layout = RunLayout(store, "random")
     first_partitions = []
     for mid, model in result.models.items():
@@ -204,3 +204,17 @@ def test_a_worker_drops_the_models_its_task_says_finished(xy, store):
     result = worker.run(again)
     assert result.ok and not result.built
     assert "m" not in worker.cache and "m2" in worker.cache and len(worker.cache) == 1
+
+
+def test_a_visit_reports_the_threads_it_used(random_search):
+    """Elastic threads on real Spark workers (local[2], one core each): while two models
+    train, each visit keeps its worker's one thread; a visit whose host's other worker has
+    nothing runnable (the last model alone) runs torch on both cores, and says so."""
+    result, _, visits = random_search
+    threads = [p["threads"] for p in visits]
+    assert len(threads) == 3 * 2 * 4 and set(threads) <= {1, 2}, threads
+    assert 1 in threads and 2 in threads, threads
+    stats = result.stats
+    assert stats["cores"] == 2
+    assert stats["core_s"] == pytest.approx(sum(p["threads"] * p["compute_s"] for p in visits))
+    assert stats["core_s"] > stats["time_s"]["compute_s"]
