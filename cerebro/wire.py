@@ -176,6 +176,18 @@ class Heartbeat:
 
 
 @dataclasses.dataclass(frozen=True)
+class Retune:
+    """The driver's word to a busy worker: run the rest of this visit with ``threads`` CPU
+    threads (elastic threads, ``cerebro.mop.retuned_threads``); applied between batches.
+
+    Attributes:
+        threads: The visit's new thread count (at least 1).
+    """
+
+    threads: int
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkerUp:
     """A pool's notice that a (re)started worker is ready for visits.
 

@@ -52,6 +52,10 @@ class WorkerPool(abc.ABC):
             graceful: Let running visits finish; False stops them at once.
         """
 
+    def retune(self, worker: int, threads: int) -> None:
+        """Asks a busy worker to run the rest of its visit with ``threads`` CPU threads
+        (elastic threads); a pool whose workers cannot follow ignores it (the default)."""
+
     def silent_s(self) -> dict[int, float]:
         """Busy (and starting) worker -> seconds since it last showed it is alive: its
         visit's submission, a heartbeat or any message. Empty: this pool's workers send no

@@ -82,7 +82,8 @@ class ScriptedPool(WorkerPool):
         restart_s: Virtual seconds a restarted worker takes to be up again.
         hosts / idle_rss / memory_budgets: What a real pool reports for memory admission.
         cores: Worker -> the cores it owns (elastic threads; empty: off). A visit answers
-            with the threads its task asked for (its script may scale its seconds by them).
+            with the most threads it ran with (its script may scale its seconds by them); a
+            retuned visit's remaining seconds scale by old/new threads.
         samples: Rows per visit (the epoch's metrics are weighted by it).
         lost_starts: How many restarted workers die again while starting (the first ones).
     """
@@ -103,6 +104,8 @@ class ScriptedPool(WorkerPool):
         self.clock = VirtualClock()
         self.tasks: list[tuple[int, VisitTask]] = []  # every submitted visit, in order
         self.restarted: list[int] = []
+        self.retunes: list[tuple[float, int, int]] = []  # (time, worker, threads), in order
+        self._visit_threads: dict[int, int] = {}  # busy worker -> its visit's threads now
         self.closed = False
         self._busy: dict[int, int] = {}  # worker -> generation of its pending answer
         self._silent_at: dict[int, float] = {}  # busy worker -> when it stopped beating
@@ -138,6 +141,7 @@ class ScriptedPool(WorkerPool):
         self.tasks.append((worker, task))
         out = self.script(worker, task)
         self._busy[worker] = self._generation[worker]
+        self._visit_threads[worker] = task.threads or self._cores.get(worker, 1)
         self._silent_at.pop(worker, None)
         if out.silent_after is not None:
             self._silent_at[worker] = self.clock() + out.silent_after
@@ -157,6 +161,25 @@ class ScriptedPool(WorkerPool):
                                peak_rss_bytes=out.peak_rss_bytes,
                                threads=task.threads or self._cores.get(worker, 1))
         self._push(self.clock() + out.seconds, worker, item)
+
+    def retune(self, worker: int, threads: int) -> None:
+        """Records the retune; a busy worker's pending answer comes sooner (or later): its
+        remaining seconds scale by old/new threads, and it reports the most it used."""
+        now = self.clock()
+        self.retunes.append((now, worker, threads))
+        old = self._visit_threads.get(worker)
+        if worker not in self._busy or old is None or threads == old:
+            return
+        self._visit_threads[worker] = threads
+        gen = self._generation[worker]
+        for i, (t, order, w, g, item) in enumerate(self._events):
+            if w == worker and g == gen and isinstance(item, VisitResult) and item.ok:
+                due = now + (t - now) * old / threads
+                item = dataclasses.replace(item, threads=max(item.threads, threads),
+                                           compute_s=item.compute_s + due - t)
+                self._events[i] = (due, order, w, g, item)
+                heapq.heapify(self._events)
+                return
 
     def _push(self, t: float, worker: int, item: Any) -> None:
         heapq.heappush(self._events, (t, next(self._order), worker, self._generation[worker],

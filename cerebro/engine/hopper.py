@@ -18,7 +18,8 @@ from cerebro.engine.phases import Phases
 from cerebro.engine.runs import ModelRun, Objective
 from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
-from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind, visit_threads
+from cerebro.mop import (EpochDone, ModelDone, Scheduler, Visit, VisitKind, retuned_threads,
+                         visit_threads)
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (Command, EpochEnd, Event, FailReason, LostReason, ModelFailed,
                           ModelStatus, VisitDone, VisitLost, VisitResult, VisitStarted, WorkerUp,
@@ -63,6 +64,7 @@ class ModelHopper:
         self._running = False
         self._hosts: list[str] = [""] * num_workers
         self._cores: Optional[list[int]] = None  # None: elastic threads off
+        self._threads: dict[int, int] = {}  # busy worker -> its visit's threads (elastic)
 
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, run: ModelRun, epochs: int, start_epoch: int = 0,
@@ -199,7 +201,8 @@ class ModelHopper:
         """Hands a runnable visit to every idle worker.
 
         Each visit may use the cores of the workers left idle on its host (nothing runnable
-        there): ``cerebro.mop.visit_threads``, decided now for this visit only.
+        there): ``cerebro.mop.visit_threads``; the visits already running are retuned as
+        the idle workers change (:meth:`_retune`).
         """
         memory = self.scheduler.memory
         visits = self.scheduler.assign()
@@ -221,11 +224,26 @@ class ModelHopper:
                 self.phases.mark("first_visit")
                 self.phases.log_once()
             self._inflight[visit.partition] = (visit, now)
+            if task.threads is not None:
+                self._threads[visit.partition] = task.threads
             self.emit(VisitStarted(run.model_id, task.kind, visit.epoch, visit.partition,
                                    deadline, task.threads))
+        self._retune()
+
+    def _retune(self) -> None:
+        """Tells the workers of running visits their new threads when their host's idle
+        workers changed (one went idle with nothing runnable, or got work again)."""
+        if self._cores is None:
+            return
+        current = {w: self._threads.get(w, self._cores[w]) for w in self._inflight}
+        for worker, n in retuned_threads(current, self.scheduler.idle_workers, self._hosts,
+                                         self._cores).items():
+            self._threads[worker] = n
+            self.supervisor.retune(worker, n)
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
+        self._threads.pop(worker, None)
         run = self.runs[visit.model_id]
         now = self.clock()
         self.phases.mark("first_result")

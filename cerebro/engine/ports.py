@@ -52,6 +52,10 @@ class WorkerPool(Protocol):
         """Sends one visit to an idle worker."""
         ...
 
+    def retune(self, worker: int, threads: int) -> None:
+        """Asks a busy worker to run the rest of its visit with ``threads`` CPU threads."""
+        ...
+
     def wait(self, timeout: Optional[float] = None) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until at least one worker answers (or ``timeout``); returns the answers:
         a ``VisitResult`` (``lost=True`` for a worker that died) or a restarted worker's

@@ -196,6 +196,10 @@ class PoolSupervisor:
         self._deadline[worker] = (due, deadline_s)
         heapq.heappush(self._due, (due, worker))
 
+    def retune(self, worker: int, threads: int) -> None:
+        """Passes a running visit's new thread count to its worker (elastic threads)."""
+        self.started.retune(worker, threads)
+
     def wait(self) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until a worker answers, falls silent or a visit passes its deadline.
 

@@ -9,7 +9,7 @@ from cerebro.mop.scheduler import (
     Visit,
     VisitKind,
 )
-from cerebro.mop.threads import visit_threads
+from cerebro.mop.threads import retuned_threads, visit_threads
 
 __all__ = [
     "MemoryPlan",
@@ -19,5 +19,6 @@ __all__ = [
     "SchedulerError",
     "Visit",
     "VisitKind",
+    "retuned_threads",
     "visit_threads",
 ]

@@ -4,16 +4,16 @@ A worker owns some cores of its host (``spark.task.cpus``, or its share of a loc
 cores). A worker left idle after :meth:`cerebro.mop.Scheduler.assign` has nothing runnable
 (greedy filling is maximal), so its cores would idle too: they are lent to the visits
 running on the same host, split evenly among them. The decision is made when a visit is
-dispatched and holds for that visit only; its model's next visit is decided anew. An idle
-worker that gets work later while a borrowed-thread visit still runs briefly oversubscribes
-its host (one visit's worth at most): accepted, as waiting would idle the cores instead.
+dispatched, and again whenever a host's idle workers change while it runs
+(:func:`retuned_threads`): the hopper then tells its worker, which changes the threads of
+the visit mid-way (between two batches). Its model's next visit is decided anew.
 
 Pure numbers, no Spark: the hopper calls :func:`visit_threads` with what the scheduler knows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 
 
 def visit_threads(new: Iterable[int], running: Collection[int], idle: Collection[int],
@@ -56,4 +56,27 @@ def visit_threads(new: Iterable[int], running: Collection[int], idle: Collection
     return out
 
 
-__all__ = ["visit_threads"]
+def retuned_threads(current: Mapping[int, int], idle: Collection[int],
+                    hosts: Sequence[Hashable], cores: Sequence[int]) -> dict[int, int]:
+    """The running visits whose threads should change now that the idle workers changed.
+
+    The same split as :func:`visit_threads`, for every running visit at once: a host's
+    spare cores go up to its visits when one of its workers goes idle with nothing
+    runnable, and come back when that worker gets work again.
+
+    Args:
+        current: Running worker -> the threads its visit runs with now.
+        idle: Workers that are up and have no visit (nothing runnable).
+        hosts: The host of each worker (index = worker).
+        cores: The cores each worker owns (index = worker), at least 1.
+
+    Returns:
+        Worker -> its new threads, for the running workers whose count changes only.
+    """
+    if not current:
+        return {}
+    wanted = visit_threads(current, current, idle, hosts, cores)
+    return {w: n for w, n in sorted(wanted.items()) if n != current[w]}
+
+
+__all__ = ["retuned_threads", "visit_threads"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from cerebro.backend.scripted import Outcome
-from cerebro.wire import EpochEnd, ModelStatus, VisitDone, VisitStarted
+from cerebro.engine import LivenessPolicy
+from cerebro.wire import Command, EpochEnd, ModelStatus, VisitDone, VisitStarted
 from cerebro.wire import ModelDone as ModelDoneEvent
 
 from .conftest import Plan
@@ -117,3 +118,33 @@ def test_elastic_threads_are_off_when_the_pool_does_not_report_cores(engine):
     stats = e.hopper.run(Plan([("m", 1)], parallelism=1))
     assert {t.threads for _, t in e.pool.tasks} == {None}
     assert stats.utilisation(2) == pytest.approx(0.5)
+
+
+def test_elastic_threads_a_running_visit_is_retuned_as_the_idle_workers_change(engine):
+    """A long and a short model on two one-core workers of one host: when the short one's
+    worker goes idle with nothing runnable, the long visit running is retuned to 2 threads
+    (and finishes sooner); when that worker gets work again (a model added), back to 1."""
+    added: list[bool] = []
+
+    def commands():
+        if e.pool.retunes and not added:
+            added.append(True)
+            return [Command("add", params={"epochs": 1})]
+        return []
+
+    def script(worker, task):
+        return Outcome(seconds=40.0 if task.model_id == "big" else 1.0)
+
+    e = engine(num_workers=2, script=script, hosts={0: "h", 1: "h"}, cores={0: 1, 1: 1},
+               commands=commands, liveness=LivenessPolicy(floor_s=5.0, heartbeat_s=10.0),
+               strict_order=False)  # the added model may start on any free partition
+    e.hopper.run(Plan([("big", 1), ("small", 1)], parallelism=2))
+    worker, first = next((w, t) for w, t in e.pool.tasks if t.model_id == "big")
+    assert first.threads == 1  # dispatched while the other worker was busy
+    # up when the other worker idles, down when the added model runs there, up again
+    # when that model's 1 s visit ends with nothing runnable
+    assert e.pool.retunes[:3] == [(1.0, worker, 2), (11.0, worker, 1), (12.0, worker, 2)]
+    done = next(d for d in e.kinds(VisitDone) if d.model_id == "big")
+    assert done.threads == 2  # the most it ran with
+    # 40 s of work: 1 s alone, 10 s at twice the speed (20), 1 s alone, 18 at twice (9)
+    assert done.seconds == pytest.approx(21.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cerebro.mop import visit_threads
+from cerebro.mop import retuned_threads, visit_threads
 
 
 def test_a_lone_visit_gets_the_cores_of_the_idle_workers_on_its_host():
@@ -36,3 +36,19 @@ def test_a_worker_without_a_visit_cannot_get_threads():
         visit_threads([1], running={0}, idle={1}, hosts=["h", "h"], cores=[1, 1])
     with pytest.raises(ValueError, match="core counts"):
         visit_threads([0], running={0}, idle=set(), hosts=["h"], cores=[1, 1])
+
+
+def test_a_running_visit_gets_the_cores_of_a_worker_that_went_idle():
+    assert retuned_threads({0: 1}, idle={1}, hosts=["h", "h"], cores=[1, 1]) == {0: 2}
+
+
+def test_a_retuned_visit_gives_its_borrowed_cores_back_when_the_idle_worker_gets_work():
+    assert retuned_threads({0: 2, 1: 1}, idle=set(), hosts=["h", "h"], cores=[1, 1]) == {0: 1}
+
+
+def test_only_visits_whose_count_changes_are_retuned_and_only_on_their_host():
+    current = {0: 1, 2: 1}
+    out = retuned_threads(current, idle={1}, hosts=["a", "a", "b", "b"], cores=[1, 1, 1, 1])
+    assert out == {0: 2}  # worker 3 is down (neither idle nor running): no spare on b
+    assert retuned_threads({}, idle={0}, hosts=["a"], cores=[1]) == {}
+    assert retuned_threads({0: 2}, idle={1}, hosts=["a", "a"], cores=[1, 1]) == {}
