@@ -135,8 +135,10 @@ class VisitResult:
         lost: True when the worker did not answer: it died, hung or ran out of memory
             (``lost_reason`` says which); the visit's work is void and may be retried.
         exit_signal: The signal that ended a lost worker, when known (e.g. 9, SIGKILL).
-        threads: The CPU threads the visit ran with (0: not reported); busy core-seconds
-            are ``threads * compute_s``.
+        threads: The most CPU threads the visit ran with (0: not reported); a retuned
+            visit (``Retune``) changes its count mid-way.
+        thread_s: Its busy core-seconds: the time-weighted mean of its threads times
+            ``compute_s`` (0: not reported; ``threads * compute_s`` is used).
     """
 
     ok: bool
@@ -156,6 +158,7 @@ class VisitResult:
     lost_reason: Optional[LostReason] = None
     exit_signal: Optional[int] = None
     threads: int = 0
+    thread_s: float = 0.0
 
     @classmethod
     def lost_worker(cls, reason: LostReason, error: str,
@@ -340,8 +343,11 @@ class VisitDone(Event):
         metrics: The visit's mean metrics (Keras names).
         seconds: Its wall time, driver side.
         peak_rss_bytes: Its worker's peak resident memory during it.
-        threads: The CPU threads it ran with (0: not reported).
+        threads: The most CPU threads it ran with (0: not reported; a retuned visit's
+            count changed mid-way).
         compute_s: Its training or evaluation seconds, worker side.
+        thread_s: Its busy core-seconds, time-weighted over its threads (0: not reported;
+            ``threads * compute_s``).
     """
 
     name: ClassVar[str] = "visit_done"
@@ -353,6 +359,7 @@ class VisitDone(Event):
     peak_rss_bytes: int = 0
     threads: int = 0
     compute_s: float = 0.0
+    thread_s: float = 0.0
 
     def deliver(self, to: "Listener") -> None:
         to.on_visit_done(self)

@@ -55,6 +55,7 @@ class WorkerPool(abc.ABC):
     def retune(self, worker: int, threads: int) -> None:
         """Asks a busy worker to run the rest of its visit with ``threads`` CPU threads
         (elastic threads); a pool whose workers cannot follow ignores it (the default)."""
+        return None
 
     def silent_s(self) -> dict[int, float]:
         """Busy (and starting) worker -> seconds since it last showed it is alive: its

@@ -23,7 +23,7 @@ from cerebro.backend import channel
 from cerebro.backend.base import WorkerPool
 from cerebro.backend.memory import GiB, HostWatch, spark_size_bytes
 from cerebro.backend.worker import WorkerConfig, worker_task
-from cerebro.wire import Heartbeat, LostReason, VisitResult, VisitTask, WorkerUp
+from cerebro.wire import Heartbeat, LostReason, Retune, VisitResult, VisitTask, WorkerUp
 
 log = get_logger("backend")
 START_RETRIES = 2  # a worker lost while the pool first starts is started again this often
@@ -249,6 +249,17 @@ class SparkWorkerPool(WorkerPool):
         channel.send(self.conns[worker], task)
         self.busy.add(worker)
         self._beats[worker] = time.monotonic()
+
+    def retune(self, worker: int, threads: int) -> None:
+        """Sends a busy worker its visit's new threads (``Retune``); its receiver thread
+        takes it in while the visit trains. A broken connection is left to ``wait``."""
+        conn = self.conns.get(worker)
+        if worker not in self.busy or conn is None:
+            return
+        try:
+            channel.send(conn, Retune(int(threads)))
+        except (OSError, ValueError) as e:
+            log.debug("retune of worker %d not sent: %s", worker, e)
 
     def wait(self, timeout: float | None = None) -> list[tuple[int, VisitResult | WorkerUp]]:
         """Blocks until a worker answers or ``timeout`` passes; heartbeats are taken in on

@@ -159,7 +159,8 @@ class ScriptedPool(WorkerPool):
             item = VisitResult(ok=True, metrics=out.metrics or default_metrics(task),
                                samples=self.samples, compute_s=out.seconds,
                                peak_rss_bytes=out.peak_rss_bytes,
-                               threads=task.threads or self._cores.get(worker, 1))
+                               threads=self._visit_threads[worker],
+                               thread_s=self._visit_threads[worker] * out.seconds)
         self._push(self.clock() + out.seconds, worker, item)
 
     def retune(self, worker: int, threads: int) -> None:

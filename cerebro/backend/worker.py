@@ -82,19 +82,59 @@ def _set_threads(n: int, keras_backend: str) -> None:
 
 
 class VisitThreads:
-    """Sets each visit's CPU threads (``VisitTask.threads``) in the thread that trains.
+    """Sets each visit's CPU threads in the thread that trains, and follows a ``Retune``.
 
-    Only torch follows a visit's count (``torch.set_num_threads``, skipped when unchanged);
-    the other backends keep the worker's own threads, which is logged once.
+    ``want`` (from the receiver thread: a new visit's ``VisitTask.threads``, or a
+    ``Retune`` while it runs) sets the desired count; ``begin`` applies it as a visit
+    starts and ``follow``, called by the visit before each batch (a Keras callback), applies
+    a change mid-visit: torch's intra-op thread count is per OpenMP thread, so it must be
+    set in the training thread. Only torch follows; the other backends keep the worker's own
+    threads, which is logged once.
     """
 
     def __init__(self, keras_backend: str, own: int) -> None:
         self.keras_backend, self.own = keras_backend, max(1, int(own))
+        self.desired = self.own
+        self.used = self.own  # the most threads the current visit has run with
         self._said = False
+        self._now = self.own
+        self._since = 0.0
+        self._thread_s = 0.0
+        self._t0 = 0.0
+
+    def want(self, wanted: Optional[int]) -> None:
+        """The count the visit should run with from its next batch (``None``: own)."""
+        self.desired = max(1, int(wanted)) if wanted else self.own
 
     def apply(self, wanted: Optional[int]) -> int:
         """Sets the threads for one visit; returns the count it runs with."""
-        n = max(1, int(wanted)) if wanted else self.own
+        self.want(wanted)
+        return self.begin()
+
+    def begin(self) -> int:
+        """A visit starts: its threads are the desired ones; returns the count."""
+        self._t0 = self._since = time.perf_counter()
+        self._thread_s = 0.0
+        self.used = self._now = self._set(self.desired)
+        return self._now
+
+    def follow(self) -> None:
+        """Before each batch: applies a changed desired count (a cheap compare if none)."""
+        if self.desired != self._now and self.keras_backend == "torch":
+            t = time.perf_counter()
+            self._thread_s += self._now * (t - self._since)
+            self._now, self._since = self._set(self.desired), t
+            self.used = max(self.used, self._now)
+
+    def thread_s(self, compute_s: float) -> float:
+        """The visit's thread-seconds over ``compute_s``: its time-weighted mean threads
+        (since ``begin``) times ``compute_s``."""
+        t = time.perf_counter()
+        elapsed = t - self._t0
+        total = self._thread_s + self._now * (t - self._since)
+        return compute_s * (total / elapsed if elapsed > 0 else self._now)
+
+    def _set(self, n: int) -> int:
         if self.keras_backend != "torch":
             if n != self.own and not self._said:
                 self._said = True
@@ -288,24 +328,25 @@ def _open(partition: int, cfg: WorkerConfig):
 
 def _serve(conn, runtime, guard, heart: Heart, threads: VisitThreads) -> int:
     """Runs visits until the driver says stop; returns how many ran."""
-    from cerebro.backend import channel
+    from cerebro.backend.receiver import Receiver
 
+    receiver = Receiver(conn, threads.want)
+    receiver.start()
+    runtime.batch_hook = threads.follow  # a Retune takes effect at the next batch
     visits = 0
     while True:
-        try:
-            msg = channel.recv(conn)
-        except EOFError:
-            break  # the driver went away: nothing more to do
-        if msg == "shutdown":
-            break
+        msg = receiver.next()
+        if msg is None or msg == "shutdown":
+            break  # the driver went away or said stop
         if not isinstance(msg, VisitTask):
             continue
         heart.working()
-        used = threads.apply(msg.threads)
+        threads.begin()
         guard.start(msg.memory_limit_bytes)
         result = runtime.run(msg)
         result.peak_rss_bytes = guard.stop()
-        result.threads = used
+        result.thread_s = threads.thread_s(result.compute_s)
+        result.threads = threads.used
         visits += 1
         heart.send(result, busy=False)
     return visits

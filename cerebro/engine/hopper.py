@@ -263,7 +263,7 @@ class ModelHopper:
             self.scheduler.memory.observe(run.model_id, result.peak_rss_bytes)
         self.emit(VisitDone(run.model_id, visit.kind.value, visit.epoch, worker,
                             result.metrics, now - started, result.peak_rss_bytes,
-                            result.threads, result.compute_s))
+                            result.threads, result.compute_s, result.thread_s))
         epoch_ended = False
         for ev in self.scheduler.complete(visit, result.compute_s or now - started):
             if isinstance(ev, EpochDone):

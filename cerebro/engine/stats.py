@@ -14,7 +14,8 @@ class HopStats:
 
     ``timeline`` holds one ``(worker, model_id, kind, start_s, end_s)`` per visit, in
     seconds from the first visit sent. ``core_s`` counts busy core-seconds: each visit's
-    threads times its compute seconds; ``cores`` is the pool's cores (its workers' own).
+    threads times its compute seconds (time-weighted, ``VisitResult.thread_s``, when the
+    visit was retuned); ``cores`` is the pool's cores (its workers' own).
     """
 
     wall_s: float = 0.0
@@ -39,7 +40,7 @@ class HopStats:
         self.load_s += result.load_s
         self.save_s += result.save_s
         self.build_s += result.build_s
-        self.core_s += max(1, result.threads) * result.compute_s
+        self.core_s += result.thread_s or max(1, result.threads) * result.compute_s
         if kind == "train":
             self.train_compute_s += result.compute_s
 

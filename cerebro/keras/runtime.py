@@ -13,6 +13,7 @@ import gc
 import math
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
@@ -104,6 +105,8 @@ class WorkerRuntime:
         self._transforms: dict[str, object] = {}
         self._transform_keys: dict[str, str] = {}  # model -> its transform's key
         self._build_s = 0.0
+        self.batch_hook: Optional[Callable[[], None]] = None  # called before each batch
+        self._hook_cb: Optional[tuple[Callable[[], None], Any]] = None
 
     def _transform(self, key: Optional[str]) -> Any:
         """The model's ``transformation_fn``, loaded once per key (one key per model)."""
@@ -198,13 +201,13 @@ class WorkerRuntime:
             x, y, w = self._fit_input(task, shard, make, task.seed)
             hist = model.fit(x, y, sample_weight=w,
                              batch_size=None if y is None else task.batch_size, epochs=1,
-                             shuffle=False, verbose=0)
+                             shuffle=False, verbose=0, callbacks=self._callbacks())
             metrics = {k: float(v[-1]) for k, v in hist.history.items()}
         else:
             x, y, w = self._fit_input(task, shard, make, None)
             metrics = model.evaluate(x, y, sample_weight=w,
                                      batch_size=None if y is None else task.batch_size,
-                                     verbose=0, return_dict=True)
+                                     verbose=0, return_dict=True, callbacks=self._callbacks())
             metrics = {k: float(v) for k, v in metrics.items()}
         if make.bad_rows:
             log.warning("%s visit of %s (partition %d): skipped %d row(s) whose image does not "
@@ -226,6 +229,25 @@ class WorkerRuntime:
         return VisitResult(ok=True, metrics=metrics, samples=shard.rows - make.bad_rows,
                            weight_sum=weight_sum, weighted=weighted, load_s=load_s,
                            compute_s=compute_s, save_s=save_s, built=built)
+
+    def _callbacks(self) -> list[Any]:
+        """The visit's Keras callbacks: ``batch_hook`` before each batch, if set."""
+        if self.batch_hook is None:
+            return []
+        hook: Callable[[], None] = self.batch_hook
+        if self._hook_cb is not None and self._hook_cb[0] is hook:
+            return [self._hook_cb[1]]
+        import keras
+
+        class BatchHook(keras.callbacks.Callback):  # type: ignore[misc]
+            def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+                hook()
+
+            def on_test_batch_begin(self, batch: int, logs: Any = None) -> None:
+                hook()
+
+        self._hook_cb = (hook, BatchHook())
+        return [self._hook_cb[1]]
 
     @staticmethod
     def _weights(task: VisitTask, shard: Any, make: Any, model: Any) -> tuple[float, tuple[str, ...]]:

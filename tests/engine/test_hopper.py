@@ -132,13 +132,13 @@ def test_elastic_threads_a_running_visit_is_retuned_as_the_idle_workers_change(e
             return [Command("add", params={"epochs": 1})]
         return []
 
-    def script(worker, task):
-        return Outcome(seconds=40.0 if task.model_id == "big" else 1.0)
+    def script(worker, task):  # 40 or 1 thread-seconds of work, at the threads dispatched
+        return Outcome(seconds=(40.0 if task.model_id == "big" else 1.0) / (task.threads or 1))
 
     e = engine(num_workers=2, script=script, hosts={0: "h", 1: "h"}, cores={0: 1, 1: 1},
                commands=commands, liveness=LivenessPolicy(floor_s=5.0, heartbeat_s=10.0),
                strict_order=False)  # the added model may start on any free partition
-    e.hopper.run(Plan([("big", 1), ("small", 1)], parallelism=2))
+    stats = e.hopper.run(Plan([("big", 1), ("small", 1)], parallelism=2))
     worker, first = next((w, t) for w, t in e.pool.tasks if t.model_id == "big")
     assert first.threads == 1  # dispatched while the other worker was busy
     # up when the other worker idles, down when the added model runs there, up again
@@ -147,4 +147,5 @@ def test_elastic_threads_a_running_visit_is_retuned_as_the_idle_workers_change(e
     done = next(d for d in e.kinds(VisitDone) if d.model_id == "big")
     assert done.threads == 2  # the most it ran with
     # 40 s of work: 1 s alone, 10 s at twice the speed (20), 1 s alone, 18 at twice (9)
-    assert done.seconds == pytest.approx(21.0)
+    assert done.seconds == pytest.approx(21.0) and done.thread_s == pytest.approx(40.0)
+    assert stats.core_s == pytest.approx(4 * 40.0 + 8 * 1.0)  # the work, however threaded
