@@ -220,3 +220,32 @@ def test_a_visit_reports_the_threads_it_used(random_search):
     assert stats["core_s"] == pytest.approx(sum(p["thread_s"] or p["threads"] * p["compute_s"]
                                                 for p in visits))
     assert stats["core_s"] > stats["time_s"]["compute_s"]
+
+
+@pytest.mark.slow  # ~30 s on a loaded 2-core host (its own search: two workers start)
+def test_a_visit_retuned_mid_way_reports_the_threads_it_got(spark, small_mnist, tmp_path):
+    """Mid-visit retuning on real Spark workers (local[2], one core each): a big and a tiny
+    model start together with one thread each; the tiny one's worker soon has nothing
+    runnable (its model needs the partition the big one holds), so the big model's running
+    visit is retuned to both cores and reports 2 threads."""
+    from cerebro.backend import SparkBackend
+    from cerebro.storage import LocalStore
+    from cerebro.tune import GridSearch, hp_choice
+
+    from .helpers import estimator_fn
+
+    events: list[tuple[str, dict]] = []
+    search = GridSearch(SparkBackend(spark.sparkContext, num_workers=2, verbose=0),
+                        LocalStore(str(tmp_path / "store")), estimator_fn(batch_size=4),
+                        {"units": hp_choice([2048, 4])}, num_epochs=1,
+                        evaluation_metric="loss", validation="is_val", verbose=0,
+                        project_name="retune",
+                        listeners=[lambda kind, p: events.append((kind, p))
+                                   if kind in ("visit_started", "visit_done") else None])
+    search.fit(small_mnist[0])
+    started = {(p["model_id"], p["kind"], p["partition"]): p["threads"]
+               for kind, p in events if kind == "visit_started"}
+    retuned = [p for kind, p in events if kind == "visit_done"
+               and started[(p["model_id"], p["kind"], p["partition"])] == 1 and p["threads"] == 2]
+    assert retuned, events
+    assert all(p["thread_s"] <= 2 * p["compute_s"] + 1e-9 for p in retuned)
