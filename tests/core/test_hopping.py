@@ -183,3 +183,20 @@ def test_visit_log_lists_every_partition_once_per_epoch(random_search):
         assert log["best_epoch"] in (0, 1) and log["best_state_key"].endswith(
             f"state-{2 * (log['best_epoch'] + 1):06d}.npz"), "the best epoch's state is its end"
     assert len(set(first_partitions)) > 1, "models must start their epochs on different workers"
+
+
+def test_a_graceful_shutdown_cancels_no_finished_worker_job(spark, random_search):
+    """After a search the workers' jobs end by themselves: cancelling them anyway made Spark
+    log 'Failed to cancel job group ... Cannot find active jobs' after every search."""
+    from cerebro.backend import SparkBackend
+    from cerebro.data.prepare import load_dataset_info
+
+    _, store = random_search
+    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    pool = backend.start_workers(store, load_dataset_info(store), ["features", "label"])
+    cancelled: list[tuple[int, int]] = []
+    cancel = pool._cancel_job
+    pool._cancel_job = lambda p, gen: (cancelled.append((p, gen)), cancel(p, gen))
+    pool.shutdown()
+    assert all(not job.is_alive() for job in pool._jobs.values()) and len(pool._jobs) == 2
+    assert cancelled == []
