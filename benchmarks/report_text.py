@@ -313,97 +313,131 @@ def analysis(runs: list[dict], profile: dict | None = None) -> str:
     cer, ak = by.get("mnist-cerebro"), by.get("mnist-autokeras")
     out = ["## What stands between cerebro and the targets\n"]
     if cer and ak and cer["wall_s"] and ak["wall_s"]:
-        cs, as_ = cer["summary"], ak["summary"]
-        c_run = cer["wall_s"] - cs.get("startup_s", 0)
-        a_run = ak["wall_s"] - as_.get("startup_s", 0)
-        out.append(
-            f"- **Wall = start-up + search.** cerebro {cs.get('startup_s', 0):.0f} s + "
-            f"{c_run:.0f} s; AutoKeras {as_.get('startup_s', 0):.0f} s + {a_run:.0f} s. "
-            f"After start-up cerebro runs at {c_run / a_run:.2f}x AutoKeras's time (compute "
-            f"limit on this machine about 0.68x); its start-up is "
-            f"{cs.get('startup_s', 0) - as_.get('startup_s', 0):.0f} s longer, which alone adds "
-            f"{(cs.get('startup_s', 0) - as_.get('startup_s', 0)) / ak['wall_s']:.2f} to the "
-            "wall ratio.")
-        r = c_run / a_run
-        if r < 0.75 < cer["wall_s"] / ak["wall_s"]:
-            need = (cs.get("startup_s", 0) - r * as_.get("startup_s", 0)) / (0.75 - r)
-            per = a_run / max(1, as_.get("epochs_logged", 1))
-            out.append(
-                f"- **Break-even.** With this start-up and this search-phase ratio, cerebro "
-                f"reaches 0.75x once sequential AutoKeras needs about {need:.0f} s (about "
-                f"{need / per:.0f} trial-epochs of {per:.1f} s here), i.e. for searches a few "
-                "times longer than this one; the fixed start-up, not the search, is what misses "
-                "the wall-time targets on small budgets.")
-        ph = cs.get("phases", {})
-        if ph:
-            top = sorted(ph.items(), key=lambda kv: -kv[1])[:4]
-            out.append("- **Start-up, largest phases:** " + "; ".join(f"{k} {v:.1f} s" for k, v in top)
-                       + ". AutoKeras pays only the interpreter and the Keras/AutoKeras import "
-                       "before its first step; cerebro also starts a JVM (which maps Spark's "
-                       "class archive), checks and writes the data with Spark, and starts "
-                       "Python workers, forked from a daemon that imported torch and Keras "
-                       "once while the driver imported AutoKeras. The machine's 2 cores are "
-                       "busy through most of the start-up, so it is shortened by doing less.")
-        ws = cs.get("worker_start")
-        if ws and ws["torch import"] + ws["keras import"] < 0.5:
-            out.append(
-                f"- **Worker start** ({ph.get('worker start', 0):.1f} s): the Python workers "
-                "came with torch and Keras imported (forked from `cerebro.backend.daemon`, "
-                "which the warm-up job `SparkBackend` starts had launched), so what is left is "
-                "Spark launching "
-                f"the tasks ({ws['task launch']:.1f} s) and the shard load "
-                f"({ws['shard load']:.1f} s). Without the warm-up each worker imports torch and "
-                "Keras itself (see the stock column of the profile below).")
-        elif ws:
-            out.append(
-                f"- **Worker start** ({ph.get('worker start', 0):.1f} s): Spark launching the "
-                f"barrier tasks {ws['task launch']:.1f} s (PySpark's daemon forks the Python "
-                f"workers), then in each worker torch {ws['torch import']:.1f} s + Keras "
-                f"{ws['keras import']:.1f} s of imports, with connect ({ws['connect']:.1f} s) and "
-                f"shard load ({ws['shard load']:.1f} s) overlapped in another thread; entry to "
-                f"ready {ws['entry to ready']:.1f} s.")
-        g, b = cs.get("scheduler_gaps") or {}, cs.get("breakdown") or {}
-        if b:
-            out.append(
-                f"- **Search phase** ({cs.get('search_s', 0):.0f} s, utilisation "
-                f"{100 * (cs.get('utilisation') or 0):.0f}%): of {b['worker_s']:.0f} worker-s, "
-                f"compute {b['compute_s']:.0f}, model builds {b['build_s']:.1f} "
-                f"({cs.get('builds')} builds for {cs.get('visits')} visits: each worker builds "
-                f"each model once, then keeps it), state load + save "
-                f"{b['load_s'] + b['save_s']:.1f} (hop overhead "
-                f"{100 * (cs.get('hop_overhead') or 0):.1f}%), messaging/other "
-                f"{b['other_s']:.1f}, idle {b['idle_s']:.0f}. Scheduler gaps between visits: "
-                f"median {g.get('median_ms', 0):.0f} ms, max {g.get('max_ms', 0):.0f} ms. A new "
-                "trial goes to an idle worker as soon as it is built (a build takes ~0.2 s), "
-                "so the long gaps come at the end of the search, when fewer models than "
-                "workers have a runnable visit in their strict visit order. Per epoch, "
-                "cerebro makes 2 `fit` and 2 `evaluate` calls per model where the others make "
-                "one `fit` (Keras's fixed cost per call: 25 ms and 12 ms here).")
+        out += _wall_lines(cer, ak)
+        out += _startup_lines(cer["summary"])
+        out += _search_lines(cer["summary"])
     kt = by.get("mnist-kt-dist")
     if cer and kt and kt["wall_s"]:
-        ks = kt["summary"]
-        done = ks.get("workers_done_s") or kt["wall_s"]
-        ratio, ratio_done = cer["wall_s"] / kt["wall_s"], cer["wall_s"] / done
-        out.append(
-            f"- **Against KerasTuner distributed** ({kt['wall_s']:.0f} s, cerebro "
-            f"{ratio:.2f}x): its start-up is {ks.get('startup_s', 0):.0f} s (three processes "
-            f"import AutoKeras side by side; no JVM, no data preparation), its workers are done "
-            f"at {done:.0f} s, and its chief exits {kt['wall_s'] - done:.0f} s later (it checks "
-            "for the end of the search every 20 s; that wait is part of what a user of it "
-            f"waits for). Against its workers' finish cerebro is at {ratio_done:.2f}x. Its two "
-            "1-thread workers train whole trials with no hops, so their training throughput "
-            "is about cerebro's workers'; task-parallelism loses on memory (every worker holds "
-            "all the data, see the Criteo-like table) and on searches whose data cannot fit "
-            "one worker.")
+        out += _kt_lines(cer, kt)
     if cer and ak:
-        out.append(
-            "- **Same trials, different training.** AutoKeras 3.0.0 configures its graph from "
-            "the whole numpy array at once, so its graph's batch size is the number of rows "
-            "and the `adam_weight_decay` optimizer's learning-rate schedule decays to 0 after "
-            "`epochs` steps: those trials stay near chance in AutoKeras and KerasTuner. "
-            "cerebro configures the same graph with the real batch size (32), so its "
-            "`adam_weight_decay` trials train (see the random-tuner scores below). Scores of "
-            "such trials, and so the greedy paths, differ between the systems.")
+        out += _same_trials_lines()
     if profile:
         out += _profile_lines(profile)
     return "\n".join(out)
+
+
+def _wall_lines(cer: dict, ak: dict) -> list[str]:
+    """Wall = start-up + search, and the break-even search length."""
+    out: list[str] = []
+    cs, as_ = cer["summary"], ak["summary"]
+    c_run = cer["wall_s"] - cs.get("startup_s", 0)
+    a_run = ak["wall_s"] - as_.get("startup_s", 0)
+    out.append(
+        f"- **Wall = start-up + search.** cerebro {cs.get('startup_s', 0):.0f} s + "
+        f"{c_run:.0f} s; AutoKeras {as_.get('startup_s', 0):.0f} s + {a_run:.0f} s. "
+        f"After start-up cerebro runs at {c_run / a_run:.2f}x AutoKeras's time (compute "
+        f"limit on this machine about 0.68x); its start-up is "
+        f"{cs.get('startup_s', 0) - as_.get('startup_s', 0):.0f} s longer, which alone adds "
+        f"{(cs.get('startup_s', 0) - as_.get('startup_s', 0)) / ak['wall_s']:.2f} to the "
+        "wall ratio.")
+    r = c_run / a_run
+    if r < 0.75 < cer["wall_s"] / ak["wall_s"]:
+        need = (cs.get("startup_s", 0) - r * as_.get("startup_s", 0)) / (0.75 - r)
+        per = a_run / max(1, as_.get("epochs_logged", 1))
+        out.append(
+            f"- **Break-even.** With this start-up and this search-phase ratio, cerebro "
+            f"reaches 0.75x once sequential AutoKeras needs about {need:.0f} s (about "
+            f"{need / per:.0f} trial-epochs of {per:.1f} s here), i.e. for searches a few "
+            "times longer than this one; the fixed start-up, not the search, is what misses "
+            "the wall-time targets on small budgets.")
+    return out
+
+
+def _startup_lines(cs: dict) -> list[str]:
+    """The largest start-up phases and the worker start."""
+    out: list[str] = []
+    ph = cs.get("phases", {})
+    if ph:
+        top = sorted(ph.items(), key=lambda kv: -kv[1])[:4]
+        out.append("- **Start-up, largest phases:** " + "; ".join(f"{k} {v:.1f} s" for k, v in top)
+                   + ". AutoKeras pays only the interpreter and the Keras/AutoKeras import "
+                   "before its first step; cerebro also starts a JVM (which maps Spark's "
+                   "class archive), checks and writes the data with Spark, and starts "
+                   "Python workers, forked from a daemon that imported torch and Keras "
+                   "once while the driver imported AutoKeras. The machine's 2 cores are "
+                   "busy through most of the start-up, so it is shortened by doing less.")
+    ws = cs.get("worker_start")
+    if ws and ws["torch import"] + ws["keras import"] < 0.5:
+        out.append(
+            f"- **Worker start** ({ph.get('worker start', 0):.1f} s): the Python workers "
+            "came with torch and Keras imported (forked from `cerebro.backend.daemon`, "
+            "which the warm-up job `SparkBackend` starts had launched), so what is left is "
+            "Spark launching "
+            f"the tasks ({ws['task launch']:.1f} s) and the shard load "
+            f"({ws['shard load']:.1f} s). Without the warm-up each worker imports torch and "
+            "Keras itself (see the stock column of the profile below).")
+    elif ws:
+        out.append(
+            f"- **Worker start** ({ph.get('worker start', 0):.1f} s): Spark launching the "
+            f"barrier tasks {ws['task launch']:.1f} s (PySpark's daemon forks the Python "
+            f"workers), then in each worker torch {ws['torch import']:.1f} s + Keras "
+            f"{ws['keras import']:.1f} s of imports, with connect ({ws['connect']:.1f} s) and "
+            f"shard load ({ws['shard load']:.1f} s) overlapped in another thread; entry to "
+            f"ready {ws['entry to ready']:.1f} s.")
+    return out
+
+
+def _search_lines(cs: dict) -> list[str]:
+    """The search phase: where the worker-seconds went, scheduler gaps."""
+    out: list[str] = []
+    g, b = cs.get("scheduler_gaps") or {}, cs.get("breakdown") or {}
+    if b:
+        out.append(
+            f"- **Search phase** ({cs.get('search_s', 0):.0f} s, utilisation "
+            f"{100 * (cs.get('utilisation') or 0):.0f}%): of {b['worker_s']:.0f} worker-s, "
+            f"compute {b['compute_s']:.0f}, model builds {b['build_s']:.1f} "
+            f"({cs.get('builds')} builds for {cs.get('visits')} visits: each worker builds "
+            f"each model once, then keeps it), state load + save "
+            f"{b['load_s'] + b['save_s']:.1f} (hop overhead "
+            f"{100 * (cs.get('hop_overhead') or 0):.1f}%), messaging/other "
+            f"{b['other_s']:.1f}, idle {b['idle_s']:.0f}. Scheduler gaps between visits: "
+            f"median {g.get('median_ms', 0):.0f} ms, max {g.get('max_ms', 0):.0f} ms. A new "
+            "trial goes to an idle worker as soon as it is built (a build takes ~0.2 s), "
+            "so the long gaps come at the end of the search, when fewer models than "
+            "workers have a runnable visit in their strict visit order. Per epoch, "
+            "cerebro makes 2 `fit` and 2 `evaluate` calls per model where the others make "
+            "one `fit` (Keras's fixed cost per call: 25 ms and 12 ms here).")
+    return out
+
+
+def _kt_lines(cer: dict, kt: dict) -> list[str]:
+    """cerebro against KerasTuner's distributed mode."""
+    out: list[str] = []
+    ks = kt["summary"]
+    done = ks.get("workers_done_s") or kt["wall_s"]
+    ratio, ratio_done = cer["wall_s"] / kt["wall_s"], cer["wall_s"] / done
+    out.append(
+        f"- **Against KerasTuner distributed** ({kt['wall_s']:.0f} s, cerebro "
+        f"{ratio:.2f}x): its start-up is {ks.get('startup_s', 0):.0f} s (three processes "
+        f"import AutoKeras side by side; no JVM, no data preparation), its workers are done "
+        f"at {done:.0f} s, and its chief exits {kt['wall_s'] - done:.0f} s later (it checks "
+        "for the end of the search every 20 s; that wait is part of what a user of it "
+        f"waits for). Against its workers' finish cerebro is at {ratio_done:.2f}x. Its two "
+        "1-thread workers train whole trials with no hops, so their training throughput "
+        "is about cerebro's workers'; task-parallelism loses on memory (every worker holds "
+        "all the data, see the Criteo-like table) and on searches whose data cannot fit "
+        "one worker.")
+    return out
+
+
+def _same_trials_lines() -> list[str]:
+    out: list[str] = []
+    out.append(
+        "- **Same trials, different training.** AutoKeras 3.0.0 configures its graph from "
+        "the whole numpy array at once, so its graph's batch size is the number of rows "
+        "and the `adam_weight_decay` optimizer's learning-rate schedule decays to 0 after "
+        "`epochs` steps: those trials stay near chance in AutoKeras and KerasTuner. "
+        "cerebro configures the same graph with the real batch size (32), so its "
+        "`adam_weight_decay` trials train (see the random-tuner scores below). Scores of "
+        "such trials, and so the greedy paths, differ between the systems.")
+    return out

@@ -96,6 +96,35 @@ def _launch_once(tag: str, system: str, workload: dict, workers: int, args) -> d
                       "KERASTUNER_ORACLE_PORT": str(port), "OMP_NUM_THREADS": "1"} for r in roles}
     load = os.getloadavg()[0]
     t_launch = time.time()
+    procs = _start(system, workload, workers, run_dir, roles, env_of, t_launch)
+    monitor = TreeMonitor({p.pid: r for r, p in procs.items()}).start()
+    primary = procs["chief" if system == "kt-dist" else "main"]
+    try:
+        wall, killed = _wait(procs, primary, args.timeout, t_launch)
+    finally:
+        for p in procs.values():
+            _kill_tree(p)  # leftovers such as a JVM never outlive their run
+        monitor.stop()
+    rec = {"tag": tag, "system": system, "workload": workload, "workers": workers,
+           "created": args.started,
+           "load_avg": load, "t_launch": t_launch, "wall_s": wall, "killed": killed,
+           "exit_codes": {r: p.returncode for r, p in procs.items()},
+           "rss": monitor.summary(), "results": _results(run_dir, roles),
+           "epochs": workloads.read_epoch_logs(
+               [os.path.join(run_dir, f"epochs-{r}.jsonl") for r in roles])}
+    rec["summary"] = report.summarize(rec)
+    s = rec["summary"]
+    print(f"  {tag:28s} wall {s.get('wall_s') or float('nan'):7.1f} s   best val_acc "
+          f"{s.get('best_val_accuracy') or float('nan'):.4f}   peak RSS total "
+          f"{rec['rss']['peak_total_mb']:.0f} MB   other processes' CPU "
+          f"{rec['rss'].get('other_cores', 0):.2f} cores" + (f"   KILLED {killed}" if killed else ""),
+          flush=True)
+    return rec
+
+
+def _start(system: str, workload: dict, workers: int, run_dir: str, roles: list,
+           env_of: dict, t_launch: float) -> dict:
+    """Starts one process per role; returns them by role."""
     procs = {}
     for role in roles:
         spec = {"workload": workload, "workers": workers, "work_dir": run_dir,
@@ -110,11 +139,14 @@ def _launch_once(tag: str, system: str, workload: dict, workers: int, args) -> d
              os.path.join(run_dir, f"result-{role}.json")],
             cwd=ROOT, env=_env(env_of[role]), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-    monitor = TreeMonitor({p.pid: r for r, p in procs.items()}).start()
-    primary = procs["chief" if system == "kt-dist" else "main"]
+    return procs
+
+
+def _wait(procs: dict, primary, timeout: float, t_launch: float) -> tuple:
+    """Waits for the run to end; returns ``(wall seconds or None, roles killed)``."""
     killed = []
     try:
-        primary.wait(timeout=args.timeout)
+        primary.wait(timeout=timeout)
         wall = time.time() - t_launch
         for role, p in procs.items():  # KerasTuner workers can hang once the chief is gone
             try:
@@ -127,31 +159,18 @@ def _launch_once(tag: str, system: str, workload: dict, workers: int, args) -> d
         killed = list(procs)
         for p in procs.values():
             _kill_tree(p)
-    finally:
-        for p in procs.values():
-            _kill_tree(p)  # leftovers such as a JVM never outlive their run
-        monitor.stop()
+    return wall, killed
+
+
+def _results(run_dir: str, roles: list) -> dict:
+    """Each role's result file, when it wrote one."""
     results = {}
     for role in roles:
         path = os.path.join(run_dir, f"result-{role}.json")
         if os.path.exists(path):
             with open(path) as f:
                 results[role] = json.load(f)
-    epochs = workloads.read_epoch_logs(
-        [os.path.join(run_dir, f"epochs-{r}.jsonl") for r in roles])
-    rec = {"tag": tag, "system": system, "workload": workload, "workers": workers,
-           "created": args.started,
-           "load_avg": load, "t_launch": t_launch, "wall_s": wall, "killed": killed,
-           "exit_codes": {r: p.returncode for r, p in procs.items()},
-           "rss": monitor.summary(), "results": results, "epochs": epochs}
-    rec["summary"] = report.summarize(rec)
-    s = rec["summary"]
-    print(f"  {tag:28s} wall {s.get('wall_s') or float('nan'):7.1f} s   best val_acc "
-          f"{s.get('best_val_accuracy') or float('nan'):.4f}   peak RSS total "
-          f"{rec['rss']['peak_total_mb']:.0f} MB   other processes' CPU "
-          f"{rec['rss'].get('other_cores', 0):.2f} cores" + (f"   KILLED {killed}" if killed else ""),
-          flush=True)
-    return rec
+    return results
 
 
 def _merge(path: str, runs: list[dict], profile, workloads: list[str]):
@@ -183,7 +202,7 @@ def make_data(args, preset) -> dict:
     return data
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="full", action="store_false",
@@ -211,7 +230,11 @@ def main(argv=None) -> int:
                    help="skip the start-up profile (imports, Spark, worker start, one hop)")
     p.add_argument("--report-only", action="store_true",
                    help="regenerate the document and plots from the results on file")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     args.workloads = [w.strip() for w in (args.workloads or ALL[args.full]).split(",")
                       if w.strip()]
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -226,12 +249,27 @@ def main(argv=None) -> int:
     print(f"cerebro benchmarks ({mode}): {os.cpu_count()} cores, workers={args.workers}, "
           f"load average {load_at_start[0]:.2f}", flush=True)
     data = make_data(args, preset)
+    t0 = time.time()
+    runs = _run_workloads(args, systems, preset, data)
+    profile = _profile(args, data) if args.profile else None
+    path = os.path.join(args.results_dir, f"bench-{mode}.json")
+    runs, profile = _merge(path, runs, profile, args.workloads)
+    out = {"mode": mode, "cores": os.cpu_count(), "workers": args.workers, "profile": profile,
+           "created": time.strftime("%Y-%m-%d %H:%M:%S"), "total_s": time.time() - t0,
+           "load_avg_at_start": load_at_start, "runs": runs}
+    with open(path, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"results: {path} (total {out['total_s']:.0f} s)")
+    return _render(args, mode, out)
+
+
+def _run_workloads(args, systems: list, preset: dict, data: dict) -> list:
+    """Runs every workload asked for; returns their records."""
     base = {"seed": 1, "batch_size": 32}
     mnist = dict(base, name="mnist", data=data["mnist"],
                  trials=args.trials or preset["mnist"]["trials"],
                  epochs=args.epochs or preset["mnist"]["epochs"])
     runs = []
-    t0 = time.time()
     if "mnist" in args.workloads or "scaling" in args.workloads:
         print(f"MNIST {mnist['trials']} trials x {mnist['epochs']} epochs:", flush=True)
         for system in (systems if "mnist" in args.workloads else ["cerebro"]):
@@ -253,24 +291,18 @@ def main(argv=None) -> int:
               f"{criteo['epochs']} epoch(s):", flush=True)
         for system in ("cerebro", "kt-dist"):
             runs.append(launch(f"criteo-{system}", system, criteo, args.workers, args))
-    profile = None
-    if args.profile:
-        print("Start-up profile:", flush=True)
-        path = os.path.join(args.work_dir, "profile.json")
-        subprocess.run([sys.executable, "-m", "benchmarks.profile_startup",
-                        data["mnist"]["parquet"], args.work_dir, path], cwd=ROOT, env=_env(),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open(path) as f:
-            profile = json.load(f)
-    path = os.path.join(args.results_dir, f"bench-{mode}.json")
-    runs, profile = _merge(path, runs, profile, args.workloads)
-    out = {"mode": mode, "cores": os.cpu_count(), "workers": args.workers, "profile": profile,
-           "created": time.strftime("%Y-%m-%d %H:%M:%S"), "total_s": time.time() - t0,
-           "load_avg_at_start": load_at_start, "runs": runs}
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1)
-    print(f"results: {path} (total {out['total_s']:.0f} s)")
-    return _render(args, mode, out)
+    return runs
+
+
+def _profile(args, data: dict) -> dict:
+    """The start-up profile (``benchmarks.profile_startup``, its own process)."""
+    print("Start-up profile:", flush=True)
+    path = os.path.join(args.work_dir, "profile.json")
+    subprocess.run([sys.executable, "-m", "benchmarks.profile_startup",
+                    data["mnist"]["parquet"], args.work_dir, path], cwd=ROOT, env=_env(),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(path) as f:
+        return json.load(f)
 
 
 def _render(args, mode: str, out) -> int:

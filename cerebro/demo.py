@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cerebro demo", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Runs the seed document's walk-through: an AutoKeras ConvBlock search on "
@@ -61,14 +62,24 @@ def main(argv=None) -> int:
                         help="epochs each trial trains")
     parser.add_argument("--workers", type=_at_least_one, default=2,
                         help="Spark workers (local[N]) and data partitions")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s",
                         stream=sys.stderr)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     work_dir = os.path.abspath(args.work_dir)
     t0 = time.monotonic()
+    spark, am, rel, test_df = _walk_through(args, work_dir)
+    _show(am, rel, test_df, work_dir, t0)
+    spark.stop()
+    return 0
 
-    # --- the seed's walk-through -----------------------------------------------------------
+
+def _walk_through(args: argparse.Namespace, work_dir: str) -> tuple[Any, Any, Any, Any]:
+    """The seed's walk-through; returns ``(spark, the search, its result, the test split)``."""
     from pyspark.sql import SparkSession
 
     from cerebro.backend import java_options  # maps Spark's class archive: a faster start
@@ -100,18 +111,7 @@ def main(argv=None) -> int:
                          max_trials=1000, seed=1)
     am.resource_bind(backend=backend, store=store, feature_columns=feature_columns,
                      label_columns=label_columns, evaluation_metric="accuracy")
-
-    from keras_tuner import HyperParameters
-
-    hp = HyperParameters()
-    hp.Fixed("learning_rate", value=0.001)
-    # Keep the demo's space small enough for 2 CPU cores (the seed searches the full space).
-    hp.Fixed("conv_block_1/max_pooling", value=True)
-    hp.Choice("conv_block_1/filters_0_0", [16, 32])
-    hp.Choice("conv_block_1/filters_0_1", [16, 32])
-    hp.Choice("conv_block_1/filters_1_0", [16, 32])
-    hp.Choice("conv_block_1/filters_1_1", [16, 32])
-    am.tuner_bind("greedy", hyperparameters=hp, objective="val_accuracy",
+    am.tuner_bind("greedy", hyperparameters=_demo_space(), objective="val_accuracy",
                   max_trials=args.trials, overwrite=True, exploration=0.3)
 
     path = write_mnist_libsvm(os.path.join(work_dir, "mnist", "mnist.scale"))
@@ -127,20 +127,37 @@ def main(argv=None) -> int:
 
     rel = am.fit(train_df, epochs=args.epochs, input_shape=(28, 28, 1))
     am.tuner.search_space_summary()
+    return spark, am, rel, test_df
 
-    # --- what a user looks at next ---------------------------------------------------------
+
+def _demo_space() -> Any:
+    from keras_tuner import HyperParameters
+
+    hp = HyperParameters()
+    hp.Fixed("learning_rate", value=0.001)
+    # Keep the demo's space small enough for 2 CPU cores (the seed searches the full space).
+    hp.Fixed("conv_block_1/max_pooling", value=True)
+    hp.Choice("conv_block_1/filters_0_0", [16, 32])
+    hp.Choice("conv_block_1/filters_0_1", [16, 32])
+    hp.Choice("conv_block_1/filters_1_0", [16, 32])
+    hp.Choice("conv_block_1/filters_1_1", [16, 32])
+    return hp
+
+
+def _show(am: Any, rel: Any, test_df: Any, work_dir: str, t0: float) -> None:
+    """What a user looks at next: the best trials, test metrics, the saved model, curves."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     table = Table(title="Best trials")
     frame = rel.to_pandas()
-    for col in ("model_id", "status", "epochs", "val_accuracy", "val_loss", "train_accuracy"):
+    cols = ("model_id", "status", "epochs", "val_accuracy", "val_loss", "train_accuracy")
+    for col in cols:
         table.add_column(col)
     for _, row in frame.head(5).iterrows():
         table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
-                        for c in ("model_id", "status", "epochs", "val_accuracy", "val_loss",
-                                  "train_accuracy")))
+                        for c in cols))
     console.print(table)
     metrics = am.evaluate(test_df)
     model_path = os.path.join(work_dir, "best_model.keras")
@@ -153,8 +170,6 @@ def main(argv=None) -> int:
                   f"{s['start_s']:.1f} s")
     console.print(f"best model: {model_path}; learning curves: {plot}; "
                   f"total {time.monotonic() - t0:.0f} s")
-    spark.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -87,6 +87,11 @@ class VisitTask:
             applied to every batch (upstream Cerebro's ``transformation_fn``), or ``None``.
         learning_rate: Assigned to the model's optimizer before this visit (a driver-side
             callback such as ``ReduceLROnPlateau`` changed it), or ``None``: keep the state's.
+        threads: CPU threads the visit may use: the worker's own cores plus a share of its
+            host's idle workers' (``cerebro.mop.visit_threads``); ``None``: the worker's own.
+            Only the torch backend follows it (its intra-op threads); others keep theirs.
+        custom_objects_key: Store key where the model's cloudpickled ``custom_objects`` are
+            when it has any (read with the spec), or ``None``: none.
     """
 
     kind: str
@@ -103,6 +108,8 @@ class VisitTask:
     memory_limit_bytes: Optional[int] = None
     transform_key: Optional[str] = None
     learning_rate: Optional[float] = None
+    threads: Optional[int] = None
+    custom_objects_key: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -125,6 +132,8 @@ class VisitResult:
         lost: True when the worker did not answer: it died, hung or ran out of memory
             (``lost_reason`` says which); the visit's work is void and may be retried.
         exit_signal: The signal that ended a lost worker, when known (e.g. 9, SIGKILL).
+        threads: The CPU threads the visit ran with (0: not reported); busy core-seconds
+            are ``threads * compute_s``.
     """
 
     ok: bool
@@ -143,6 +152,7 @@ class VisitResult:
     lost: bool = False
     lost_reason: Optional[LostReason] = None
     exit_signal: Optional[int] = None
+    threads: int = 0
 
     @classmethod
     def lost_worker(cls, reason: LostReason, error: str,
@@ -159,11 +169,13 @@ class WorkerUp:
         worker: The worker (== partition).
         host: The host it runs on.
         rss_bytes: Its resident memory while idle (interpreter, framework, shard).
+        cores: The CPU cores it owns (0: unknown; elastic threads are then off).
     """
 
     worker: int
     host: str = ""
     rss_bytes: int = 0
+    cores: int = 0
 
 
 class Ack(Protocol):
@@ -279,6 +291,7 @@ class VisitStarted(Event):
         epoch: The model's epoch (0-based).
         partition: The worker (== partition).
         deadline_s: Seconds it may take before its worker is deemed hung (``None``: none).
+        threads: The CPU threads it may use (elastic threads; ``None``: its worker's own).
     """
 
     name: ClassVar[str] = "visit_started"
@@ -286,6 +299,7 @@ class VisitStarted(Event):
     epoch: int
     partition: int
     deadline_s: Optional[float] = None
+    threads: Optional[int] = None
 
     def deliver(self, to: "Listener") -> None:
         to.on_visit_started(self)
@@ -300,6 +314,8 @@ class VisitDone(Event):
         metrics: The visit's mean metrics (Keras names).
         seconds: Its wall time, driver side.
         peak_rss_bytes: Its worker's peak resident memory during it.
+        threads: The CPU threads it ran with (0: not reported).
+        compute_s: Its training or evaluation seconds, worker side.
     """
 
     name: ClassVar[str] = "visit_done"
@@ -309,6 +325,8 @@ class VisitDone(Event):
     metrics: Mapping[str, float] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     peak_rss_bytes: int = 0
+    threads: int = 0
+    compute_s: float = 0.0
 
     def deliver(self, to: "Listener") -> None:
         to.on_visit_done(self)

@@ -58,6 +58,11 @@ class WorkerPool(abc.ABC):
         return {}
 
     @property
+    def cores(self) -> dict[int, int]:
+        """Worker -> the CPU cores it owns; empty: unknown (elastic threads off)."""
+        return {}
+
+    @property
     def idle_rss(self) -> dict[int, int]:
         """Worker -> resident memory when idle, in bytes (0: unknown)."""
         return {}

@@ -23,8 +23,9 @@ def preload() -> dict:
     backend = os.environ.get("KERAS_BACKEND")
     if not backend:
         return {}
-    from cerebro.backend.worker import _import_framework
+    from cerebro.backend.worker import _import_framework, passive_omp
 
+    passive_omp()  # before torch loads OpenMP: the forked workers inherit the policy
     out: dict = {}
     _import_framework(backend, out)  # a failure shows again, with its message, in the worker
     return out

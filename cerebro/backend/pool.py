@@ -47,7 +47,7 @@ class SparkWorkerPool(WorkerPool):
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
             data_memory_bytes=getattr(backend, "data_memory_bytes", None),
-            local_dir=getattr(backend, "data_local_dir", None))
+            local_dir=getattr(backend, "data_local_dir", None), cores=_worker_cores(backend))
         self.conns: dict[int, Any] = {}
         self.pids: dict[int, int] = {}
         self.ready_info: dict[int, dict[str, Any]] = {}
@@ -165,7 +165,8 @@ class SparkWorkerPool(WorkerPool):
             return [(p, VisitResult.lost_worker(LostReason.EXITED,
                                                 f"worker lost while starting: {e!r}"))]
         self.conns[p], self.ready_info[p] = conn, info
-        return [(p, WorkerUp(p, str(info.get("host", "")), int(info.get("rss_bytes", 0))))]
+        return [(p, WorkerUp(p, str(info.get("host", "")), int(info.get("rss_bytes", 0)),
+                             int(info.get("cores", 0)) if self.elastic else 0))]
 
     def _failed_starts(self) -> list[tuple[int, Any]]:
         out = []
@@ -235,6 +236,16 @@ class SparkWorkerPool(WorkerPool):
         return {w: int(i.get("rss_bytes", 0)) for w, i in self.ready_info.items()}
 
     @property
+    def elastic(self) -> bool:
+        return bool(getattr(self.backend, "elastic_threads", True))
+
+    @property
+    def cores(self) -> dict[int, int]:
+        if not self.elastic:
+            return {}
+        return {w: int(i.get("cores", 0)) for w, i in self.ready_info.items()}
+
+    @property
     def memory_budgets(self) -> Optional[dict[str, int]]:
         budget = getattr(self.backend, "worker_memory_bytes", None)
         if budget:
@@ -270,6 +281,16 @@ class SparkWorkerPool(WorkerPool):
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
+
+
+def _worker_cores(backend: Any) -> int:
+    """The cores one worker owns: ``spark.task.cpus``; on a classic local master, at least
+    its even share of the master's cores (``local[4]`` with 2 workers: 2 each)."""
+    task_cpus = int(backend.task_cpus)
+    sc = getattr(backend, "sc", None)
+    if sc is None or not str(sc.master).startswith("local"):  # a cluster, or Spark Connect
+        return task_cpus
+    return max(task_cpus, int(sc.defaultParallelism) // max(1, backend.num_workers))
 
 
 def _reserve() -> int:

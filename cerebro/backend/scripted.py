@@ -77,19 +77,23 @@ class ScriptedPool(WorkerPool):
         store: Where training visits write their (tiny) state files; ``None``: no files.
         restart_s: Virtual seconds a restarted worker takes to be up again.
         hosts / idle_rss / memory_budgets: What a real pool reports for memory admission.
+        cores: Worker -> the cores it owns (elastic threads; empty: off). A visit answers
+            with the threads its task asked for (its script may scale its seconds by them).
         samples: Rows per visit (the epoch's metrics are weighted by it).
     """
 
     def __init__(self, num_workers: int, script: Optional[Script] = None, store: Any = None,
                  restart_s: float = 1.0, hosts: Optional[dict[int, str]] = None,
                  idle_rss: Optional[dict[int, int]] = None,
-                 memory_budgets: Optional[dict[str, int]] = None, samples: int = 100) -> None:
+                 memory_budgets: Optional[dict[str, int]] = None, samples: int = 100,
+                 cores: Optional[dict[int, int]] = None) -> None:
         self._n = int(num_workers)
         self.script: Script = script or (lambda worker, task: Outcome())
         self.store, self.restart_s, self.samples = store, float(restart_s), int(samples)
         self._hosts = dict(hosts or {})
         self._idle_rss = dict(idle_rss or {})
         self._budgets = memory_budgets
+        self._cores = dict(cores or {})
         self.clock = VirtualClock()
         self.tasks: list[tuple[int, VisitTask]] = []  # every submitted visit, in order
         self.restarted: list[int] = []
@@ -110,6 +114,10 @@ class ScriptedPool(WorkerPool):
     @property
     def idle_rss(self) -> dict[int, int]:
         return self._idle_rss
+
+    @property
+    def cores(self) -> dict[int, int]:
+        return self._cores
 
     @property
     def memory_budgets(self) -> Optional[dict[str, int]]:
@@ -135,7 +143,8 @@ class ScriptedPool(WorkerPool):
                 self.store.write_bytes(task.out_key, f"{task.model_id}@{task.epoch}".encode())
             item = VisitResult(ok=True, metrics=out.metrics or default_metrics(task),
                                samples=self.samples, compute_s=out.seconds,
-                               peak_rss_bytes=out.peak_rss_bytes)
+                               peak_rss_bytes=out.peak_rss_bytes,
+                               threads=task.threads or self._cores.get(worker, 1))
         self._push(self.clock() + out.seconds, worker, item)
 
     def _push(self, t: float, worker: int, item: Any) -> None:
@@ -175,7 +184,8 @@ class ScriptedPool(WorkerPool):
         self._busy.pop(worker, None)
         self.restarted.append(worker)
         self._push(self.clock() + self.restart_s, worker,
-                   WorkerUp(worker, self._hosts.get(worker, ""), self._idle_rss.get(worker, 0)))
+                   WorkerUp(worker, self._hosts.get(worker, ""), self._idle_rss.get(worker, 0),
+                            self._cores.get(worker, 0)))
 
     def shutdown(self, graceful: bool = True) -> None:
         self.closed = True

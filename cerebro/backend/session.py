@@ -36,6 +36,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from cerebro._upstream import spark_live_conf
+
 log = logging.getLogger(__name__)
 
 _QUIET = "-Xshare:auto -Xlog:cds=off -Xlog:cds+dynamic=off"
@@ -202,7 +204,7 @@ def tune_running_session(sc, keras_backend: str) -> list[str]:
     if not str(sc.master).startswith("local") or os.environ.get("CEREBRO_SESSION_TUNING") == "0":
         return []
     applied = []
-    live = sc._jsc.sc().conf()  # the driver's own SparkConf (getConf() returns a copy)
+    live = spark_live_conf(sc)  # the driver's own SparkConf (getConf() returns a copy)
     if not live.contains("spark.python.daemon.module"):
         live.set("spark.python.daemon.module", DAEMON_MODULE)
         applied.append(f"spark.python.daemon.module={DAEMON_MODULE}")

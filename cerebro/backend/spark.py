@@ -94,6 +94,10 @@ class SparkBackend(Backend):
             default ``$CEREBRO_LOCAL_DIR``, else the first of ``$SPARK_LOCAL_DIRS``, else the
             system's temporary directory (``cerebro-shards/`` below it). A restarted worker
             reuses its copy when the dataset's fingerprint matches.
+        elastic_threads: A visit also uses the cores of the workers on its host that have
+            nothing runnable (torch's intra-op threads, set per visit; the other Keras
+            backends keep one thread per worker). ``False``: each visit runs with its
+            worker's own ``spark.task.cpus`` threads.
         spark: A ``SparkSession``, classic or Spark Connect, instead of ``spark_context``.
             On Connect, workers are one-task ``mapInArrow`` jobs cancelled by job tag (see
             ``cerebro.backend.connect``).
@@ -105,42 +109,28 @@ class SparkBackend(Backend):
                  warm_up: bool = True, visit_timeout: Optional[float] = None,
                  visit_deadline_floor: float = 60.0, max_restarts: int = 10,
                  worker_memory_mb: Optional[int] = None, data_memory_mb: float = 1024,
-                 local_dir: Optional[str] = None, spark=None):
-        from cerebro.backend.connect import resolve
-
-        self.connect = resolve(spark_context, spark)
-        if self.connect is None:
-            if spark is not None:
-                spark_context = spark.sparkContext
-            elif spark_context is None:
-                from pyspark.sql import SparkSession
-
-                spark_context = SparkSession.builder.getOrCreate().sparkContext
-            elif hasattr(spark_context, "sparkContext"):  # a classic SparkSession
-                spark_context = spark_context.sparkContext
-            self.sc = spark_context
-            _use_driver_python(self.sc)
-        else:
-            self.sc = None
-        slots = self._wait_for_slots(num_workers)
-        if num_workers is None:
-            if slots < 1:
-                raise ValueError(f"no executor of {self.master!r} has registered a free core; "
-                                 "is the cluster up?")
-            num_workers = slots
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
-        if num_workers > slots:
-            raise ValueError(
-                f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
-                f"at once (master {self.master!r}, spark.task.cpus={self.task_cpus}); use at "
-                f"most {slots} workers"
-            )
-        self._num_workers = num_workers
+                 local_dir: Optional[str] = None, elastic_threads: bool = True, spark=None):
+        self._bind_session(spark_context, spark)
+        self._num_workers = self._resolve_workers(num_workers)
         self.start_timeout = float(start_timeout)
         self.verbose = verbose
         self.model_cache_bytes = int(model_cache_mb) * 1024 * 1024
         self.keras_backend = keras_backend or _keras_backend()
+        self._keep_settings(visit_timeout, visit_deadline_floor, max_restarts, worker_memory_mb,
+                            data_memory_mb, local_dir, elastic_threads)
+        self._warm_thread: Optional[threading.Thread] = None
+        if self.sc is not None:
+            from cerebro.backend.session import tune_running_session
+
+            applied = tune_running_session(self.sc, self.keras_backend)
+            if applied:
+                log.debug("tuned the running Spark session: %s", "; ".join(applied))
+        if warm_up:
+            self.warm_up()
+
+    def _keep_settings(self, visit_timeout, visit_deadline_floor, max_restarts,
+                       worker_memory_mb, data_memory_mb, local_dir, elastic_threads) -> None:
+        """Checks and keeps the settings of the visits, memory, data and threads."""
         for name, value in (("visit_timeout", visit_timeout),
                             ("visit_deadline_floor", visit_deadline_floor),
                             ("worker_memory_mb", worker_memory_mb),
@@ -160,15 +150,46 @@ class SparkBackend(Backend):
         if local_dir is not None and not isinstance(local_dir, (str, os.PathLike)):
             raise TypeError(f"local_dir must be a path (str), got {type(local_dir).__name__}")
         self.data_local_dir = None if local_dir is None else os.fspath(local_dir)
-        self._warm_thread: Optional[threading.Thread] = None
-        if self.sc is not None:
-            from cerebro.backend.session import tune_running_session
+        if not isinstance(elastic_threads, bool):
+            raise TypeError(f"elastic_threads must be a bool, got {elastic_threads!r}")
+        self.elastic_threads = elastic_threads
 
-            applied = tune_running_session(self.sc, self.keras_backend)
-            if applied:
-                log.debug("tuned the running Spark session: %s", "; ".join(applied))
-        if warm_up:
-            self.warm_up()
+    def _bind_session(self, spark_context, spark) -> None:
+        """Sets ``self.connect`` (a Spark Connect session) or ``self.sc`` (a classic one)."""
+        from cerebro.backend.connect import resolve
+
+        self.connect = resolve(spark_context, spark)
+        if self.connect is not None:
+            self.sc = None
+            return
+        if spark is not None:
+            spark_context = spark.sparkContext
+        elif spark_context is None:
+            from pyspark.sql import SparkSession
+
+            spark_context = SparkSession.builder.getOrCreate().sparkContext
+        elif hasattr(spark_context, "sparkContext"):  # a classic SparkSession
+            spark_context = spark_context.sparkContext
+        self.sc = spark_context
+        _use_driver_python(self.sc)
+
+    def _resolve_workers(self, num_workers: Optional[int]) -> int:
+        """``num_workers``, or the free task slots; refuses more workers than slots."""
+        slots = self._wait_for_slots(num_workers)
+        if num_workers is None:
+            if slots < 1:
+                raise ValueError(f"no executor of {self.master!r} has registered a free core; "
+                                 "is the cluster up?")
+            num_workers = slots
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+            raise ValueError(f"num_workers must be a positive int, got {num_workers!r}")
+        if num_workers > slots:
+            raise ValueError(
+                f"num_workers={num_workers}, but this Spark cluster can run only {slots} task(s) "
+                f"at once (master {self.master!r}, spark.task.cpus={self.task_cpus}); use at "
+                f"most {slots} workers"
+            )
+        return num_workers
 
     def warm_up(self) -> None:
         """Has ``num_workers`` Python workers import torch and Keras now, in the background.

@@ -11,13 +11,21 @@ every preparation setting. A rerun on the same store with the same DataFrame and
 finds ``data/datasets/<fingerprint>.json`` and reuses the shards instead of writing them
 again; a changed DataFrame gets another fingerprint and is prepared anew. Two projects on
 one store therefore never overwrite each other's data, and nothing here deletes a dataset.
+
+One pass over the user's plan: a preparation runs a few Spark jobs on the same DataFrame
+(the inspection, a text vocabulary, the write), and an uncached DataFrame is recomputed
+from its source by each (a LIBSVM parse, a ``OneHotEncoder``, a ``randomSplit`` sort).
+``one_pass`` holds it (memory, spilling to disk) for the preparation's duration, so the
+source is read once; it is released at the end. A DataFrame the user cached stays theirs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from cerebro._logging import get_logger
@@ -56,6 +64,35 @@ def _validation_flag(df, validation, seed: int):
     if not 0.0 < float(validation) < 1.0:
         raise ValueError(f"validation fraction must be in (0, 1), got {validation}")
     return df.withColumn(VAL_FLAG, F.rand(seed) < F.lit(float(validation)))
+
+
+@contextlib.contextmanager
+def one_pass(df) -> Iterator[Any]:
+    """Holds ``df`` computed (``MEMORY_AND_DISK``) for the jobs run inside, then releases it.
+
+    The first job computes the plan and keeps its rows; later jobs on ``df`` or on plans
+    derived from it read them instead of going back to the source. A DataFrame the user
+    persisted is used as it is and left persisted. Adaptive query execution is off inside
+    (and restored after): it runs each aggregation's shuffle as a job of its own, which on
+    the few partitions a preparation shuffles buys nothing but the jobs' start-up.
+    """
+    from pyspark import StorageLevel
+
+    conf = df.sparkSession.conf
+    aqe = conf.get("spark.sql.adaptive.enabled", None)
+    conf.set("spark.sql.adaptive.enabled", "false")
+    ours = df.storageLevel == StorageLevel(False, False, False, False, 1)  # not the user's
+    if ours:
+        df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield df
+    finally:
+        if ours:
+            df.unpersist(blocking=False)
+        if aqe is None:
+            conf.unset("spark.sql.adaptive.enabled")
+        else:
+            conf.set("spark.sql.adaptive.enabled", aqe)
 
 
 def fingerprint(content: str, settings: dict[str, Any]) -> str:
@@ -136,49 +173,77 @@ def prepare_data(
         The ``DatasetInfo``, also written to ``store.dataset_key(info.fingerprint)`` and, as
         the latest dataset, to ``store.metadata_key()``.
     """
-    feature_columns, label_columns = list(feature_columns), list(label_columns)
-    images, text = dict(images or {}), dict(text or {})
+    feature_columns, label_columns, images, text = (list(feature_columns), list(label_columns),
+                                                    dict(images or {}), dict(text or {}))
     _check_args(num_partitions, feature_columns, label_columns, images, text)
+    if inspected is not None:  # the caller ran the inspection: the pass is the caller's
+        return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
+                        seed, inspected, images, text, reuse, weight_column)
+    with one_pass(df):
+        return _prepare(store, df, feature_columns, label_columns, num_partitions, validation,
+                        seed, inspected, images, text, reuse, weight_column)
+
+
+def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
+             num_partitions: int, validation, seed: int, inspected, images: dict, text: dict,
+             reuse: bool, weight_column: Optional[str]) -> DatasetInfo:
     found = _inspect(df, inspected, feature_columns, label_columns, validation, text,
                      weight_column)
     stored = feature_columns + label_columns + ([weight_column] if weight_column else [])
-    missing = [c for c in stored if c not in found.columns]
-    if missing:
-        raise ValueError(f"inspected holds no information on column(s) {missing}")
-    columns = {c: found.columns[c] for c in stored}
-    for c, info in columns.items():
-        if info.kind == TEXT and c not in text:
-            text[c] = text_mod.TextSettings()
+    columns = _inspected_columns(found, stored, text)
     settings = _settings(columns, feature_columns, label_columns, validation, seed,
-                         num_partitions, images, text)
-    if weight_column:  # absent otherwise: unweighted datasets keep their fingerprints
-        settings["weight"] = weight_column
+                         num_partitions, images, text, weight_column)
     fp = fingerprint(found.content, settings) if found.content else uuid.uuid4().hex[:20]
-    if reuse and found.content:
-        info = _reusable(store, fp)
-        if info is not None:
-            log.info("data preparation skipped: the store already holds dataset %s for this "
-                     "DataFrame (%d rows, same content fingerprint) and these settings; "
-                     "reusing its %d train and %d val rows", fp, found.rows,
-                     info.train.total_rows, info.val.total_rows)
-            store.write_json(store.metadata_key(), info.to_json())
-            return info
-    why = ("no content fingerprint" if not found.content else
-           "no dataset in the store matches this DataFrame's content and settings")
-    log.info("preparing dataset %s (%s)", fp, why)
+    reused = _reuse(store, fp, found) if reuse and found.content else None
+    if reused is not None:
+        return reused
+    log.info("preparing dataset %s (%s)", fp, "no content fingerprint" if not found.content
+             else "no dataset in the store matches this DataFrame's content and settings")
     encodings = {c: text_mod.fit(df, c, s) for c, s in text.items()}
-    info = _write(store, df, fp, columns, feature_columns, label_columns, num_partitions,
-                  validation, seed, images, encodings, weight_column)
+    return _publish(store, fp, _write(store, df, fp, columns, feature_columns, label_columns,
+                                      num_partitions, validation, seed, images, encodings,
+                                      weight_column))
+
+
+def _publish(store, fp: str, info: DatasetInfo) -> DatasetInfo:
+    """Writes the dataset's record (last: its presence means complete), makes it the
+    latest; returns it."""
     store.write_json(store.dataset_key(fp), info.to_json())
     store.write_json(store.metadata_key(), info.to_json())
     log.info("prepared %d train and %d val rows in %d partitions (train rows per shard: %s)",
-             info.train.total_rows, info.val.total_rows, num_partitions, list(info.train.rows))
+             info.train.total_rows, info.val.total_rows, len(info.train.rows),
+             list(info.train.rows))
+    return info
+
+
+def _inspected_columns(found: Inspection, names: list[str],
+                       text: dict[str, text_mod.TextSettings]) -> dict[str, ColumnInfo]:
+    """The inspected columns by name; a string column gets default ``TextSettings``."""
+    missing = [c for c in names if c not in found.columns]
+    if missing:
+        raise ValueError(f"inspected holds no information on column(s) {missing}")
+    columns = {c: found.columns[c] for c in names}
+    for c, info in columns.items():
+        if info.kind == TEXT and c not in text:
+            text[c] = text_mod.TextSettings()
+    return columns
+
+
+def _reuse(store, fp: str, found: Inspection) -> Optional[DatasetInfo]:
+    """The dataset ``fp`` if the store holds it whole (made the latest), else ``None``."""
+    info = _reusable(store, fp)
+    if info is not None:
+        log.info("data preparation skipped: the store already holds dataset %s for this "
+                 "DataFrame (%d rows, same content fingerprint) and these settings; "
+                 "reusing its %d train and %d val rows", fp, found.rows,
+                 info.train.total_rows, info.val.total_rows)
+        store.write_json(store.metadata_key(), info.to_json())
     return info
 
 
 def _settings(columns, features, labels, validation, seed, num_partitions, images,
-              text) -> dict[str, Any]:
-    return {
+              text, weight_column: Optional[str] = None) -> dict[str, Any]:
+    out = {
         "columns": {c: [i.kind, i.length, i.source_type, i.dtype] for c, i in columns.items()},
         "features": features, "labels": labels, "num_partitions": num_partitions,
         "validation": ["column", validation] if isinstance(validation, str)
@@ -187,6 +252,9 @@ def _settings(columns, features, labels, validation, seed, num_partitions, image
         "text": {c: [s.sequence_length, s.vocabulary_size, s.lowercase]
                  for c, s in sorted(text.items())},
     }
+    if weight_column:  # absent otherwise: unweighted datasets keep their fingerprints
+        out["weight"] = weight_column
+    return out
 
 
 def _reusable(store, fp: str, quiet: bool = False) -> Optional[DatasetInfo]:

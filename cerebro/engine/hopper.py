@@ -8,16 +8,17 @@ controller (the ``SearchRunner``) and refills idle workers at once. The pool is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro.engine import commands as commands_mod
 from cerebro.engine.controller import Controller
+from cerebro.engine.phases import Phases
 from cerebro.engine.runs import ModelRun, Objective
 from cerebro.engine.stats import HopStats
 from cerebro.engine.supervisor import PoolSupervisor
-from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind
+from cerebro.mop import EpochDone, ModelDone, Scheduler, Visit, VisitKind, visit_threads
 from cerebro.storage.layout import RunLayout
 from cerebro.wire import (Command, EpochEnd, Event, FailReason, LostReason, ModelFailed,
                           ModelStatus, VisitDone, VisitLost, VisitResult, VisitStarted, WorkerUp,
@@ -39,12 +40,14 @@ class ModelHopper:
         emit: Sink of the search's events (``cerebro.wire``; an ``EventBus``'s ``emit``).
         commands: Returns the human-in-the-loop commands queued since the last call.
         num_workers: Workers (== partitions).
+        phases: Where the start-up phases are marked (workers ready, first visit, ...).
     """
 
     def __init__(self, supervisor: PoolSupervisor, layout: RunLayout, objective: Objective,
                  num_workers: int, seed: int = 0, strict_order: bool = True,
                  emit: Optional[Callable[[Event], None]] = None,
-                 commands: Optional[Callable[[], Sequence[Command]]] = None) -> None:
+                 commands: Optional[Callable[[], Sequence[Command]]] = None,
+                 phases: Optional[Phases] = None) -> None:
         self.supervisor, self.layout, self.objective = supervisor, layout, objective
         self.clock = supervisor.clock
         self.emit: Callable[[Event], None] = emit or (lambda event: None)
@@ -53,14 +56,18 @@ class ModelHopper:
         self.scheduler = Scheduler(num_workers, seed=seed, strict_order=strict_order)
         self.runs: dict[str, ModelRun] = {}
         self.stats = HopStats()
+        self.phases = phases or Phases()
         self._inflight: dict[int, tuple[Visit, float]] = {}
         self._stopped: set[str] = set()  # stopped, maybe not yet reported
         self._t0: Optional[float] = None
         self._running = False
+        self._hosts: list[str] = [""] * num_workers
+        self._cores: Optional[list[int]] = None  # None: elastic threads off
 
     # -- what controllers call -------------------------------------------------------------
     def add_model(self, run: ModelRun, epochs: int, start_epoch: int = 0,
-                  resume: Optional[dict[str, Any]] = None) -> ModelRun:
+                  resume: Optional[dict[str, Any]] = None, cost_hint: Optional[float] = None,
+                  replay: Optional[Mapping[int, Sequence[int]]] = None) -> ModelRun:
         """Adds a model (its spec already in the store) for ``epochs`` epochs.
 
         Args:
@@ -69,15 +76,22 @@ class ModelHopper:
             start_epoch: The first epoch to train (a Hyperband trial's parent's epochs).
             resume: The model's ``log.json`` record from an interrupted run: it continues
                 from its last committed sub-epoch, with the same visit order.
+            cost_hint: The model's relative cost per sub-epoch (``BuiltModel.cost_hint``):
+                ranks it (longest remaining first) until its first sub-epoch is measured.
+            replay: Epoch -> TRAIN order the model follows (a logged ``visit_log``); on
+                resume, the logged order of the epochs it has not finished.
         """
         if run.model_id in self.runs:
             raise ValueError(f"model id {run.model_id!r} is already in this search")
         start_epoch, epochs, ordinal, trained = run.plan(epochs, start_epoch, resume)
         if resume is not None:
             run.live_states = set(self.layout.states(run.model_id))
+            if replay is None:  # the unfinished epoch goes on in the order it began
+                replay = {e: o for e, o in run.visit_log.items() if e >= start_epoch}
         self.runs[run.model_id] = run
         self.scheduler.add_model(run.model_id, int(epochs), start_epoch=start_epoch,
-                                 ordinal=ordinal, trained=trained)
+                                 ordinal=ordinal, trained=trained, cost_hint=cost_hint,
+                                 replay=replay)
         if self._running:  # new work goes to idle workers at once, before the next build
             self.dispatch()
         return run
@@ -122,8 +136,11 @@ class ModelHopper:
     def run(self, controller: Controller) -> HopStats:
         """Runs until no model has work left and the controller adds none."""
         if self.supervisor.pool is None:
-            self.supervisor.start_while(lambda: controller.refill(self))
+            self.supervisor.start_while(lambda: controller.refill(self),
+                                        started=lambda: self.phases.mark("workers_ready"))
         self.scheduler.memory = self.supervisor.memory_plan(self.num_workers)
+        self._hosts, self._cores = self.supervisor.cores(self.num_workers)
+        self.stats.cores = sum(self._cores) if self._cores is not None else self.num_workers
         try:
             self._running = True
             controller.refill(self)
@@ -134,6 +151,7 @@ class ModelHopper:
             raise
         finally:
             self._running = False
+        self.phases.mark("search_end")
         self.supervisor.shutdown()
         self.stats.wall_s = self.clock() - self._t0 if self._t0 is not None else 0.0
         return self.stats
@@ -170,31 +188,46 @@ class ModelHopper:
 
     def _worker_up(self, up: WorkerUp) -> None:
         self.scheduler.worker_up(up.worker)
+        self._hosts[up.worker] = up.host or self._hosts[up.worker]
+        if self._cores is not None and up.cores > 0:
+            self._cores[up.worker] = up.cores
         if self.scheduler.memory is not None and up.rss_bytes:  # its idle memory, measured
             self.scheduler.memory.set_idle(up.worker, up.rss_bytes)
 
     def dispatch(self) -> None:
-        """Hands a runnable visit to every idle worker."""
+        """Hands a runnable visit to every idle worker.
+
+        Each visit may use the cores of the workers left idle on its host (nothing runnable
+        there): ``cerebro.mop.visit_threads``, decided now for this visit only.
+        """
         memory = self.scheduler.memory
         visits = self.scheduler.assign()
-        running = {w: v.model_id for w, v in self.scheduler.running.items()}
+        running = {w: v.model_id for w, v in self.scheduler.running.items()} \
+            if visits and (memory is not None or self._cores is not None) else {}
+        threads = {} if self._cores is None or not visits else visit_threads(
+            [v.partition for v in visits], running, self.scheduler.idle_workers, self._hosts,
+            self._cores)
         for visit in visits:
             run = self.runs[visit.model_id]
             task = run.visit_task(visit, self.layout, self.seed, memory.allowance(
-                run.model_id, visit.partition, running) if memory is not None else None)
-            deadline = self.supervisor.liveness.deadline_s(run.durations, task.kind)
+                run.model_id, visit.partition, running) if memory is not None else None,
+                threads.get(visit.partition))
+            deadline = self.supervisor.liveness.deadline_s(run.longest, task.kind)
             self.supervisor.submit(visit.partition, task, deadline)
             now = self.clock()
             if self._t0 is None:
                 self._t0 = now  # the search phase starts with the first visit sent
+                self.phases.mark("first_visit")
+                self.phases.log_once()
             self._inflight[visit.partition] = (visit, now)
             self.emit(VisitStarted(run.model_id, task.kind, visit.epoch, visit.partition,
-                                   deadline))
+                                   deadline, task.threads))
 
     def _on_result(self, worker: int, result: VisitResult, controller: Controller) -> None:
         visit, started = self._inflight.pop(worker)
         run = self.runs[visit.model_id]
         now = self.clock()
+        self.phases.mark("first_result")
         t0 = self._t0 if self._t0 is not None else started
         self.stats.timeline.append((worker, run.model_id, visit.kind.value,
                                     started - t0, now - t0))
@@ -210,9 +243,10 @@ class ModelHopper:
         if self.scheduler.memory is not None:
             self.scheduler.memory.observe(run.model_id, result.peak_rss_bytes)
         self.emit(VisitDone(run.model_id, visit.kind.value, visit.epoch, worker,
-                            result.metrics, now - started, result.peak_rss_bytes))
+                            result.metrics, now - started, result.peak_rss_bytes,
+                            result.threads, result.compute_s))
         epoch_ended = False
-        for ev in self.scheduler.complete(visit):
+        for ev in self.scheduler.complete(visit, result.compute_s or now - started):
             if isinstance(ev, EpochDone):
                 epoch_ended = True
                 metrics = run.close_epoch(ev.epoch, self.objective)

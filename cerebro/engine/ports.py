@@ -39,6 +39,11 @@ class WorkerPool(Protocol):
         ...
 
     @property
+    def cores(self) -> dict[int, int]:
+        """Worker -> the CPU cores it owns (empty: unknown; elastic threads are then off)."""
+        ...
+
+    @property
     def memory_budgets(self) -> Optional[dict[str, int]]:
         """Host -> bytes its workers may use together (``None``: no memory admission)."""
         ...

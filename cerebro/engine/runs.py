@@ -96,12 +96,13 @@ class ModelRun:
     live_states: set[int] = dataclasses.field(default_factory=set)
     peak_rss_bytes: int = 0
     losses: dict[str, int] = dataclasses.field(default_factory=dict)
-    durations: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    longest: dict[str, float] = dataclasses.field(default_factory=dict)  # kind -> seconds
     _acc: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
     _io_cache: Optional[dict[str, Any]] = dataclasses.field(default=None, repr=False)
 
     def visit_task(self, visit: Visit, layout: RunLayout, seed: int,
-                   memory_limit_bytes: Optional[int] = None) -> VisitTask:
+                   memory_limit_bytes: Optional[int] = None,
+                   threads: Optional[int] = None) -> VisitTask:
         """The task of one scheduled visit (``cerebro.mop.Visit``) of this model.
 
         A training visit writes the next state in sequence (``layout.state_key``); every
@@ -116,7 +117,8 @@ class ModelRun:
             seed=visit_seed(seed, self.seed_key, visit.epoch, visit.partition),
             io=self.io, fail_injection=self.fail_injection,
             memory_limit_bytes=memory_limit_bytes, transform_key=self.transform_key,
-            learning_rate=self.learning_rate)
+            learning_rate=self.learning_rate, threads=threads,
+            custom_objects_key=layout.custom_objects_key(self.model_id))
 
     def _io_json(self) -> dict[str, Any]:
         if self._io_cache is None:  # the log is written every sub-epoch; io never changes
@@ -147,8 +149,11 @@ class ModelRun:
             s[1] += n
 
     def drop_partial_epoch(self) -> None:
-        """Forgets the sums of an epoch a stop cut short (before the model resumes)."""
+        """Forgets the sums and visit order of an epoch a stop cut short (before the model
+        resumes: it trains that epoch on every partition again, and ``visit_log`` stays a
+        replayable order)."""
         self._acc = {}
+        self.visit_log.pop(self.epochs_done, None)
 
     def close_epoch(self, epoch: int, objective: Objective) -> dict[str, float]:
         """Means of the epoch's visits (by rows, or by sample weight for the weighted
@@ -177,7 +182,8 @@ class ModelRun:
         return self.best_state_key or self.state_key
 
     def record_duration(self, kind: str, seconds: float) -> None:
-        self.durations.setdefault(kind, []).append(float(seconds))
+        if seconds > self.longest.get(kind, 0.0):  # what the visit deadlines need
+            self.longest[kind] = float(seconds)
 
     def log_record(self, ordinal: int) -> dict[str, Any]:
         """What ``log.json`` holds: enough to resume the model after a crash."""

@@ -13,7 +13,8 @@ class HopStats:
     """Worker time of a search, as the driver saw it.
 
     ``timeline`` holds one ``(worker, model_id, kind, start_s, end_s)`` per visit, in
-    seconds from the first visit sent.
+    seconds from the first visit sent. ``core_s`` counts busy core-seconds: each visit's
+    threads times its compute seconds; ``cores`` is the pool's cores (its workers' own).
     """
 
     wall_s: float = 0.0
@@ -26,6 +27,8 @@ class HopStats:
     builds: int = 0
     lost: int = 0
     redone_s: float = 0.0
+    core_s: float = 0.0
+    cores: int = 0
     timeline: list[tuple[int, str, str, float, float]] = dataclasses.field(default_factory=list)
 
     def add(self, kind: str, result: VisitResult) -> None:
@@ -36,11 +39,16 @@ class HopStats:
         self.load_s += result.load_s
         self.save_s += result.save_s
         self.build_s += result.build_s
+        self.core_s += max(1, result.threads) * result.compute_s
         if kind == "train":
             self.train_compute_s += result.compute_s
 
     def utilisation(self, workers: int) -> float:
-        return self.compute_s / (workers * self.wall_s) if self.wall_s else 0.0
+        """Search-phase utilisation: busy core-seconds (threads x compute seconds of every
+        visit) / (cores x search wall). With one thread per worker and one core each, that
+        is compute seconds / (workers x wall)."""
+        cores = self.cores or workers
+        return self.core_s / (cores * self.wall_s) if self.wall_s else 0.0
 
     @property
     def busy_s(self) -> float:
@@ -63,5 +71,6 @@ class HopStats:
         """The engine's figures for a result: times, utilisation, hop overhead, restarts."""
         return {"wall_s": wall_s, "start_s": start_s, "search_s": self.wall_s,
                 "utilisation": self.utilisation(workers), "hop_overhead": self.hop_overhead,
+                "cores": self.cores or workers, "core_s": self.core_s,
                 "visits": self.visits, "builds": self.builds, "restarts": restarts,
                 "lost_visits": self.lost, "time_s": self.breakdown(workers)}

@@ -47,14 +47,15 @@ class LivenessPolicy:
     first_visit_s: float = 1800.0
     timeout_s: Optional[float] = None
 
-    def deadline_s(self, durations: dict[str, list[float]], kind: str) -> float:
-        """The deadline of a visit of ``kind`` for a model with these earlier durations."""
+    def deadline_s(self, longest: dict[str, float], kind: str) -> float:
+        """The deadline of a visit of ``kind`` for a model whose longest earlier visits, per
+        kind, took ``longest`` seconds."""
         if self.timeout_s is not None:
             return float(self.timeout_s)
-        past = durations.get(kind) or durations.get("train")
+        past = longest.get(kind) or longest.get("train")
         if not past:
             return max(self.first_visit_s, self.floor_s)
-        return max(self.floor_s, self.factor * max(past))
+        return max(self.floor_s, self.factor * past)
 
 
 class PoolSupervisor:
@@ -87,18 +88,22 @@ class PoolSupervisor:
         self._restarting: set[int] = set()
 
     # -- start / stop --------------------------------------------------------------------------
-    def start_while(self, work: Callable[[], None]) -> None:
+    def start_while(self, work: Callable[[], None],
+                    started: Optional[Callable[[], None]] = None) -> None:
         """Starts the pool in a thread while ``work`` runs (e.g. the first models' builds).
 
         If ``work`` fails, the pool is shut down once it is up and the error is raised.
+        ``started`` is called (in the starting thread) as soon as the pool is up.
         """
-        started: list[Union[WorkerPool, BaseException]] = []
+        out: list[Union[WorkerPool, BaseException]] = []
 
         def start() -> None:
             try:
-                started.append(self._start_pool())
+                out.append(self._start_pool())
+                if started is not None:
+                    started()
             except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
-                started.append(e)
+                out.append(e)
 
         starter = threading.Thread(target=start, name="cerebro-start-workers", daemon=True)
         starter.start()
@@ -106,13 +111,13 @@ class PoolSupervisor:
             work()
         except BaseException:
             starter.join()
-            if started and not isinstance(started[0], BaseException):
-                started[0].shutdown(graceful=False)
+            if out and not isinstance(out[0], BaseException):
+                out[0].shutdown(graceful=False)
             raise
         starter.join()
-        if isinstance(started[0], BaseException):
-            raise started[0]
-        self.pool = started[0]
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        self.pool = out[0]
         self.start_s = float(self.pool.start_s)
 
     def shutdown(self, graceful: bool = True) -> None:
@@ -147,6 +152,15 @@ class PoolSupervisor:
         log.info("memory admission: %s", ", ".join(f"{h or 'host'}: {b / 2**30:.1f} GiB"
                                                    for h, b in budgets.items()))
         return plan
+
+    def cores(self, num_workers: int) -> tuple[list[str], Optional[list[int]]]:
+        """The host of each worker, and the cores each owns (``None`` where the pool does not
+        report them all: every visit then runs with its worker's own threads)."""
+        hosts = self.started.hosts
+        reported = self.started.cores
+        cores = [int(reported.get(w, 0)) for w in range(num_workers)]
+        return ([str(hosts.get(w, "")) for w in range(num_workers)],
+                cores if all(c > 0 for c in cores) else None)
 
     def is_up(self, worker: int) -> bool:
         return worker not in self._restarting

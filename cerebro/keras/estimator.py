@@ -15,10 +15,9 @@ from cerebro.keras import state as state_mod
 
 log = get_logger("keras")
 
-TRANSFORMATION_FN = "transformation_fn.pkl"  # beside a model's spec, when it has one
 
 
-def _check_model(model):
+def _check_model(model: Any) -> Any:
     import keras
 
     if not isinstance(model, keras.Model):
@@ -26,7 +25,7 @@ def _check_model(model):
     return model
 
 
-def _check_callbacks(callbacks) -> list:
+def _check_callbacks(callbacks: Any) -> list[Any]:
     """Epoch-level Keras callbacks, run per trial on the driver; the rest are refused."""
     from cerebro.keras.callbacks import check_callbacks
 
@@ -39,7 +38,7 @@ def _check_weight_col(name: Optional[str]) -> Optional[str]:
     return name
 
 
-def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
+def check_transformation_fn(fn: Optional[Callable[..., Any]]) -> Optional[bytes]:
     """Validates a per-batch ``transformation_fn(x, y) -> (x, y)``; returns it cloudpickled.
 
     Raises:
@@ -66,7 +65,7 @@ def check_transformation_fn(fn: Optional[Callable]) -> Optional[bytes]:
         raise TypeError(f"transformation_fn cannot be pickled for the workers: {e}") from e
 
 
-def _dumps_by_value(fn: Callable) -> bytes:
+def _dumps_by_value(fn: Callable[..., Any]) -> bytes:
     """Cloudpickles ``fn``; a function of the user's own module travels by value.
 
     cloudpickle refers to a function of an importable module by name, and the workers may
@@ -82,10 +81,10 @@ def _dumps_by_value(fn: Callable) -> bytes:
     own = (mod is not None and mod.__name__ != "__main__" and path
            and "-packages" not in path and not mod.__name__.startswith("cerebro"))
     if not own:
-        return cloudpickle.dumps(fn)
+        return bytes(cloudpickle.dumps(fn))
     cloudpickle.register_pickle_by_value(mod)
     try:
-        return cloudpickle.dumps(fn)
+        return bytes(cloudpickle.dumps(fn))
     finally:
         cloudpickle.unregister_pickle_by_value(mod)
 
@@ -128,14 +127,14 @@ class SparkEstimator:
             worker's whole shard).
     """
 
-    def __init__(self, model=None, optimizer=None, loss=None,
+    def __init__(self, model: Any = None, optimizer: Any = None, loss: Any = None,
                  metrics: Optional[Sequence[Any]] = None, batch_size: Optional[int] = 32,
-                 custom_objects: Optional[dict] = None, callbacks: Optional[list] = None,
-                 feature_columns=None, label_columns=None, input_shapes=None, *,
-                 loss_weights=None, transformation_fn: Optional[Callable] = None,
+                 custom_objects: Optional[dict[str, Any]] = None, callbacks: Optional[list[Any]] = None,
+                 feature_columns: Any = None, label_columns: Any = None, input_shapes: Any = None, *,
+                 loss_weights: Any = None, transformation_fn: Optional[Callable[..., Any]] = None,
                  sample_weight_col: Optional[str] = None,
                  shuffle_buffer_size: Optional[int] = None,
-                 weighted_metrics: Optional[Sequence[Any]] = None):
+                 weighted_metrics: Optional[Sequence[Any]] = None) -> None:
         self.model = _check_model(model)
         self.optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
         if self.optimizer is None:
@@ -160,7 +159,7 @@ class SparkEstimator:
             log.info("SparkEstimator(shuffle_buffer_size=%s) ignored: every visit shuffles "
                      "the worker's whole shard", shuffle_buffer_size)
 
-    def compiled_model(self):
+    def compiled_model(self) -> Any:
         self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics,
                            loss_weights=self.loss_weights,
                            weighted_metrics=self.weighted_metrics or None)
@@ -185,66 +184,66 @@ class SparkEstimator:
         return self._transform_bytes
 
     # -- upstream's accessors (pyspark.ml Params style, camelCase); setters return self --
-    def getModel(self):
+    def getModel(self) -> Any:
         return self.model
 
-    def setModel(self, value):
+    def setModel(self, value: Any) -> "SparkEstimator":
         self.model = _check_model(value)
         return self
 
-    def getOptimizer(self):
+    def getOptimizer(self) -> Any:
         return self.optimizer
 
-    def setOptimizer(self, value):
+    def setOptimizer(self, value: Any) -> "SparkEstimator":
         self.optimizer = value
         return self
 
-    def getLoss(self):
+    def getLoss(self) -> Any:
         return self.loss
 
-    def setLoss(self, value):
+    def setLoss(self, value: Any) -> "SparkEstimator":
         self.loss = value
         return self
 
-    def getLossWeights(self):
+    def getLossWeights(self) -> Any:
         return self.loss_weights
 
-    def setLossWeights(self, value):
+    def setLossWeights(self, value: Any) -> "SparkEstimator":
         self.loss_weights = value
         return self
 
-    def getMetrics(self) -> list:
+    def getMetrics(self) -> list[Any]:
         return self.metrics
 
-    def setMetrics(self, value):
+    def setMetrics(self, value: Any) -> "SparkEstimator":
         self.metrics = list(value or [])
         return self
 
     def getBatchSize(self) -> int:
         return self.batch_size
 
-    def setBatchSize(self, value):
+    def setBatchSize(self, value: Any) -> "SparkEstimator":
         self.batch_size = whole_number(value, "batch_size")
         return self
 
-    def getCustomObjects(self) -> dict:
+    def getCustomObjects(self) -> dict[str, Any]:
         return self.custom_objects or {}
 
-    def setCustomObjects(self, value):
+    def setCustomObjects(self, value: Any) -> "SparkEstimator":
         self.custom_objects = value
         return self
 
-    def getCallbacks(self) -> list:
+    def getCallbacks(self) -> list[Any]:
         return self.callbacks
 
-    def setCallbacks(self, value):
+    def setCallbacks(self, value: Any) -> "SparkEstimator":
         self.callbacks = _check_callbacks(value)
         return self
 
-    def getTransformationFn(self):
+    def getTransformationFn(self) -> Any:
         return self.transformation_fn
 
-    def setTransformationFn(self, value):
+    def setTransformationFn(self, value: Any) -> "SparkEstimator":
         self._transform_bytes = check_transformation_fn(value)
         self.transformation_fn = value
         return self
@@ -252,21 +251,21 @@ class SparkEstimator:
     def getSampleWeightCol(self) -> Optional[str]:
         return self.sample_weight_col
 
-    def setSampleWeightCol(self, value):
+    def setSampleWeightCol(self, value: Optional[str]) -> "SparkEstimator":
         self.sample_weight_col = _check_weight_col(value)
         return self
 
-    def getFeatureCols(self):
+    def getFeatureCols(self) -> Any:
         return self.feature_columns
 
-    def setFeatureCols(self, value):
+    def setFeatureCols(self, value: Any) -> "SparkEstimator":
         self.feature_columns = list(value) if value is not None else None
         return self
 
-    def getLabelCols(self):
+    def getLabelCols(self) -> Any:
         return self.label_columns
 
-    def setLabelCols(self, value):
+    def setLabelCols(self, value: Any) -> "SparkEstimator":
         self.label_columns = list(value) if value is not None else None
         return self
 
@@ -281,10 +280,11 @@ class SparkModel:
         output_names: The prediction columns ``transform`` adds (``<label>__output``).
     """
 
-    def __init__(self, model_id: str, spec, state, history: dict,
+    def __init__(self, model_id: str, spec: Any, state: Any, history: dict[str, Any],
                  feature_columns: Sequence[str], label_columns: Sequence[str],
-                 input_shapes: Sequence[tuple[int, ...]], custom_objects: Optional[dict] = None,
-                 output_names: Optional[Sequence[str]] = None, params: Optional[dict] = None):
+                 input_shapes: Sequence[tuple[int, ...]], custom_objects: Optional[dict[str, Any]] = None,
+                 output_names: Optional[Sequence[str]] = None,
+                 params: Optional[dict[str, Any]] = None) -> None:
         self.model_id = model_id
         self._spec = spec
         self._state = state
@@ -298,7 +298,7 @@ class SparkModel:
         self._model = None
 
     @classmethod
-    def from_store(cls, store, model_id: str, spec_key: str, state_key: Optional[str], **kw):
+    def from_store(cls, store: Any, model_id: str, spec_key: str, state_key: Optional[str], **kw: Any) -> Any:
         """A model whose spec and state are read from the store only when first needed."""
         return cls(model_id, lambda: store.read_bytes(spec_key),
                    (lambda: store.read_bytes(state_key)) if state_key else None, **kw)
@@ -307,15 +307,15 @@ class SparkModel:
     def spec_bytes(self) -> bytes:
         if callable(self._spec):
             self._spec = self._spec()
-        return self._spec
+        return bytes(self._spec)
 
     @property
     def state_bytes(self) -> Optional[bytes]:
         if callable(self._state):
             self._state = self._state()
-        return self._state
+        return None if self._state is None else bytes(self._state)
 
-    def keras(self):
+    def keras(self) -> Any:
         """Returns the trained ``keras.Model`` (compiled, with the final weights)."""
         if self._model is None:
             model = state_mod.model_from_bytes(self.spec_bytes, self.custom_objects)
@@ -324,7 +324,7 @@ class SparkModel:
             self._model = model
         return self._model
 
-    def predict(self, x, batch_size: int = 256):
+    def predict(self, x: Any, batch_size: int = 256) -> Any:
         """Predicts on numpy input(s) shaped like the model's inputs."""
         return self.keras().predict(x, batch_size=whole_number(batch_size, "batch_size"),
                                     verbose=0)
@@ -335,7 +335,7 @@ class SparkModel:
 
         return [math.prod(int(d) for d in t.shape[1:]) for t in self.keras().outputs]
 
-    def transform(self, df, batch_size: int = 256):
+    def transform(self, df: Any, batch_size: int = 256) -> Any:
         """Adds prediction column(s) to a Spark DataFrame by distributed inference.
 
         An output of one value per row becomes a ``double`` column, as upstream Cerebro's
@@ -355,7 +355,7 @@ class SparkModel:
         return out
 
     # -- upstream's accessors -------------------------------------------------------------
-    def setOutputCols(self, value: Sequence[str]):
+    def setOutputCols(self, value: Sequence[str]) -> Any:
         """Names the prediction columns ``transform`` adds, one per label column."""
         if isinstance(value, str) or not all(isinstance(v, str) for v in value):
             raise TypeError(f"output columns must be a list of str, got {value!r}")
@@ -367,17 +367,17 @@ class SparkModel:
         self.output_names = value
         return self
 
-    def set_output_columns(self, output_columns: Sequence[str]):
+    def set_output_columns(self, output_columns: Sequence[str]) -> Any:
         """Same as ``setOutputCols`` (upstream's ``CerebroModel`` name)."""
         return self.setOutputCols(output_columns)
 
     def getOutputCols(self) -> list[str]:
         return list(self.output_names)
 
-    def getHistory(self) -> dict:
+    def getHistory(self) -> dict[str, Any]:
         return self.history
 
-    def getModel(self):
+    def getModel(self) -> Any:
         return self.keras()
 
     def getFeatureColumns(self) -> list[str]:
@@ -389,10 +389,10 @@ class SparkModel:
     def getRunId(self) -> str:
         return self.model_id
 
-    def getCustomObjects(self) -> dict:
+    def getCustomObjects(self) -> dict[str, Any]:
         return self.custom_objects or {}
 
-    def setCustomObjects(self, value: Optional[dict]):
+    def setCustomObjects(self, value: Optional[dict[str, Any]]) -> Any:
         self.custom_objects = value
         self._model = None
         return self
@@ -401,4 +401,4 @@ class SparkModel:
         return f"SparkModel({self.model_id!r}, outputs={self.output_names})"
 
 
-__all__ = ["SparkEstimator", "SparkModel", "TRANSFORMATION_FN", "check_transformation_fn"]
+__all__ = ["SparkEstimator", "SparkModel", "check_transformation_fn"]

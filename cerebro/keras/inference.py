@@ -45,7 +45,7 @@ class InputSpec:
     text: Optional[dict[str, Any]] = None
 
 
-def input_specs(df, feature_columns: Sequence[str], input_shapes: Sequence[Sequence[int]],
+def input_specs(df: Any, feature_columns: Sequence[str], input_shapes: Sequence[Sequence[int]],
                 inputs: Optional[Sequence[InputSpec]] = None) -> list[InputSpec]:
     """The inputs' specs: ``inputs`` if given, else numeric or image by the column's type.
 
@@ -80,7 +80,7 @@ def input_specs(df, feature_columns: Sequence[str], input_shapes: Sequence[Seque
     return out
 
 
-def _spark_inputs(df, specs: Sequence[InputSpec]):
+def _spark_inputs(df: Any, specs: Sequence[InputSpec]) -> Any:
     """``df`` plus one temporary column (or a few, for image structs) per input."""
     from pyspark.sql import functions as F
 
@@ -103,7 +103,7 @@ def _spark_inputs(df, specs: Sequence[InputSpec]):
     return df.select("*", *extra) if extra else df
 
 
-def _struct_images(pdf, tmp: str, shape) -> np.ndarray:
+def _struct_images(pdf: Any, tmp: str, shape: Any) -> np.ndarray:
     from cerebro.data import images
 
     h, w, c = shape
@@ -115,7 +115,7 @@ def _struct_images(pdf, tmp: str, shape) -> np.ndarray:
     return out
 
 
-def batch_arrays(pdf, specs: Sequence[InputSpec]) -> list[np.ndarray]:
+def batch_arrays(pdf: Any, specs: Sequence[InputSpec]) -> list[np.ndarray]:
     """The model inputs of one pandas chunk (with ``_spark_inputs``' temporary columns)."""
     from cerebro.data import images
     from cerebro.data.text import TextEncoding
@@ -134,7 +134,7 @@ def batch_arrays(pdf, specs: Sequence[InputSpec]) -> list[np.ndarray]:
     return xs
 
 
-def _column_array(series, shape: Sequence[int]) -> np.ndarray:
+def _column_array(series: Any, shape: Sequence[int]) -> np.ndarray:
     first = series.iloc[0] if len(series) else None
     if first is not None and hasattr(first, "__len__"):
         a = np.stack(series.to_numpy()).astype(np.float32, copy=False)
@@ -143,7 +143,7 @@ def _column_array(series, shape: Sequence[int]) -> np.ndarray:
     return a.reshape((len(series),) + tuple(shape))
 
 
-def _temp_columns(pdf) -> list[str]:
+def _temp_columns(pdf: Any) -> list[str]:
     return [c for c in pdf.columns if c.startswith("__cerebro_in_")]
 
 
@@ -152,7 +152,7 @@ def _chunk_rows(specs: Sequence[InputSpec], batch_size: int) -> int:
     return max(batch_size, CHUNK_BYTES // per_row)
 
 
-def _chunks(batches, rows: int) -> Iterator[Any]:
+def _chunks(batches: Any, rows: int) -> Iterator[Any]:
     for pdf in batches:
         for start in range(0, len(pdf), rows):
             yield pdf.iloc[start:start + rows]
@@ -168,7 +168,7 @@ def limit_threads(n: int, keras_backend: str) -> None:
             torch.set_num_threads(n)
 
 
-def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects, compile: bool):
+def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects: Any, compile: bool) -> Any:
     if key not in _MODELS:
         from cerebro.keras import state as state_mod
 
@@ -182,7 +182,7 @@ def _load(key: str, spec: bytes, state: Optional[bytes], custom_objects, compile
     return _MODELS[key]
 
 
-def as_output_list(preds, model) -> list[np.ndarray]:
+def as_output_list(preds: Any, model: Any) -> list[np.ndarray]:
     """A model's predictions as a list in output order (dict outputs: the model's key order)."""
     if isinstance(preds, dict):
         structure = getattr(model, "output", None)
@@ -193,7 +193,7 @@ def as_output_list(preds, model) -> list[np.ndarray]:
     return [np.asarray(preds)]
 
 
-def as_targets(ys: list[np.ndarray], model):
+def as_targets(ys: list[np.ndarray], model: Any) -> Any:
     """Labels in the model's output structure: one array, a list, or a dict keyed like the
     model's dict outputs (in their order: Keras would flatten a list in sorted-key order)."""
     structure = getattr(model, "output", None)
@@ -210,7 +210,7 @@ class _Inline:
     value: Any
 
 
-def _is_connect(df) -> bool:
+def _is_connect(df: Any) -> bool:
     """Whether ``df`` belongs to a Spark Connect session (no ``SparkContext``)."""
     return type(df).__module__.startswith("pyspark.sql.connect.")
 
@@ -222,26 +222,26 @@ class _Job:
     key: str
     spec: Any
     state: Any
-    custom_objects: Optional[dict]
+    custom_objects: Optional[dict[str, Any]]
     backend: str
     threads: int
     specs: list[InputSpec]
     batch_size: int
     compile: bool
 
-    def model(self):
+    def model(self) -> Any:
         os.environ.setdefault("KERAS_BACKEND", self.backend)
         limit_threads(self.threads, self.backend)
         return _load(self.key, self.spec.value, self.state.value, self.custom_objects,
                      self.compile)
 
-    def x(self, pdf):
+    def x(self, pdf: Any) -> Any:
         xs = batch_arrays(pdf, self.specs)
         return xs[0] if len(xs) == 1 else xs
 
 
-def _job(df, spec: bytes, state: Optional[bytes], specs, batch_size, custom_objects,
-         keras_backend, compile: bool) -> _Job:
+def _job(df: Any, spec: bytes, state: Optional[bytes], specs: Any, batch_size: Any,
+         custom_objects: Any, keras_backend: Any, compile: bool) -> _Job:
     key = hashlib.sha1(spec + (state or b"") + bytes([compile])).hexdigest()
     if _is_connect(df):
         ship: Any = _Inline
@@ -254,11 +254,11 @@ def _job(df, spec: bytes, state: Optional[bytes], specs, batch_size, custom_obje
                 list(specs), batch_size, compile)
 
 
-def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence[str],
+def transform(df: Any, spec: bytes, state: Optional[bytes], feature_columns: Sequence[str],
               input_shapes: Sequence[tuple[int, ...]], output_names: Sequence[str],
-              batch_size: int = 256, custom_objects: Optional[dict] = None,
+              batch_size: int = 256, custom_objects: Optional[dict[str, Any]] = None,
               keras_backend: Optional[str] = None,
-              inputs: Optional[Sequence[InputSpec]] = None):
+              inputs: Optional[Sequence[InputSpec]] = None) -> Any:
     """Returns ``df`` plus one ``array<float>`` column per model output.
 
     Args:
@@ -276,7 +276,7 @@ def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence
         + [T.StructField(o, T.ArrayType(T.FloatType()), False) for o in outs])
     rows = _chunk_rows(specs, batch_size)
 
-    def predict(batches):
+    def predict(batches: Any) -> Any:
         model = job.model()
         for pdf in _chunks(batches, rows):
             if len(pdf) == 0:
@@ -291,10 +291,10 @@ def transform(df, spec: bytes, state: Optional[bytes], feature_columns: Sequence
     return converted.mapInPandas(predict, schema)
 
 
-def evaluate(df, spec: bytes, state: Optional[bytes], inputs: Sequence[InputSpec],
+def evaluate(df: Any, spec: bytes, state: Optional[bytes], inputs: Sequence[InputSpec],
              label_columns: Sequence[str], label_shapes: Sequence[tuple[int, ...]],
-             encodings: Sequence[Optional[dict]], batch_size: int = 256,
-             custom_objects: Optional[dict] = None,
+             encodings: Sequence[Optional[dict[str, Any]]], batch_size: int = 256,
+             custom_objects: Optional[dict[str, Any]] = None,
              keras_backend: Optional[str] = None) -> dict[str, float]:
     """The compiled model's metrics on ``df``: a row-weighted mean of per-chunk results
     (exact for mean metrics such as loss and accuracy).
@@ -318,7 +318,7 @@ def evaluate(df, spec: bytes, state: Optional[bytes], inputs: Sequence[InputSpec
     shapes, encs = [tuple(s) for s in label_shapes], list(encodings)
     rows = _chunk_rows(specs, batch_size)
 
-    def run(batches):
+    def run(batches: Any) -> Any:
         import pandas as pd
 
         model = job.model()

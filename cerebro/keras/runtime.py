@@ -12,7 +12,7 @@ import gc
 import math
 import time
 import traceback
-from typing import Optional
+from typing import Any, Optional
 
 from cerebro._logging import get_logger
 from cerebro._upstream import weighted_metric_names
@@ -22,20 +22,18 @@ from cerebro.keras import state as state_mod
 
 log = get_logger("worker")
 
-CUSTOM_OBJECTS = "custom_objects.pkl"  # beside a model's spec, when it has custom objects
-
 
 class _Entry:
     __slots__ = ("model", "state_key", "nbytes")
 
-    def __init__(self, model, state_key, nbytes):
+    def __init__(self, model: Any, state_key: Any, nbytes: Any) -> None:
         self.model, self.state_key, self.nbytes = model, state_key, nbytes
 
 
 class ModelCache:
     """LRU cache of built models, bounded by an estimate of their memory."""
 
-    def __init__(self, max_bytes: int):
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = int(max_bytes)
         self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
 
@@ -92,8 +90,8 @@ DEFAULT_BUFFER_BYTES = 64 * 1024 * 1024
 class WorkerRuntime:
     """Runs visits for one worker over its two shards (train and val)."""
 
-    def __init__(self, store, train, val, cache_bytes: int,
-                 buffer_bytes: int = DEFAULT_BUFFER_BYTES):
+    def __init__(self, store: Any, train: Any, val: Any, cache_bytes: int,
+                 buffer_bytes: int = DEFAULT_BUFFER_BYTES) -> None:
         """``train``/``val``: shards of ``cerebro.data.local`` (in memory or on disk);
         ``buffer_bytes``: the shuffle buffer of a streamed shard."""
         self.store = store
@@ -103,7 +101,7 @@ class WorkerRuntime:
         self._transforms: dict[str, object] = {}
         self._build_s = 0.0
 
-    def _transform(self, key: Optional[str]):
+    def _transform(self, key: Optional[str]) -> Any:
         """The model's ``transformation_fn``, loaded once per key (one key per model)."""
         if key is None:
             return None
@@ -113,7 +111,7 @@ class WorkerRuntime:
             self._transforms[key] = cloudpickle.loads(self.store.read_bytes(key))
         return self._transforms[key]
 
-    def _fit_input(self, task: VisitTask, shard, make, seed: Optional[int]):
+    def _fit_input(self, task: VisitTask, shard: Any, make: Any, seed: Optional[int]) -> Any:
         """``(x, y, w)`` arrays for small in-memory shards, else a PyDataset of batches
         (``y`` and ``w`` then ``None``); ``w``: the sample weights, or ``None``."""
         cols = list(task.io.columns)
@@ -125,23 +123,23 @@ class WorkerRuntime:
         plan = pipeline.plan_for(shard, cols, task.batch_size, seed, buffer_rows)
         return pipeline.keras_batches(plan, make), None, None
 
-    def _custom_objects(self, spec_key: str) -> Optional[dict]:
+    def _custom_objects(self, key: Optional[str]) -> Optional[dict[str, Any]]:
         """The estimator's ``custom_objects``, shipped beside its spec (cloudpickled)."""
-        key = spec_key.rsplit("/", 1)[0] + "/" + CUSTOM_OBJECTS
-        if not self.store.exists(key):
+        if key is None or not self.store.exists(key):
             return None
         import cloudpickle
 
-        return cloudpickle.loads(self.store.read_bytes(key))
+        objects: dict[str, Any] = cloudpickle.loads(self.store.read_bytes(key))
+        return objects
 
-    def _model(self, task: VisitTask):
+    def _model(self, task: VisitTask) -> Any:
         entry = self.cache.get(task.model_id)
         built = False
         load_s = 0.0
         if entry is None:
             t0 = time.perf_counter()
             spec = self.store.read_bytes(task.spec_key)
-            model = state_mod.model_from_bytes(spec, self._custom_objects(task.spec_key))
+            model = state_mod.model_from_bytes(spec, self._custom_objects(task.custom_objects_key))
             state_mod.ensure_optimizer_built(model)
             entry = _Entry(model, None, state_mod.state_nbytes(model))
             self.cache.put(task.model_id, entry)
@@ -220,7 +218,7 @@ class WorkerRuntime:
                            compute_s=compute_s, save_s=save_s, built=built)
 
     @staticmethod
-    def _weights(task: VisitTask, shard, make, model) -> tuple[float, tuple[str, ...]]:
+    def _weights(task: VisitTask, shard: Any, make: Any, model: Any) -> tuple[float, tuple[str, ...]]:
         """The visit's sum of sample weights (rows left out excepted) and the names of the
         metrics Keras weighed by them (``compile(weighted_metrics=...)``)."""
         col = task.io.weight_column

@@ -26,23 +26,23 @@ _META = "__meta__"
 KERAS_BUILD_LOCK = threading.RLock()
 
 
-def model_to_bytes(model) -> bytes:
+def model_to_bytes(model: Any) -> bytes:
     """Serializes a compiled Keras model (architecture + compile config + weights)."""
     with tempfile.TemporaryDirectory(prefix="cerebro-") as d:
-        path = os.path.join(d, "model.keras")
+        path = os.path.join(d, "tmp.keras")  # a local temporary file
         model.save(path)
         with open(path, "rb") as f:
             return f.read()
 
 
-def model_from_bytes(data: bytes, custom_objects: dict | None = None, compile: bool = True):
+def model_from_bytes(data: bytes, custom_objects: dict[str, Any] | None = None, compile: bool = True) -> Any:
     """Rebuilds a Keras model from ``model_to_bytes`` output."""
     import warnings
 
     import keras
 
     with tempfile.TemporaryDirectory(prefix="cerebro-") as d:
-        path = os.path.join(d, "model.keras")
+        path = os.path.join(d, "tmp.keras")  # a local temporary file
         with open(path, "wb") as f:
             f.write(data)
         with warnings.catch_warnings():
@@ -54,14 +54,14 @@ def model_from_bytes(data: bytes, custom_objects: dict | None = None, compile: b
                                                compile=compile)
 
 
-def ensure_optimizer_built(model) -> None:
+def ensure_optimizer_built(model: Any) -> None:
     """Creates the optimizer's variables so they can be saved or assigned."""
     opt = getattr(model, "optimizer", None)
     if opt is not None and not opt.built:
         opt.build(model.trainable_variables)
 
 
-def get_state(model, counters: dict[str, Any] | None = None) -> dict[str, Any]:
+def get_state(model: Any, counters: dict[str, Any] | None = None) -> dict[str, Any]:
     """Returns the model's full training state as numpy arrays plus a counters dict."""
     ensure_optimizer_built(model)
     weights = [np.asarray(v.numpy()) for v in model.weights]
@@ -70,7 +70,7 @@ def get_state(model, counters: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"weights": weights, "optimizer": opt_vars, "counters": dict(counters or {})}
 
 
-def set_state(model, state: dict[str, Any]) -> None:
+def set_state(model: Any, state: dict[str, Any]) -> None:
     """Assigns a state from ``get_state`` to a model of the same architecture."""
     ensure_optimizer_built(model)
     weights = state["weights"]
@@ -110,7 +110,7 @@ def state_from_bytes(data: bytes) -> dict[str, Any]:
         }
 
 
-def state_nbytes(model) -> int:
+def state_nbytes(model: Any) -> int:
     """Approximate memory a cached model holds: weights plus optimizer variables."""
     n = sum(int(np.prod(v.shape)) * 4 for v in model.weights)
     opt = getattr(model, "optimizer", None)

@@ -9,6 +9,7 @@ from cerebro.mop.scheduler import (
     Visit,
     VisitKind,
 )
+from cerebro.mop.threads import visit_threads
 
 __all__ = [
     "MemoryPlan",
@@ -18,4 +19,5 @@ __all__ = [
     "SchedulerError",
     "Visit",
     "VisitKind",
+    "visit_threads",
 ]

@@ -73,6 +73,10 @@ class _Model:
     last_train_worker: int | None = None
     completed: int = 0  # visits completed since added
     removed: bool = False  # removal requested while a visit was running
+    replay: dict[int, list[int]] = field(default_factory=dict)  # epoch -> TRAIN order to follow
+    plan: list[int] | None = None  # the pinned TRAIN order of epoch ``plan_epoch``
+    plan_epoch: int = -1
+    version: int = 0  # renewed at every change: older queue entries of the model are stale
 
     @property
     def finished(self) -> bool:

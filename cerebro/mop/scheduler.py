@@ -21,11 +21,13 @@ seed and the same sequence of calls always yield the same assignments.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cerebro.mop.memory import MemoryPlan
+from cerebro.mop.priority import CostModel
+from cerebro.mop.queues import Entry, ReadyQueues
 from cerebro.mop.records import EpochDone, Event, ModelDone, SchedulerError, Visit, VisitKind, _Model
-from cerebro.mop.rotation import Rotation
+from cerebro.mop.rotation import Rotation, check_replay
 
 __all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Visit", "VisitKind"]
 
@@ -40,22 +42,31 @@ class Scheduler:
 
     Visit order: with ``strict_order=True`` a model's TRAIN order in each epoch
     is fixed in advance by its ordinal (``mop/rotation.py``) and a TRAIN visit is
-    runnable only on the model's next partition; with ``strict_order=False`` any
-    partition not yet visited this epoch is. EVAL visits are always unordered.
+    runnable only on the model's next partition; with ``strict_order=False``
+    (work-conserving) any partition not yet visited this epoch is. A model added
+    with ``replay`` follows the given TRAIN order in those epochs, in either
+    mode. EVAL visits are always unordered. The order taken is :meth:`visit_log`.
 
     Assignment policy: :meth:`assign` walks the idle, up workers in ascending
     index and gives each the best runnable visit, ranked by the key
-    ``(not local_eval, completed_visits, ordinal, model_id)``:
+    ``(not local_eval, rank, completed_visits, ordinal, model_id)``:
 
     1. an EVAL visit whose model last trained on this very worker (its
        state is already there, so no load is needed) wins;
-    2. otherwise the model with the fewest visits completed since it was
-       added (keeps models in lock-step, which keeps the strict rotations
-       spread over the workers);
-    3. ties are broken by ordinal, then by model id.
+    2. work-conserving: longest remaining first, ``rank = -remaining_s``, the
+       model's remaining visits times its estimated seconds per visit
+       (``mop/priority.py``: measured through :meth:`complete`'s ``seconds``,
+       before that from the ``cost_hint`` of :meth:`add_model`); strict: the
+       fewest visits completed since it was added (lock-step, which keeps the
+       strict rotations spread over the workers), ``rank = completed_visits``;
+    3. ties are broken by visits completed, ordinal, then model id.
 
-    Greedy filling is maximal: a worker left idle had no candidate when it was
-    considered, and later assignments only remove candidates.
+    Models are taken best first and each goes to the lowest idle worker it may
+    run on (a local EVAL first to its own worker). Greedy filling is maximal: a
+    model left waiting had no idle worker it could use when it was considered,
+    and later assignments only take workers away. The ready queues are indexed
+    by worker (``mop/queues.py``), so one assignment costs about
+    ``log(models)``, not ``models x workers``.
 
     Args:
         num_partitions: Number of partitions/workers ``P`` (>= 1).
@@ -85,9 +96,14 @@ class Scheduler:
         self._eval_log: dict[str, dict[int, list[int]]] = {}
         self._running: dict[int, Visit] = {}
         self._down: set[int] = set()
+        self._idle: set[int] = set(range(num_partitions))  # up and not running
         self._free: dict[str, _Model] = {}  # not running, not removed, not finished
         self._added = 0
         self._rotation = Rotation(num_partitions, seed)
+        self._cost = CostModel()
+        self._ready = ReadyQueues()
+        self._ranked = 0  # the cost model's version the ready queues are ranked by
+        self._stamp = 0  # the last version handed to a model
 
     # ------------------------------------------------------------------ models
     def add_model(
@@ -97,6 +113,8 @@ class Scheduler:
         start_epoch: int = 0,
         ordinal: int | None = None,
         trained: Sequence[int] = (),
+        cost_hint: float | None = None,
+        replay: Mapping[int, Sequence[int]] | None = None,
     ) -> None:
         """Registers a model to train ``epochs`` epochs from ``start_epoch``.
 
@@ -112,6 +130,12 @@ class Scheduler:
             trained: Partitions of ``start_epoch`` already trained (resuming a
                 model mid-epoch). In strict mode they must be the prefix of its
                 planned order; if they are all partitions, the EVAL phase follows.
+            cost_hint: The model's relative cost per sub-epoch (parameters or
+                FLOPs, the same unit for every model): ranks it until its first
+                sub-epoch is measured.
+            replay: Epoch -> TRAIN order to follow (a logged ``visit_log``); an
+                order shorter than ``P`` pins the first visits of that epoch.
+                ``trained`` must agree with it.
 
         Raises:
             SchedulerError: On a duplicate id or invalid arguments.
@@ -124,16 +148,13 @@ class Scheduler:
             raise SchedulerError(f"model {model_id!r}: start_epoch must be >= 0")
         k = self._added if ordinal is None else ordinal
         trained = [int(p) for p in trained]
+        m = _Model(model_id, k, start_epoch, start_epoch + epochs,
+                   replay=check_replay(model_id, replay or {}, self.num_partitions))
         if trained:
-            plan = self.train_order_for(k, start_epoch)
-            ok = len(set(trained)) == len(trained) and all(0 <= p < self.num_partitions for p in trained)
-            if not ok or (self.strict_order and trained != plan[: len(trained)]):
-                raise SchedulerError(
-                    f"model {model_id!r}: trained partitions {trained} of epoch {start_epoch} "
-                    f"are not a prefix of its order {plan}")
+            self._check_trained(m, trained)
         self._added += 1
         self._ordinals[model_id] = k
-        m = _Model(model_id, k, start_epoch, start_epoch + epochs)
+        self._cost.add(model_id, cost_hint)
         if trained:
             m.done = set(trained)
             if len(m.done) == self.num_partitions and self.evaluate:
@@ -145,6 +166,17 @@ class Scheduler:
             log[model_id] = {e: p for e, p in old.items() if e < start_epoch}
         if trained:
             self._train_log[model_id][start_epoch] = list(trained)
+
+    def _check_trained(self, m: _Model, trained: list[int]) -> None:
+        """A resumed model's trained partitions must be distinct, valid and a prefix of its
+        planned order."""
+        plan = self._plan(m) or []
+        n = min(len(plan), len(trained))
+        ok = len(set(trained)) == len(trained) and all(0 <= p < self.num_partitions for p in trained)
+        if not ok or trained[:n] != plan[:n]:
+            raise SchedulerError(
+                f"model {m.model_id!r}: trained partitions {trained} of epoch {m.epoch} "
+                f"are not a prefix of its order {plan}")
 
     def extend(self, model_id: str, epochs: int) -> None:
         """Gives a (done or still running) model ``epochs`` more epochs.
@@ -169,6 +201,7 @@ class Scheduler:
         """
         m = self._active(model_id)
         self._free.pop(model_id, None)
+        self._stale(m)
         if m.worker is None:
             del self._models[model_id]
         else:
@@ -181,46 +214,76 @@ class Scheduler:
         Returns:
             The new visits, in ascending worker order; they are now running.
         """
-        idle = self.idle_workers
-        if not idle or not self._free:
+        if not self._idle or not self._free:
             return []
-        candidates = self._candidates(idle)
+        if self._ranked != self._cost.version or self._ready.size > 4 * len(self._free) + 64:
+            self._rerank()
         running = {w: v.model_id for w, v in self._running.items()} if self.memory else {}
         draining = self._draining_groups()
+        idle = set(self._idle)
         new: list[Visit] = []
-        for w in idle:
-            best: tuple[tuple[bool, int, int, str], _Model] | None = None
-            for m in candidates.get(w, ()):
-                if m.worker is not None or not self._fits(m.model_id, w, running, draining):
-                    continue
-                local = m.phase is VisitKind.EVAL and m.last_train_worker == w
-                key = (not local, m.completed, m.ordinal, m.model_id)
-                if best is None or key < best[0]:
-                    best = (key, m)
-            if best is not None:
-                m = best[1]
-                visit = Visit(m.model_id, w, m.epoch, m.phase)
-                m.worker = w
-                self._free.pop(m.model_id, None)
-                self._running[w] = visit
-                running[w] = m.model_id
-                new.append(visit)
+
+        def place(entry: Entry, worker: int | None) -> bool:
+            m = self._free[entry[3]]
+            if worker is None:
+                options = sorted(idle.difference(m.done))
+            else:
+                options = [worker] if worker not in m.done else []
+            for w in options:
+                if self._fits(m.model_id, w, running, draining):
+                    idle.discard(w)
+                    running[w] = m.model_id
+                    new.append(self._start(m, w))
+                    return True
+            return False
+
+        self._ready.fill(idle, self._live, place)
+        new.sort(key=lambda v: v.partition)
         return new
 
-    def _candidates(self, idle: list[int]) -> dict[int, list[_Model]]:
-        """Idle worker -> the free models with a runnable visit there (one pass)."""
-        out: dict[int, list[_Model]] = {}
-        idle_set = set(idle)
+    def _start(self, m: _Model, worker: int) -> Visit:
+        """Runs the model's next visit on ``worker``."""
+        del self._free[m.model_id]
+        self._stale(m)
+        visit = Visit(m.model_id, worker, m.epoch, m.phase)
+        m.worker = worker
+        self._running[worker] = visit
+        self._idle.discard(worker)
+        return visit
+
+    def _live(self, entry: Entry) -> bool:
+        m = self._free.get(entry[3])
+        return m is not None and m.version == entry[4]
+
+    def _rerank(self) -> None:
+        """Queues every free model afresh (the estimates moved, or stale entries piled up)."""
+        self._ranked = self._cost.version
+        self._ready.clear()
         for m in self._free.values():
-            if m.phase is VisitKind.TRAIN and self.strict_order:
-                w = self._rotation.next_partition(m.ordinal, m.epoch, len(m.done))
-                if w in idle_set and w not in m.done:
-                    out.setdefault(w, []).append(m)
-            else:
-                for w in idle:
-                    if w not in m.done:
-                        out.setdefault(w, []).append(m)
-        return out
+            self._queue(m)
+
+    def _queue(self, m: _Model) -> None:
+        self._stale(m)
+        # strict orders stay spread over the workers while models move in lock-step
+        # (simulated: longest-first costs strict order 1-4 points of utilisation)
+        rank = float(m.completed) if self.strict_order else -self._remaining(m)
+        entry = (rank, m.completed, m.ordinal, m.model_id, m.version)
+        local = m.last_train_worker if m.phase is VisitKind.EVAL else None
+        self._ready.push(entry, self._pinned(m), local)
+
+    def _stale(self, m: _Model) -> None:
+        """Makes the model's queued entries stale (versions are unique across models)."""
+        self._stamp += 1
+        m.version = self._stamp
+
+    def _remaining(self, m: _Model) -> float:
+        """Estimated seconds of the model's visits still to run."""
+        p, epochs = self.num_partitions, m.end_epoch - m.epoch
+        if m.phase is VisitKind.TRAIN:
+            train, evals = epochs * p - len(m.done), epochs * p if self.evaluate else 0
+        else:
+            train, evals = (epochs - 1) * p, epochs * p - len(m.done)
+        return self._cost.remaining_s(m.model_id, train, evals)
 
     def _fits(self, model_id: str, worker: int, running: dict[int, str],
               draining: dict[object, set[str]]) -> bool:
@@ -245,8 +308,12 @@ class Scheduler:
                     out.setdefault(self.memory.groups[w], set()).add(m.model_id)
         return out
 
-    def complete(self, visit: Visit) -> list[Event]:
+    def complete(self, visit: Visit, seconds: float | None = None) -> list[Event]:
         """Records that a running visit finished successfully.
+
+        Args:
+            visit: The visit, as :meth:`assign` returned it.
+            seconds: Its measured time (compute): what ranks the model from now on.
 
         Returns:
             ``EpochDone`` if the visit ended an epoch, followed by
@@ -258,6 +325,8 @@ class Scheduler:
             SchedulerError: If ``visit`` is not currently running.
         """
         m = self._release(visit, "complete")
+        if seconds is not None:
+            self._cost.observe(m.model_id, visit.kind is VisitKind.TRAIN, seconds)
         if m.removed:  # its result is discarded, so it is not logged either
             del self._models[m.model_id]
             return []
@@ -309,6 +378,7 @@ class Scheduler:
         """
         self._check_worker(worker)
         self._down.add(worker)
+        self._idle.discard(worker)
         visit = self._running.get(worker)
         if visit is not None:
             self.fail(visit)
@@ -318,6 +388,8 @@ class Scheduler:
         """Makes a worker assignable again (idempotent)."""
         self._check_worker(worker)
         self._down.discard(worker)
+        if worker not in self._running:
+            self._idle.add(worker)
 
     # ---------------------------------------------------------- read-only views
     @property
@@ -328,11 +400,7 @@ class Scheduler:
     @property
     def idle_workers(self) -> list[int]:
         """Workers that are up and not running a visit, ascending."""
-        return [
-            w
-            for w in range(self.num_partitions)
-            if w not in self._running and w not in self._down
-        ]
+        return sorted(self._idle)
 
     @property
     def down_workers(self) -> list[int]:
@@ -377,6 +445,10 @@ class Scheduler:
         m = self._active(model_id)
         return m.epoch, m.phase, len(m.done)
 
+    def remaining_s(self, model_id: str) -> float:
+        """The model's estimated seconds of work left (its rank: most first)."""
+        return self._remaining(self._active(model_id))
+
     def train_order(self, model_id: str, epoch: int) -> list[int]:
         """The planned strict TRAIN order of a model in an epoch.
 
@@ -399,21 +471,38 @@ class Scheduler:
     def _runnable_kind(self, m: _Model, worker: int) -> VisitKind | None:
         if m.removed or m.worker is not None or m.finished or worker in m.done:
             return None
-        if m.phase is VisitKind.TRAIN and self.strict_order:
-            if self._rotation.next_partition(m.ordinal, m.epoch, len(m.done)) != worker:
-                return None
-        return m.phase
+        pin = self._pinned(m)
+        return m.phase if pin is None or pin == worker else None
+
+    def _plan(self, m: _Model) -> list[int] | None:
+        """The pinned TRAIN order of the model's current epoch (None: unpinned)."""
+        if m.plan_epoch != m.epoch:
+            m.plan_epoch = m.epoch
+            m.plan = self._rotation.pinned(m.ordinal, m.epoch, m.replay.get(m.epoch),
+                                           self.strict_order)
+        return m.plan
+
+    def _pinned(self, m: _Model) -> int | None:
+        """The one worker the model's next visit may run on, if it is pinned."""
+        if m.phase is not VisitKind.TRAIN:
+            return None
+        plan, k = self._plan(m), len(m.done)
+        return plan[k] if plan is not None and k < len(plan) else None
 
     def _sync_free(self, m: _Model) -> None:
         if m.worker is None and not m.removed and not m.finished:
             self._free[m.model_id] = m
+            self._queue(m)
         else:
             self._free.pop(m.model_id, None)
+            self._stale(m)
 
     def _release(self, visit: Visit, action: str) -> _Model:
         if self._running.get(visit.partition) != visit:
             raise SchedulerError(f"cannot {action} {visit}: it is not running")
         del self._running[visit.partition]
+        if visit.partition not in self._down:
+            self._idle.add(visit.partition)
         m = self._models[visit.model_id]
         m.worker = None
         return m

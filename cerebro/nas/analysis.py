@@ -42,7 +42,7 @@ class HeadTarget:
     source_column: str
     column: str
     classes: Optional[tuple[Any, ...]]
-    encoding: Optional[dict]
+    encoding: Optional[dict[str, Any]]
     shape: tuple[int, ...]
 
     def analyser_sample(self) -> np.ndarray:
@@ -87,7 +87,7 @@ def regression_target(column: str, info: ColumnInfo) -> HeadTarget:
     return HeadTarget("regression", column, column, None, None, (info.length,))
 
 
-def add_class_index_columns(df, targets: Sequence[HeadTarget]):
+def add_class_index_columns(df: Any, targets: Sequence[HeadTarget]) -> Any:
     """Adds ``<label>__class_index`` (0..k-1) for every encoded scalar classification label."""
     from pyspark.sql import functions as F
 
@@ -99,7 +99,7 @@ def add_class_index_columns(df, targets: Sequence[HeadTarget]):
     return df
 
 
-def column_values(chunked, info: ColumnInfo) -> np.ndarray:
+def column_values(chunked: Any, info: ColumnInfo) -> np.ndarray:
     """A prepared column's values in their stored dtype: ``(rows,)``, ``(rows, length)``, or
     for images the decoded ``(rows, h, w, c)`` uint8 pixels.
 
@@ -120,17 +120,17 @@ def column_values(chunked, info: ColumnInfo) -> np.ndarray:
     dtype = np.dtype(info.dtype)
     if info.kind == ARRAY:
         values = arr.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-        return values.reshape(len(arr), info.length)
-    return arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False)
+        return np.asarray(values.reshape(len(arr), info.length))
+    return np.asarray(arr.to_numpy(zero_copy_only=False).astype(dtype, copy=False))
 
 
-def sample_rows(info, columns: Sequence[str], rows: int = SAMPLE_ROWS) -> int:
+def sample_rows(info: Any, columns: Sequence[str], rows: int = SAMPLE_ROWS) -> int:
     """``rows``, fewer for wide rows: the decoded sample stays under ``SAMPLE_BYTES``."""
     per_row = sum(4 * max(1, info.column(c).length) for c in columns)
-    return max(1, min(rows, SAMPLE_BYTES // per_row))
+    return int(max(1, min(rows, SAMPLE_BYTES // per_row)))
 
 
-def bounded_sample(store, info, columns: Sequence[str], seed: int,
+def bounded_sample(store: Any, info: Any, columns: Sequence[str], seed: int,
                    rows: int = SAMPLE_ROWS) -> dict[str, np.ndarray]:
     """A random sample of at most ``rows`` prepared training rows, in their stored dtypes
     (images decoded to uint8 pixels, so a corrupt one fails here, before any training).

@@ -8,7 +8,7 @@ an exported model loads with ``keras.models.load_model`` and no ``custom_objects
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class PretrainedWeightsError(ValueError):
     """A block asked for pretrained weights, which would be downloaded at run time."""
 
 
-def check_no_download(hp) -> None:
+def check_no_download(hp: Any) -> None:
     for name, value in hp.values.items():
         if name.split("/")[-1] == PRETRAINED_SUFFIX and value:
             raise PretrainedWeightsError(
@@ -29,7 +29,7 @@ def check_no_download(hp) -> None:
                 "downloads at run time. Leave `pretrained` unset or False.")
 
 
-def fixed_values(hps) -> dict:
+def fixed_values(hps: Any) -> dict[str, Any]:
     """The ``Fixed`` values of ``hps`` (a user's ``HyperParameters``), by name."""
     if hps is None:
         return {}
@@ -37,7 +37,7 @@ def fixed_values(hps) -> dict:
             for e in hps.get_config()["space"] if e["class_name"] == "Fixed"}
 
 
-def pin_no_download(hps, fixed=None):
+def pin_no_download(hps: Any, fixed: Any = None) -> Any:
     """Returns a copy of ``hps`` in which every ``*/pretrained`` choice is Fixed to False,
     and every choice named in ``fixed`` (the user's Fixed values) is Fixed to that value.
 
@@ -68,7 +68,7 @@ def pin_no_download(hps, fixed=None):
     return kt.HyperParameters.from_config(cfg)
 
 
-def _plain_layer(layer):
+def _plain_layer(layer: Any) -> Any:
     import keras
 
     cls = type(layer).__name__
@@ -80,7 +80,7 @@ def _plain_layer(layer):
     return layer.__class__.from_config(layer.get_config())
 
 
-def to_plain_keras(model, metrics):
+def to_plain_keras(model: Any, metrics: Any) -> Any:
     """Clones ``model`` with AutoKeras helper layers replaced; copies weights; compiles."""
     import keras
 
@@ -90,7 +90,7 @@ def to_plain_keras(model, metrics):
     return clone
 
 
-def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
+def build_trial_model(graph: Any, hp: Any, sample_inputs: Sequence[np.ndarray]) -> Any:
     """Builds, adapts and compiles the model of one trial.
 
     Args:
@@ -99,9 +99,8 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
         sample_inputs: Bounded sample of each input, shaped like the model's inputs.
     """
     import keras
-    from autokeras.engine.tuner import AutoTuner
 
-    from cerebro._upstream import graph_metrics
+    from cerebro._upstream import adapt_preprocessing, graph_metrics
 
     check_no_download(hp)
     # Blocks that a build creates (a head's SpatialReduction, an ImageBlock's ConvBlock, ...)
@@ -113,5 +112,5 @@ def build_trial_model(graph, hp, sample_inputs: Sequence[np.ndarray]):
         keras.backend.clear_session(free_memory=False)
         model = graph.build(hp)
         check_no_download(hp)
-        AutoTuner.adapt(model, list(sample_inputs))
+        adapt_preprocessing(model, sample_inputs)
         return to_plain_keras(model, graph_metrics(graph))

@@ -68,7 +68,7 @@ def _vectors_as_lists(df: Any) -> Any:
     return out
 
 
-def check_evaluation_metric(metric: Any, heads) -> None:
+def check_evaluation_metric(metric: Any, heads: Any) -> None:
     """Refuses an ``evaluation_metric`` the graph's models will not report, listing those
     they do (the result ranks by ``val_<metric>``)."""
     from cerebro.nas.search import expected_metrics
@@ -86,7 +86,7 @@ def check_evaluation_metric(metric: Any, heads) -> None:
                      f"choose one of {names}")
 
 
-def _label_array(target, y: Any) -> np.ndarray:
+def _label_array(target: Any, y: Any) -> np.ndarray:
     """Labels as the trained model reads them (class index -> its encoding)."""
     y = np.asarray(y)
     if target.head != "classification" or target.classes is None:
@@ -103,8 +103,8 @@ def _label_array(target, y: Any) -> np.ndarray:
                              f"the classes the search trained on {list(target.classes)}") from None
     enc = target.encoding or {}
     if enc.get("type") == "onehot":
-        return np.eye(enc["num_classes"], dtype=np.float32)[idx]
-    return idx.astype(np.float32).reshape(-1, 1)
+        return np.asarray(np.eye(enc["num_classes"], dtype=np.float32)[idx])
+    return np.asarray(idx.astype(np.float32).reshape(-1, 1))
 
 
 def evaluate_numpy(fitted: FittedSearch, x: Any, y: Any, batch_size: int,

@@ -15,8 +15,9 @@ import numpy as np
 
 from cerebro.data.columns import Inspection, inspect_dataframe
 from cerebro.data.metadata import ARRAY, IMAGE, SCALAR, ColumnInfo, DatasetInfo
-from cerebro.data.prepare import prepare_data
+from cerebro.data.prepare import one_pass, prepare_data
 from cerebro.data.text import TextSettings
+from cerebro.engine.phases import Phases
 from cerebro.keras.inference import IMAGE as IMAGE_INPUT
 from cerebro.keras.inference import NUMERIC, TEXT, InputSpec
 from cerebro.nas import analysis, schema
@@ -65,12 +66,13 @@ class NasData:
         return tuple(dict.fromkeys(self.feature_columns + self.label_columns + weight))
 
 
-def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
-            validation_df=None) -> NasData:
+def prepare(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
+            validation_df: Any = None, phases: Optional[Phases] = None) -> NasData:
     """Checks ``df`` against ``am``'s graph, writes the shards and configures the graph.
 
     A rerun with the same DataFrame and settings on the same store reuses the shards
-    (``prepare_data``'s fingerprint); the graph is configured from them all the same.
+    (``prepare_data``'s fingerprint); the graph is configured from them all the same. The
+    user's plan is computed once for all the Spark jobs (``cerebro.data.prepare.one_pass``).
 
     Args:
         am: A bound ``HyperHyperModel`` (its graph, inputs, heads, columns, store, backend).
@@ -78,10 +80,47 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
         epochs / batch_size: Given to AutoKeras's graph (its fit arguments).
         input_shape: The user's per-row shape(s); for a ``TextInput``, ``(sequence_length,)``.
         validation_df: Explicit validation rows, else ``am``'s ``validation`` setting.
+        phases: Marks ``data_inspected``, ``data_written`` and ``data_prepared`` there.
     """
+    phases = phases or Phases()
+    df, val_col = _with_validation_df(df, validation_df)
+    with one_pass(df):  # the user's plan is computed once, for all the jobs below
+        w = _inspect_and_write(am, df, val_col, input_shape, phases)
+    info, feature_cols, text_cols, targets = w.info, w.feature_cols, w.text_cols, w.targets
+    shapes = [_known(s, c) for c, s in zip(feature_cols, schema.resolve_input_shapes(
+        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, w.given))))]
+    sample = analysis.bounded_sample(am.resources.store, info, feature_cols, am.seed or 0)
+    sample_inputs = [model_input(sample[c], s, c in text_cols)
+                     for c, s in zip(feature_cols, shapes)]
+    _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
+                     epochs, w.vocabulary)
+    phases.mark("data_prepared")
+    specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
+                       if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
+             for c, s in zip(feature_cols, shapes)]
+    return NasData(info, w.groups, shapes, targets, feature_cols, w.label_cols, sample_inputs,
+                   specs, am.resources.sample_weight_col)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Written:
+    """What the Spark side of ``prepare`` found and wrote."""
+
+    info: DatasetInfo
+    groups: list[list[str]]
+    feature_cols: list[str]
+    label_cols: list[str]
+    given: list[Optional[tuple[int, ...]]]
+    targets: list[analysis.HeadTarget]
+    text_cols: list[str]
+    vocabulary: int
+
+
+def _inspect_and_write(am: Any, df: Any, val_col: Optional[str], input_shape: Any,
+                       phases: Phases) -> _Written:
+    """The Spark side of ``prepare``: one inspection job, then the write (or the reuse)."""
     res = am.resources
     backend, store = res.backend, res.store
-    df, val_col = _with_validation_df(df, validation_df)
     validation = val_col or res.validation
     groups = schema.input_groups(am.inputs, res.feature_columns)
     class_cols = [col for head, col in zip(am.heads, res.label_columns)
@@ -91,18 +130,18 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
                               max_classes=analysis.MAX_CLASSES, text_columns=text_cols,
                               extra_columns=[validation] if isinstance(validation, str) else [],
                               weight_column=res.sample_weight_col)
+    phases.mark("data_inspected")
     columns = found.columns
-    shapes = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
+    given = schema.resolve_input_shapes(am.inputs, groups, columns, input_shape)
     targets = [analysis.classification_target(col, columns[col], found.classes.get(col))
                if col in class_cols else analysis.regression_target(col, columns[col])
                for col in res.label_columns]
     feature_cols = [feature_column(g) for g in groups]
-    images = {c: s for c, s in zip(feature_cols, shapes) if columns.get(c) is not None
+    images = {c: s for c, s in zip(feature_cols, given) if columns.get(c) is not None
               and columns[c].kind == IMAGE}
     vocabulary = schema.text_vocabulary_size(am.graph)
-    text = {c: TextSettings(sequence_length=s[0], vocabulary_size=vocabulary)
-            for c, s in zip(feature_cols, shapes) if c in text_cols}
-    seed = am.seed or 0
+    text = {c: TextSettings(sequence_length=_known(s, c)[0], vocabulary_size=vocabulary)
+            for c, s in zip(feature_cols, given) if c in text_cols}
     prepared = stack_columns(analysis.add_class_index_columns(df, targets), groups)
     label_cols = [t.column for t in targets]
     weight = res.sample_weight_col
@@ -111,35 +150,34 @@ def prepare(am, df, epochs: int, input_shape: Any, batch_size: int,
         prepared_columns[weight] = columns[weight]
     inspected = Inspection(found.rows, prepared_columns, {}, found.content)
     info = prepare_data(store, prepared, feature_cols, label_cols, backend.num_workers,
-                        validation=validation, seed=seed, inspected=inspected, images=images,
-                        text=text, weight_column=weight)
-    shapes = [tuple(s) for s in schema.resolve_input_shapes(
-        am.inputs, [[c] for c in feature_cols], info.columns, dict(zip(feature_cols, shapes)))]
-    sample = analysis.bounded_sample(store, info, feature_cols, seed)
-    sample_inputs = [model_input(sample[c], s, c in text_cols)
-                     for c, s in zip(feature_cols, shapes)]
-    _configure_graph(am, shapes, targets, sample_inputs, info.train.total_rows, batch_size,
-                     epochs, vocabulary)
-    specs = [InputSpec(c, s, TEXT if c in info.text else IMAGE_INPUT
-                       if info.columns[c].kind == IMAGE else NUMERIC, info.text.get(c))
-             for c, s in zip(feature_cols, shapes)]
-    return NasData(info, groups, shapes, targets, feature_cols, label_cols, sample_inputs,
-                   specs, weight)
+                        validation=validation, seed=am.seed or 0, inspected=inspected,
+                        images=images, text=text, weight_column=weight)
+    phases.mark("data_written")
+    return _Written(info, groups, feature_cols, label_cols, list(given), targets, text_cols,
+                    vocabulary)
 
 
-def _is_text(node) -> bool:
+def _known(shape: Optional[tuple[int, ...]], column: str) -> tuple[int, ...]:
+    """A shape the data resolved (every prepared column has one)."""
+    if shape is None:
+        raise ValueError(f"the row shape of input column {column!r} is unknown: give "
+                         "fit(input_shape=...)")
+    return tuple(shape)
+
+
+def _is_text(node: Any) -> bool:
     import autokeras as ak
 
     return isinstance(node, ak.TextInput)
 
 
-def model_input(values: np.ndarray, shape, is_text: bool) -> np.ndarray:
+def model_input(values: np.ndarray, shape: Any, is_text: bool) -> np.ndarray:
     """A sample column as the model reads it: int32 token ids, or float32 values."""
     return values.astype(np.int32 if is_text else np.float32, copy=False).reshape(
         (-1,) + tuple(shape))
 
 
-def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
+def _with_validation_df(df: Any, validation_df: Any) -> tuple[Any, Optional[str]]:
     from pyspark.sql import functions as F
 
     if validation_df is None:
@@ -148,7 +186,7 @@ def _with_validation_df(df, validation_df) -> tuple[Any, Optional[str]]:
             .unionByName(validation_df.withColumn(VALIDATION_FLAG, F.lit(True)))), VALIDATION_FLAG
 
 
-def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: int,
+def _configure_graph(am: Any, shapes: Any, targets: Any, sample_inputs: Any, rows: int, batch_size: int,
                      epochs: int, text_ids: int) -> None:
     """Runs AutoKeras's analysers on the sample / label summary and sets the I/O shapes.
 
@@ -182,12 +220,12 @@ def _configure_graph(am, shapes, targets, sample_inputs, rows: int, batch_size: 
     am.graph.set_fit_args(0, epochs=epochs)
 
 
-def feature_column(group) -> str:
+def feature_column(group: Any) -> str:
     """The prepared column of one input: the user's column, or the stacked scalars."""
     return group[0] if len(group) == 1 else schema.STACKED_PREFIX + "0"
 
 
-def stack_columns(df, groups):
+def stack_columns(df: Any, groups: Any) -> Any:
     """Stacks the scalar columns of a structured input into one array column."""
     from pyspark.sql import functions as F
 
@@ -198,7 +236,7 @@ def stack_columns(df, groups):
     return df
 
 
-def _prepared_columns(columns, groups, targets) -> dict[str, ColumnInfo]:
+def _prepared_columns(columns: Any, groups: Any, targets: Any) -> dict[str, ColumnInfo]:
     """The ``ColumnInfo`` of the columns ``prepare_data`` writes, derived from the user's."""
     out = {}
     for group in groups:

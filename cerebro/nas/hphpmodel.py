@@ -24,6 +24,42 @@ log = get_logger("nas")
 _FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
 
 
+def _checked_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
+                        max_trials: Optional[int], max_model_size: Optional[int],
+                        overwrite: Optional[bool], early_stopping: Any,
+                        strict_order: bool = False) -> Any:
+    """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
+    (or the ``Oracle`` given).
+
+    Raises:
+        ValueError: An unknown tuner or a number that is not a positive int.
+        TypeError: Hyperparameters or ``overwrite`` of the wrong type.
+    """
+    import keras_tuner as kt
+
+    tuner = compat.canonical_tuner(tuner)
+    if isinstance(tuner, str) and tuner not in TUNERS:
+        raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
+                         f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
+                         "keras_tuner.Oracle")
+    if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
+        raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
+    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+    if max_model_size is not None and (isinstance(max_model_size, bool) or
+                                       not isinstance(max_model_size, int) or
+                                       max_model_size < 1):
+        raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
+    if overwrite is not None and not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(strict_order, bool):
+        raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
+    check_early_stopping(early_stopping)
+    return tuner
+
+
 class HyperHyperModel:
     """An AutoKeras hypermodel whose trials train concurrently on Spark workers.
 
@@ -39,9 +75,9 @@ class HyperHyperModel:
         directory: Where the KerasTuner project directory goes; default: inside the store.
     """
 
-    def __init__(self, inputs, outputs, overwrite: bool = False, max_trials: int = 100,
+    def __init__(self, inputs: Any, outputs: Any, overwrite: bool = False, max_trials: int = 100,
                  seed: Optional[int] = None, project_name: str = "hphp_model",
-                 directory: Optional[str] = None, **kwargs):
+                 directory: Optional[str] = None, **kwargs: Any) -> None:
         if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
             raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
         self.graph, self.inputs, self.heads = schema.build_graph(inputs, outputs)
@@ -53,16 +89,18 @@ class HyperHyperModel:
         self._default_tuner_kwargs = kwargs
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
-        self.tuner = None
+        self.tuner: Any = None  # a SparkTuner once both binds ran
         self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
-        self._prepared_df = None  # what sys_setup prepared (fit_on_prepared_data reuses it)
+        # what sys_setup prepared (fit_on_prepared_data reuses it)
+        self._prepared_df: Optional[tuple[Any, Any]] = None
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend, store, feature_columns="features", label_columns="labels",
-                      evaluation_metric: str = "loss", validation=0.2, verbose: int = 1,
-                      records=None, mlflow=None, listeners=(),
+    def resource_bind(self, backend: Any, store: Any, feature_columns: Any = "features",
+                      label_columns: Any = "labels", evaluation_metric: str = "loss",
+                      validation: Any = 0.2, verbose: int = 1, records: Any = None,
+                      mlflow: Any = None, listeners: Any = (),
                       sample_weight_col: Optional[str] = None) -> None:
         """Binds the Spark backend, the store and the columns the graph reads.
 
@@ -110,11 +148,12 @@ class HyperHyperModel:
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
 
-    def tuner_bind(self, tuner: Any = "greedy", hyperparameters=None, objective="val_loss",
+    def tuner_bind(self, tuner: Any = "greedy", hyperparameters: Any = None, objective: Any = "val_loss",
                    max_trials: Optional[int] = None, overwrite: Optional[bool] = None,
                    parallelism: Optional[int] = None, project_name: Optional[str] = None,
                    directory: Optional[str] = None, max_model_size: Optional[int] = None,
-                   early_stopping: Any = AUTO, **tuner_kwargs) -> None:
+                   early_stopping: Any = AUTO, strict_order: bool = False,
+                   **tuner_kwargs: Any) -> None:
         """Chooses the search algorithm.
 
         Args:
@@ -138,29 +177,17 @@ class HyperHyperModel:
                 trial trains all its epochs) or a ``cerebro.search.stopping.Stopper``.
                 A stopped trial is ``STOPPED`` in the records and the result, with its
                 reason; the oracle gets its scores (it ends ``COMPLETED`` there).
+            strict_order: ``True``: every trial visits the partitions in a seeded order
+                fixed in advance (a rerun gives the same models whatever the timing);
+                ``False`` (default): work-conserving, a trial takes any partition it has not
+                visited in the epoch, longest remaining trial first (the order taken is
+                logged, and replayed when the search resumes).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
-        import keras_tuner as kt
-
-        tuner = compat.canonical_tuner(tuner)
-        if isinstance(tuner, str) and tuner not in TUNERS:
-            raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
-                             f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
-                             "keras_tuner.Oracle")
-        if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
-            raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
-        if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
-            raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
-        if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-            raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
-        if max_model_size is not None and (isinstance(max_model_size, bool) or
-                                           not isinstance(max_model_size, int) or
-                                           max_model_size < 1):
-            raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
-        if overwrite is not None and not isinstance(overwrite, bool):
-            raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-        check_early_stopping(early_stopping)
+        tuner = _checked_tuner_args(tuner, hyperparameters, parallelism, max_trials,
+                                    max_model_size, overwrite, early_stopping,
+                                    strict_order)
         if project_name is not None:
             self.project_name = check_project_name(project_name)
         if directory is not None:
@@ -171,7 +198,8 @@ class HyperHyperModel:
         self.tuner_settings = TunerSettings(tuner, hyperparameters, objective,
                                             max_trials or self.max_trials,
                                             self.overwrite if overwrite is None else overwrite,
-                                            parallelism, kwargs, early_stopping)
+                                            parallelism, kwargs, early_stopping,
+                                            strict_order)
         self.tuner = None
         if self._tuner_ready() and (self.resources is not None or self.directory):
             self._make_tuner(self._max_epochs)
@@ -179,26 +207,29 @@ class HyperHyperModel:
     def _tuner_ready(self) -> bool:
         """Whether the tuner can be made now (Hyperband needs its epochs: at fit if unset)."""
         cfg = self.tuner_settings
+        assert cfg is not None  # tuner_bind ran
         return not (isinstance(cfg.tuner, str) and cfg.tuner == "hyperband"
                     and not self._max_epochs)
 
     @property
-    def objective(self):
+    def objective(self) -> Any:
         """The search's objective (the oracle's, once the tuner exists)."""
         if self.tuner is not None:
             return self.tuner.oracle.objective
         return self.tuner_settings.objective if self.tuner_settings else None
 
-    def _make_tuner(self, max_epochs: Optional[int]):
+    def _make_tuner(self, max_epochs: Optional[int]) -> Any:
         from cerebro.nas.tuner import SparkTuner
 
-        cfg = self.tuner_settings
+        cfg, res = self.tuner_settings, self.resources
+        assert cfg is not None  # tuner_bind ran
         hps = pin_no_download(cfg.hyperparameters) if cfg.hyperparameters else None
         oracle = make_oracle(cfg.tuner, cfg.objective, cfg.max_trials, hps, self.seed,
                              max_epochs, **cfg.kwargs)
         directory = self._project_dir()
         if not self.directory and not cfg.overwrite:
-            tuner_state.pull(self.resources.store, self.project_name)  # a remote store's
+            assert res is not None  # no directory: the tuner lives in the store
+            tuner_state.pull(res.store, self.project_name)  # a remote store's
         self.tuner = SparkTuner(oracle, self.graph, directory, self.project_name,
                                 overwrite=cfg.overwrite)
         return self.tuner
@@ -213,9 +244,10 @@ class HyperHyperModel:
         return tuner_state.local_dir(self.resources.store)
 
     # -- search -----------------------------------------------------------------------------
-    def fit(self, df, epochs: Optional[int] = None, input_shape=None, batch_size: int = 32,
-            callbacks=None, validation_df=None, verbose: Optional[int] = None,
-            early_stopping: Any = _FROM_TUNER_BIND, **kwargs):
+    def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None,
+            batch_size: int = 32, callbacks: Any = None, validation_df: Any = None,
+            verbose: Optional[int] = None, early_stopping: Any = _FROM_TUNER_BIND,
+            **kwargs: Any) -> Any:
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -236,7 +268,7 @@ class HyperHyperModel:
                 (``validation_split``: use ``resource_bind(validation=...)``) are refused.
         """
         from cerebro.nas.search import run_search
-        from cerebro.search.callbacks import check_callbacks
+        from cerebro.keras.callbacks import check_callbacks
 
         if kwargs:
             raise TypeError(f"fit() got unexpected keyword(s) {sorted(kwargs)}; the validation "
@@ -260,6 +292,7 @@ class HyperHyperModel:
         if self.tuner is None:
             self._make_tuner(self._max_epochs or epochs)
         if early_stopping is _FROM_TUNER_BIND:
+            assert self.tuner_settings is not None  # bound just above
             early_stopping = self.tuner_settings.early_stopping
         result, fitted = run_search(self, df, epochs, input_shape, batch_size, validation_df,
                                     callbacks=tuple(callbacks), verbose=verbose,
@@ -267,7 +300,7 @@ class HyperHyperModel:
         self._fitted = fitted
         return result
 
-    def sys_setup(self, df, input_shape=None, batch_size: int = 32):
+    def sys_setup(self, df: Any, input_shape: Any = None, batch_size: int = 32) -> Any:
         """Prepares the data in the store ahead of the search (the fork's ``sys_setup``).
 
         Returns ``(train_rows, val_rows, metadata, avg_row_size)`` as the fork did;
@@ -284,10 +317,11 @@ class HyperHyperModel:
         self._prepared_df = (df, input_shape)
         return compat.sys_setup_tuple(self.resources.store, data.info)
 
-    def fit_on_prepared_data(self, df=None, batch_size: int = 32, epochs: Optional[int] = None,
-                             callbacks=None, verbose: Optional[int] = None, input_shape=None,
-                             prep_x=None, prep_y=None, early_stopping: Any = _FROM_TUNER_BIND,
-                             **kwargs):
+    def fit_on_prepared_data(self, df: Any = None, batch_size: int = 32,
+                             epochs: Optional[int] = None, callbacks: Any = None,
+                             verbose: Optional[int] = None, input_shape: Any = None,
+                             prep_x: Any = None, prep_y: Any = None,
+                             early_stopping: Any = _FROM_TUNER_BIND, **kwargs: Any) -> Any:
         """The fork's search on data ``sys_setup`` prepared: the same as ``fit``, whose
         preparation then finds the data already in the store and writes nothing.
 
@@ -317,11 +351,11 @@ class HyperHyperModel:
                              "fit(df, ...) first")
         return self._fitted
 
-    def export_model(self):
+    def export_model(self) -> Any:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
         return self._require_fit("export_model()").result.get_best_model().keras()
 
-    def predict(self, x, batch_size: int = 256, verbose: int = 0, **kwargs):
+    def predict(self, x: Any, batch_size: int = 256, verbose: int = 0, **kwargs: Any) -> Any:
         """Predictions of the best model.
 
         Given a Spark DataFrame (or a pandas one, converted by the active session), returns
@@ -342,8 +376,8 @@ class HyperHyperModel:
         _whole(verbose, "verbose", 0)
         return predict_mod.predict(fitted, x, batch_size)
 
-    def evaluate(self, x, y=None, batch_size: int = 256, verbose: int = 0,
-                 **kwargs) -> dict[str, float]:
+    def evaluate(self, x: Any, y: Any = None, batch_size: int = 256, verbose: int = 0,
+                 **kwargs: Any) -> dict[str, float]:
         """The best model's metrics.
 
         ``evaluate(df)``: a Spark (or pandas) DataFrame with the label columns, computed
@@ -369,13 +403,13 @@ class HyperHyperModel:
         return predict_mod.evaluate(fitted, compat.as_spark_df(x, "x"), batch_size)
 
 
-def _is_pandas(x) -> bool:
+def _is_pandas(x: Any) -> bool:
     import pandas as pd
 
     return isinstance(x, pd.DataFrame)
 
 
-def _whole(value, name: str, low: int = 1) -> int:
+def _whole(value: Any, name: str, low: int = 1) -> int:
     """An int setting; a whole float (``32.0``, what hyperopt hands out) is taken as int."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)

@@ -13,35 +13,38 @@ TUNERS = ("greedy", "random", "bayesian", "hyperband", "grid")
 
 
 @functools.cache
-def exploring_greedy_class():
+def exploring_greedy_class() -> Any:
     import keras_tuner as kt
     from autokeras.tuners.greedy import GreedyOracle
 
-    class ExploringGreedyOracle(GreedyOracle):
+    from cerebro._upstream import oracle_random_values
+    from cerebro.nas.proposals import initial_hps_pending
+
+    class ExploringGreedyOracle(GreedyOracle):  # type: ignore[misc]  # untyped upstream
         """AutoKeras's greedy oracle, plus ``exploration``: the probability that a trial
         samples every hyperparameter at random instead of mutating the best trial."""
 
-        def __init__(self, exploration: float = 0.0, **kwargs):
+        def __init__(self, exploration: float = 0.0, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             if not 0.0 <= exploration <= 1.0:
                 raise ValueError(f"exploration must be in [0, 1], got {exploration}")
             self.exploration = exploration
             self._explore_rng = np.random.default_rng(kwargs.get("seed"))
 
-        def populate_space(self, trial_id):
-            if (all(self._tried_initial_hps) and self.exploration > 0
+        def populate_space(self, trial_id: Any) -> Any:
+            if (self.exploration > 0 and not initial_hps_pending(self)
                     and self._explore_rng.random() < self.exploration):
-                values = self._random_values()
+                values = oracle_random_values(self)
                 if values is not None:
                     return {"status": kt.engine.trial.TrialStatus.RUNNING, "values": values}
             return super().populate_space(trial_id)
 
-        def get_state(self):
+        def get_state(self) -> Any:
             state = super().get_state()
             state["exploration"] = self.exploration
             return state
 
-        def set_state(self, state):
+        def set_state(self, state: Any) -> None:
             super().set_state(state)
             self.exploration = state.get("exploration", self.exploration)
 
@@ -63,8 +66,8 @@ def _classes(proposals: str) -> dict[str, Any]:
             "hyperband": po.parallel_hyperband_class()}
 
 
-def make_oracle(tuner: Any, objective, max_trials: int, hyperparameters, seed: Optional[int],
-                max_epochs: Optional[int], **kwargs):
+def make_oracle(tuner: Any, objective: Any, max_trials: int, hyperparameters: Any, seed: Optional[int],
+                max_epochs: Optional[int], **kwargs: Any) -> Any:
     """Returns an oracle for ``tuner`` (a name in ``TUNERS`` or an ``Oracle`` instance).
 
     ``proposals="parallel"`` (the default) gives greedy, bayesian and hyperband the

@@ -16,7 +16,7 @@ from cerebro.nas import analysis
 from cerebro.nas.fitted import FittedSearch
 
 
-def _decode(target, probs: np.ndarray) -> np.ndarray:
+def _decode(target: Any, probs: np.ndarray) -> np.ndarray:
     """Probabilities -> the original class labels (classification heads)."""
     if target.head != "classification":
         return probs
@@ -29,7 +29,7 @@ def _decode(target, probs: np.ndarray) -> np.ndarray:
     return np.asarray(target.classes, dtype=object)[idx]
 
 
-def _prepare_df(fitted: FittedSearch, df):
+def _prepare_df(fitted: FittedSearch, df: Any) -> Any:
     from cerebro.nas.dataprep import stack_columns
 
     return stack_columns(df, fitted.groups)
@@ -46,16 +46,16 @@ def _numpy_input(spec: inference.InputSpec, a: Any) -> np.ndarray:
             raise TypeError(f"input {spec.column!r} is text: give strings, got "
                             f"{type(next(v for v in values if not isinstance(v, str))).__name__}")
         return TextEncoding.from_json(spec.text or {}).encode(values)
-    values = a if isinstance(a, (list, tuple)) else None
-    if values is not None and values and isinstance(values[0], (bytes, bytearray)):
-        return images.decode_batch(values, spec.shape)[0].astype(np.float32)
+    seq = a if isinstance(a, (list, tuple)) else None
+    if seq is not None and seq and isinstance(seq[0], (bytes, bytearray)):
+        return images.decode_batch(seq, spec.shape)[0].astype(np.float32)
     arr = np.asarray(a)
     if arr.dtype == object and arr.size and isinstance(arr.reshape(-1)[0], (bytes, bytearray)):
         return images.decode_batch(list(arr.reshape(-1)), spec.shape)[0].astype(np.float32)
     return np.asarray(arr, np.float32).reshape((len(arr),) + tuple(spec.shape))
 
 
-def predict(fitted: FittedSearch, x: Any, batch_size: int = 256):
+def predict(fitted: FittedSearch, x: Any, batch_size: int = 256) -> Any:
     best = fitted.result.get_best_model()
     targets = fitted.targets
     specs = fitted.input_specs()
@@ -75,7 +75,7 @@ def predict(fitted: FittedSearch, x: Any, batch_size: int = 256):
     return _predict_df(fitted, best, _prepare_df(fitted, x), specs, batch_size)
 
 
-def _predict_df(fitted: FittedSearch, best, df, specs, batch_size):
+def _predict_df(fitted: FittedSearch, best: Any, df: Any, specs: Any, batch_size: Any) -> Any:
     from pyspark.sql import functions as F
 
     out = inference.transform(df, best.spec_bytes, best.state_bytes, best.feature_columns,
@@ -98,7 +98,7 @@ def _predict_df(fitted: FittedSearch, best, df, specs, batch_size):
     return out
 
 
-def evaluate(fitted: FittedSearch, df, batch_size: int = 256) -> dict[str, float]:
+def evaluate(fitted: FittedSearch, df: Any, batch_size: int = 256) -> dict[str, float]:
     """Sample-weighted mean of per-chunk ``model.evaluate`` results (exact for means)."""
     from cerebro.data.columns import check_columns_exist
 

@@ -23,15 +23,15 @@ The oracles here propose, in the spirit of Optuna's constant liar:
 
 Only public KerasTuner/AutoKeras API is used (``populate_space``, ``get_best_trials``,
 ``trials``, ``ongoing_trials``, ``hyperparameters`` and the ``HyperParameters`` /
-hyperparameter objects); the one private attribute read is AutoKeras's
-``GreedyOracle._tried_initial_hps`` (there is no public way to ask whether the user's
-``initial_hps`` are all tried), in :func:`initial_hps_pending`.
+hyperparameter objects); whether the user's ``initial_hps`` are all tried comes from
+AutoKeras's public ``GreedyOracle.get_state()``, in :func:`initial_hps_pending`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Set as AbstractSet
 from typing import Any, Optional
 
 import numpy as np
@@ -48,17 +48,16 @@ def values_key(values: dict[str, Any]) -> str:
 def initial_hps_pending(oracle: Any) -> bool:
     """Whether AutoKeras's ``GreedyOracle`` still has user ``initial_hps`` to hand out.
 
-    The single private read in this module: AutoKeras keeps the flags in
-    ``_tried_initial_hps`` (a list of bools aligned with ``initial_hps``) and offers no
-    public accessor. ``tests/nas/test_proposals.py`` fails if upstream renames it.
+    Reads the oracle's public ``get_state()["tried_initial_hps"]`` (a list of bools aligned
+    with ``initial_hps``); an oracle without it (not a ``GreedyOracle``) has none pending.
     """
-    flags = getattr(oracle, "_tried_initial_hps", None)
+    flags = oracle.get_state().get("tried_initial_hps")
     if flags is None:
         return False
     return not all(flags)
 
 
-def tunable(space: list) -> list:
+def tunable(space: list[Any]) -> list[Any]:
     """The hyperparameters a proposal may move: not ``Fixed``, not ``tuner/*``."""
     import keras_tuner as kt
 
@@ -66,7 +65,7 @@ def tunable(space: list) -> list:
             and not h.name.startswith(TUNER_PREFIX)]
 
 
-def neighbours(hp: Any, value: Any) -> list:
+def neighbours(hp: Any, value: Any) -> list[Any]:
     """The values one step away from ``value`` for ``hp`` (adjacent choice, flipped
     boolean, one ``step`` or a factor of 2 on a log scale)."""
     import keras_tuner as kt
@@ -108,7 +107,7 @@ class Planner:
         return {values_key(t.hyperparameters.values) for t in oracle.trials.values()}
 
     @staticmethod
-    def pending(oracle: Any) -> list:
+    def pending(oracle: Any) -> list[Any]:
         return list(oracle.ongoing_trials.values())
 
     @staticmethod
@@ -143,13 +142,13 @@ class Planner:
     def defaults(self, oracle: Any) -> dict[str, Any]:
         return self.complete(oracle, {})
 
-    def _order(self, hps: list, taken: set[str]) -> list:
+    def _order(self, hps: list[Any], taken: AbstractSet[str]) -> list[Any]:
         """``hps`` shuffled, the ones pending trials already move last."""
         order = list(self.rng.permutation(len(hps)))
         return sorted((hps[i] for i in order), key=lambda h: h.name in taken)
 
     def near(self, oracle: Any, base: dict[str, Any], seen: set[str],
-             taken: set[str] = frozenset()) -> Optional[dict[str, Any]]:
+             taken: AbstractSet[str] = frozenset()) -> Optional[dict[str, Any]]:
         """An unseen proposal one step from ``base`` (one hyperparameter moved), preferring
         hyperparameters not in ``taken``; ``None`` when every such step is seen."""
         active = [h for h in tunable(oracle.hyperparameters.space) if h.name in base]
@@ -162,7 +161,7 @@ class Planner:
         return None
 
     def mutate(self, oracle: Any, base: dict[str, Any], seen: set[str],
-               taken: set[str] = frozenset(), tries: int = 50) -> Optional[dict[str, Any]]:
+               taken: AbstractSet[str] = frozenset(), tries: int = 50) -> Optional[dict[str, Any]]:
         """A greedy step from ``base``: one or two hyperparameters re-drawn (a neighbour
         half of the time, a fresh sample otherwise), untaken ones first."""
         active = [h for h in tunable(oracle.hyperparameters.space) if h.name in base]

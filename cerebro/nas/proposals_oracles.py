@@ -10,11 +10,11 @@ from cerebro.nas.proposals import Planner, initial_hps_pending, moved, running
 
 
 @functools.cache
-def parallel_greedy_class():
+def parallel_greedy_class() -> Any:
     """``ParallelGreedyOracle``: the exploring greedy oracle with parallel-aware proposals."""
     from cerebro.nas.oracles import exploring_greedy_class
 
-    class ParallelGreedyOracle(exploring_greedy_class()):
+    class ParallelGreedyOracle(exploring_greedy_class()):  # type: ignore[misc]
         """Greedy search whose proposals count pending trials as observations.
 
         Order of proposals: the user's ``initial_hps`` (AutoKeras's), the defaults, then
@@ -25,12 +25,12 @@ def parallel_greedy_class():
         proposed again.
         """
 
-        def __init__(self, exploration: float = 0.0, **kwargs):
+        def __init__(self, exploration: float = 0.0, **kwargs: Any) -> None:
             super().__init__(exploration=exploration, **kwargs)
             self.planner = Planner(kwargs.get("seed"))
             self._exploring: set[str] = set()  # trial ids of the random draws
 
-        def populate_space(self, trial_id):
+        def populate_space(self, trial_id: Any) -> Any:
             if initial_hps_pending(self):
                 return super().populate_space(trial_id)
             seen = self.planner.seen(self)
@@ -63,20 +63,20 @@ def parallel_greedy_class():
 
 
 @functools.cache
-def parallel_bayesian_class():
+def parallel_bayesian_class() -> Any:
     import keras_tuner as kt
 
-    class ParallelBayesianOracle(kt.oracles.BayesianOptimizationOracle):
+    class ParallelBayesianOracle(kt.oracles.BayesianOptimizationOracle):  # type: ignore[misc]
         """KerasTuner's Bayesian optimisation, started from the defaults and ``warmup``
         near-defaults (unseen, pending ones counted) instead of random samples; the
         Gaussian-process phase is KerasTuner's, which already scores pending trials."""
 
-        def __init__(self, warmup: int = 4, **kwargs):
+        def __init__(self, warmup: int = 4, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.warmup = int(warmup)
             self.planner = Planner(kwargs.get("seed"))
 
-        def populate_space(self, trial_id):
+        def populate_space(self, trial_id: Any) -> Any:
             if len(self.trials) <= self.warmup:
                 values = self.planner.warmup(self, self.planner.seen(self))
                 if values is not None:
@@ -87,27 +87,27 @@ def parallel_bayesian_class():
 
 
 @functools.cache
-def parallel_hyperband_class():
+def parallel_hyperband_class() -> Any:
     import keras_tuner as kt
 
-    class ParallelHyperbandOracle(kt.oracles.HyperbandOracle):
+    class ParallelHyperbandOracle(kt.oracles.HyperbandOracle):  # type: ignore[misc]
         """KerasTuner's Hyperband (a bracket's first round is filled in parallel, later
         rounds promote as soon as enough candidates are scored), whose first ``warmup``
         new round-0 members are the defaults and near-defaults instead of random draws."""
 
-        def __init__(self, warmup: int = 4, **kwargs):
+        def __init__(self, warmup: int = 4, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.warmup = int(warmup)
             self.planner = Planner(kwargs.get("seed"))
 
-        def populate_space(self, trial_id):
+        def populate_space(self, trial_id: Any) -> Any:
             out = super().populate_space(trial_id)
             values: Optional[dict[str, Any]] = out.get("values")
             fresh = (values is not None and str(out.get("status")) == "RUNNING"
                      and values.get("tuner/round", 0) == 0 and not values.get("tuner/trial_id"))
             if fresh and len(self.trials) <= self.warmup:
                 mine = self.planner.warmup(self, self.planner.seen(self))
-                if mine is not None:
+                if mine is not None and values is not None:
                     tuner = {k: v for k, v in values.items() if k.startswith("tuner/")}
                     out = running({**mine, **tuner})
             return out

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 STACKED_PREFIX = "__stacked_"
 
 
-def build_graph(inputs, outputs):
+def build_graph(inputs: Any, outputs: Any) -> Any:
     """Builds the AutoKeras ``Graph`` as ``AutoModel`` would; returns (graph, inputs, heads).
 
     Raises:
@@ -24,7 +24,8 @@ def build_graph(inputs, outputs):
     from autokeras.engine import head as head_module
     from autokeras.engine import node as node_module
 
-    from cerebro.nas.builder import KERAS_BUILD_LOCK, PretrainedWeightsError
+    from cerebro.keras.state import KERAS_BUILD_LOCK
+    from cerebro.nas.builder import PretrainedWeightsError
 
     inputs, outputs = tree.flatten(inputs), tree.flatten(outputs)
     for node in inputs:
@@ -66,7 +67,7 @@ TOKEN_ID_BLOCKS = ("TextBlock", "Embedding")
 DEFAULT_TEXT_BLOCK_IDS = 501  # TextBlock without max_tokens searches max_tokens in 500..20000
 
 
-def check_text_blocks(graph) -> None:
+def check_text_blocks(graph: Any) -> None:
     """Refuses text blocks this system cannot run, and blocks that cannot read token ids.
 
     Raises:
@@ -91,7 +92,7 @@ def check_text_blocks(graph) -> None:
                     "ak.TextBlock() or ak.Embedding() right after the TextInput")
 
 
-def text_vocabulary_size(graph) -> int:
+def text_vocabulary_size(graph: Any) -> int:
     """The most distinct token ids every text block of ``graph`` accepts (pad and OOV count)."""
     sizes = []
     for block in graph.blocks:
@@ -117,7 +118,8 @@ def as_column_list(columns: Any, name: str) -> list[str]:
     return list(columns)
 
 
-def check_io_arity(inputs, heads, feature_columns: Sequence[str], label_columns: Sequence[str]):
+def check_io_arity(inputs: Any, heads: Any, feature_columns: Sequence[str],
+                   label_columns: Sequence[str]) -> None:
     """One feature column per input (or stacked scalars for one structured input), one label
     column per head."""
     import autokeras as ak
@@ -133,15 +135,15 @@ def check_io_arity(inputs, heads, feature_columns: Sequence[str], label_columns:
                      f"column(s) {list(feature_columns)} were given; give one per input")
 
 
-def input_groups(inputs, feature_columns: Sequence[str]) -> list[list[str]]:
+def input_groups(inputs: Any, feature_columns: Sequence[str]) -> list[list[str]]:
     """The column(s) feeding each input: one each, or all of them for a stacked input."""
     if len(feature_columns) == len(inputs):
         return [[c] for c in feature_columns]
     return [list(feature_columns)]
 
 
-def resolve_input_shapes(inputs, groups, columns: dict,
-                         input_shape) -> list[Optional[tuple[int, ...]]]:
+def resolve_input_shapes(inputs: Any, groups: Any, columns: dict[str, Any],
+                         input_shape: Any) -> list[Optional[tuple[int, ...]]]:
     """Per-input row shapes from ``fit(input_shape=...)`` (tuple, list or dict) and the data.
 
     An image column's shape is ``None`` until its prepared ``ColumnInfo`` knows the size of
@@ -174,7 +176,7 @@ def resolve_input_shapes(inputs, groups, columns: dict,
             in zip(inputs, groups, given)]
 
 
-def _input_shape(node, group, shape, columns: dict) -> Optional[tuple[int, ...]]:
+def _input_shape(node: Any, group: Any, shape: Any, columns: dict[str, Any]) -> Optional[tuple[int, ...]]:
     """One input's row shape; ``None`` for an image column whose size is not known yet."""
     import autokeras as ak
 
@@ -217,7 +219,7 @@ def _input_shape(node, group, shape, columns: dict) -> Optional[tuple[int, ...]]
     return check_input_shape(info, shape)
 
 
-def _text_shape(column: str, info, shape) -> tuple[int, ...]:
+def _text_shape(column: str, info: Any, shape: Any) -> tuple[int, ...]:
     from cerebro.data.columns import TEXT
     from cerebro.data.text import DEFAULT_SEQUENCE_LENGTH
 
@@ -230,4 +232,4 @@ def _text_shape(column: str, info, shape) -> tuple[int, ...]:
     if len(shape) != 1 or shape[0] < 1 or (info.kind == "array" and shape[0] != info.length):
         raise ValueError(f"input_shape {shape} for the TextInput on {column!r} must be "
                          "(sequence_length,): the number of token ids per row")
-    return shape
+    return tuple(shape)

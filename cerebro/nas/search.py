@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from cerebro._logging import get_logger
@@ -15,7 +18,7 @@ from cerebro.wire import Listener, ModelDone, ModelFailed
 log = get_logger("nas")
 
 
-def expected_metrics(heads) -> list[str]:
+def expected_metrics(heads: Any) -> list[str]:
     """The metric names training will report (KerasTuner style: ``x`` and ``val_x``)."""
     import keras
 
@@ -28,11 +31,11 @@ def expected_metrics(heads) -> list[str]:
             m_name = m if isinstance(m, str) else getattr(m, "name", None) or getattr(m, "__name__", "")
             if isinstance(m, keras.metrics.Metric):
                 m_name = m.name
-            names.append(prefix + m_name)
+            names.append(prefix + str(m_name))
     return names + ["val_" + n for n in names]
 
 
-def check_objective(objective, heads) -> None:
+def check_objective(objective: Any, heads: Any) -> None:
     import keras_tuner as kt
 
     names = [o.name if isinstance(o, kt.Objective) else o
@@ -44,8 +47,9 @@ def check_objective(objective, heads) -> None:
                              f"choose one of {known}")
 
 
-def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=None,
-               callbacks: tuple = (), verbose=None, early_stopping="auto"):
+def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
+               validation_df: Any = None, callbacks: tuple[Any, ...] = (), verbose: Any = None,
+               early_stopping: Any = "auto") -> tuple[Any, FittedSearch]:
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
@@ -56,48 +60,25 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         The ``ModelSelectionResult`` and the ``FittedSearch`` that ``predict``/``evaluate``
         use.
     """
+    from cerebro.engine import Phases
     from cerebro.search import RunnerSettings, SearchRunner
     from cerebro.search.runner import quiet_console
-    from cerebro.storage.layout import RunLayout
 
+    phases = Phases()  # the start-up's phases, from here: result.stats["phases"]
     res, cfg = am.resources, am.tuner_settings
     check_objective(cfg.objective, am.heads)  # before any Spark job
     quiet_console(res.backend, res.verbose if verbose is None else verbose)
-    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df)
+    data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df,
+                            phases=phases)
     seed = am.seed or 0
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
     oracle = am.tuner.oracle
-    hp = oracle.get_space()
-    build_trial_model(am.graph, hp, data.sample_inputs)  # registers the graph's hyperparameters
-    fixed = fixed_values(cfg.hyperparameters)
-
-    def pin(hps):
-        return pin_no_download(hps, fixed)
-
-    oracle.update_space(pin(hp))
-    if cfg.overwrite:
-        gone = RunLayout(res.store, am.project_name).clear()
-        if gone:
-            log.warning("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
-                     am.project_name, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
-    am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
-    _push_state(am)
-    max_size = getattr(am, "max_model_size", None)
-
-    def build(hps, seed_value: int):
-        import keras
-
-        keras.utils.set_random_seed(seed_value)  # the trial's initial weights
-        model = build_trial_model(am.graph, hps, data.sample_inputs)
-        if max_size is not None and model.count_params() > max_size:  # AutoKeras's rule
-            raise ValueError(f"the model has {model.count_params()} parameters, more than "
-                             f"max_model_size={max_size}")
-        return model
-
+    pin = _prepare_oracle(am, data)
+    source = OracleSource(oracle, _trial_builder(am, data), data.io, batch_size, epochs,
+                          pin_hps=pin)
     import keras_tuner as kt
 
-    source = OracleSource(oracle, build, data.io, batch_size, epochs, pin_hps=pin)
     stopper = nas_stopper(early_stopping, isinstance(oracle, kt.oracles.HyperbandOracle))
     settings = RunnerSettings(
         project=am.project_name, parallelism=cfg.parallelism or 2 * res.backend.num_workers,
@@ -106,7 +87,8 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
         verbose=res.verbose if verbose is None else verbose, kind="nas",
         on_existing="overwrite" if cfg.overwrite else "resume", callbacks=tuple(callbacks),
         stopper=stopper,
-        records=res.records, mlflow=res.mlflow,
+        strict_order=cfg.strict_order,
+        records=res.records, mlflow=res.mlflow, phases=phases,
         listeners=(*res.listeners, _StatePusher(am)),
         config={"epochs": epochs, "batch_size": batch_size,
                 "space": [h.get_config() for h in oracle.get_space().space]})
@@ -122,7 +104,49 @@ def run_search(am, df, epochs: int, input_shape, batch_size: int, validation_df=
     return result, FittedSearch.of(result, data)
 
 
-def _push_state(am) -> None:
+def _prepare_oracle(am: Any, data: dataprep.NasData) -> Callable[[Any], Any]:
+    """Registers the graph's hyperparameters with the oracle (the user's ``Fixed`` values
+    and no downloads pinned), clears the project's runs on ``overwrite`` and saves the
+    tuner; returns the pinning that every trial's values go through."""
+    from cerebro.storage.layout import RunLayout
+
+    res, cfg, oracle = am.resources, am.tuner_settings, am.tuner.oracle
+    hp = oracle.get_space()
+    build_trial_model(am.graph, hp, data.sample_inputs)  # registers the graph's hyperparameters
+    fixed = fixed_values(cfg.hyperparameters)
+
+    def pin(hps: Any) -> Any:
+        return pin_no_download(hps, fixed)
+
+    oracle.update_space(pin(hp))
+    if cfg.overwrite:
+        gone = RunLayout(res.store, am.project_name).clear()
+        if gone:
+            log.warning("overwrite=True: deleted %d trial run(s) of project %r (%s)", len(gone),
+                     am.project_name, ", ".join(gone[:5]) + (" ..." if len(gone) > 5 else ""))
+    am.tuner.save()  # from now on a rerun with overwrite=False resumes this search
+    _push_state(am)
+    return pin
+
+
+def _trial_builder(am: Any, data: dataprep.NasData) -> Callable[[Any, int], Any]:
+    """``build(hps, seed)``: a trial's compiled model (AutoKeras's ``max_model_size`` kept)."""
+    max_size = getattr(am, "max_model_size", None)
+
+    def build(hps: Any, seed_value: int) -> Any:
+        import keras
+
+        keras.utils.set_random_seed(seed_value)  # the trial's initial weights
+        model = build_trial_model(am.graph, hps, data.sample_inputs)
+        if max_size is not None and model.count_params() > max_size:  # AutoKeras's rule
+            raise ValueError(f"the model has {model.count_params()} parameters, more than "
+                             f"max_model_size={max_size}")
+        return model
+
+    return build
+
+
+def _push_state(am: Any) -> None:
     """Copies the KerasTuner state to a remote store (a no-op on a local one)."""
     from cerebro.nas import tuner_state
 
@@ -134,7 +158,7 @@ class _StatePusher(Listener):
     """A listener that copies the KerasTuner state to a remote store as trials end (the
     oracle has saved the trials before this one by then), so a crash loses little."""
 
-    def __init__(self, am) -> None:
+    def __init__(self, am: Any) -> None:
         from cerebro.nas import tuner_state
 
         self.am = am

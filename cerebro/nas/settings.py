@@ -88,6 +88,7 @@ class TunerSettings:
         early_stopping: ``"auto"`` (the default: the median stopping rule, except under
             Hyperband, which already ends trials early by its rounds), ``"median"``,
             ``"asha"``, ``None`` (off) or a ``cerebro.search.stopping.Stopper``.
+        strict_order: Seeded strict visit order instead of the work-conserving default.
     """
 
     tuner: Any = "greedy"
@@ -98,6 +99,7 @@ class TunerSettings:
     parallelism: Optional[int] = None
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
     early_stopping: Any = AUTO
+    strict_order: bool = False
 
     @property
     def objective_name(self) -> str:

@@ -3,8 +3,9 @@
 ``ask`` is ``oracle.create_trial`` (``IDLE`` means wait, ``STOPPED`` done), ``report`` is
 ``oracle.update_trial(..., step=epoch)`` (so Hyperband and early stopping act at once) and
 ``finish`` is ``oracle.end_trial``. A trial a person adds by hand becomes values the
-oracle is given: ``populate_space`` hands them out before its own proposals, so the trial
-counts towards ``max_trials`` and the oracle learns from its score.
+oracle is given: its ``populate_space`` hook hands them out before its own proposals
+(``cerebro._upstream.serve_values_first``), so the trial counts towards ``max_trials`` and
+the oracle learns from its score.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from cerebro._logging import get_logger
+from cerebro._upstream import serve_values_first
 from cerebro.engine.runs import Objective
 from cerebro.search.callbacks import optimizer_learning_rate
 from cerebro.search.source import DONE, WAIT, Ask, BuiltModel, TrialRequest, TrialSource
@@ -87,18 +89,7 @@ class OracleSource(TrialSource):
         self._handed: dict[str, Any] = {}  # model id -> Trial
         self._queued: list[dict[str, Any]] = []
         self.budget_spent = False
-        self._serve_queued_values()
-
-    def _serve_queued_values(self) -> None:
-        """Wraps ``populate_space`` (KerasTuner's public hook) to hand out queued values."""
-        propose = self.oracle.populate_space
-
-        def populate_space(trial_id: str) -> dict[str, Any]:
-            if self._queued:
-                return {"status": "RUNNING", "values": self._queued.pop(0)}
-            return propose(trial_id)
-
-        self.oracle.populate_space = populate_space
+        serve_values_first(self.oracle, self._queued)  # hand-added values go first
 
     # -- TrialSource ------------------------------------------------------------------------------
     def ask(self) -> Ask:
@@ -130,13 +121,15 @@ class OracleSource(TrialSource):
 
     def _built(self, hp: Any, seed: int) -> BuiltModel:
         from cerebro.keras import state as state_mod
+        from cerebro.keras.cost import cost_hint
 
         model = self._build(hp, seed)
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
         return BuiltModel(state_mod.model_to_bytes(model), self.batch_size, self.io,
                           summary="\n".join(lines),
-                          learning_rate=optimizer_learning_rate(model))
+                          learning_rate=optimizer_learning_rate(model),
+                          cost_hint=cost_hint(model))
 
     def report(self, model_id: str, epoch: int, metrics: dict[str, float]) -> bool:
         trial = self.oracle.update_trial(trial_id_of(model_id), kt_metrics(metrics), step=epoch)

@@ -25,7 +25,7 @@ def is_local(store: Any) -> bool:
 def local_dir(store: Any) -> str:
     """The directory KerasTuner gets for ``store`` (its projects go below it)."""
     if is_local(store):
-        return store.fs_path(PREFIX)
+        return str(store.fs_path(PREFIX))
     try:
         where = store.uri("")
     except Exception:  # noqa: BLE001 - any stable name of the store will do

@@ -20,7 +20,7 @@ from cerebro.records.models import Experiment, Trial
 from cerebro.records.queries import NotFound, direction_of
 
 MIN_TRIALS = 3
-_CACHE: OrderedDict[tuple, dict] = OrderedDict()
+_CACHE: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 
@@ -29,7 +29,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def encode(rows: list[dict[str, Any]], names: list[str]):
+def encode(rows: list[dict[str, Any]], names: list[str]) -> Any:
     """``rows`` of hyperparameters as a float matrix (see the module's docstring)."""
     import numpy as np
 
@@ -83,7 +83,7 @@ def importance(db: RecordsDB, experiment_id: int) -> dict[str, Any]:
     return out
 
 
-def _fit(params: list[dict], values: list[float]) -> dict[str, Any]:
+def _fit(params: list[dict[str, Any]], values: list[float]) -> dict[str, Any]:
     if len(params) < MIN_TRIALS:
         return {"note": f"needs at least {MIN_TRIALS} trials with a value "
                         f"({len(params)} so far)"}
@@ -126,7 +126,7 @@ def space(db: RecordsDB, experiment_id: int) -> dict[str, Any]:
             "hyperparameters": out}
 
 
-def _describe(name: str, used: list[tuple[Any, Optional[float]]], direction: str) -> dict:
+def _describe(name: str, used: list[tuple[Any, Optional[float]]], direction: str) -> dict[str, Any]:
     values = [u for u, _ in used]
     d: dict[str, Any] = {"name": name, "trials": len(used)}
     if values and all(_is_number(v) for v in values) and len(set(values)) > 30:
@@ -135,7 +135,7 @@ def _describe(name: str, used: list[tuple[Any, Optional[float]]], direction: str
         return d
     kinds = {type(v).__name__ for v in values}
     d["type"] = kinds.pop() if len(kinds) == 1 else "mixed"
-    stats: dict[str, dict] = {}
+    stats: dict[str, dict[str, Any]] = {}
     for v, best in used:
         key = repr(v)
         entry = stats.setdefault(key, {"value": v, "trials": 0, "best": None})

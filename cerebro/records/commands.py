@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Optional
 
 from sqlalchemy import select
@@ -22,8 +23,12 @@ log = get_logger("records")
 class CommandSource:
     """Reads and acknowledges the ``commands`` rows of ``self.experiment_id``."""
 
-    db: Any  # a RecordsDB; subclasses also provide _tx(), a write transaction
+    db: Any  # a RecordsDB
     experiment_id: int
+
+    def _tx(self) -> AbstractContextManager[tuple[Any, Any]]:
+        """A write transaction ``(session, experiment)`` (the Recorder provides it)."""
+        raise NotImplementedError
 
     def commands(self) -> list[Command]:
         """Pending commands for this experiment, oldest first, as the hopper applies them.

@@ -1,5 +1,10 @@
 """Opening the records database: where it lives, engine settings, Alembic upgrade on open.
 
+A new (empty) database is created from the ORM models in one transaction and stamped with
+the newest revision, without running the migration chain (nor importing Alembic); an existing
+one is migrated, and one already at the newest revision is only read.
+``tests/records/test_migrations.py`` checks that both give the same schema.
+
 By default the records of a search live next to its data, in ``<store root>/cerebro.db``
 (SQLite, for a store on the local filesystem). Any SQLAlchemy URL works too, e.g.
 ``postgresql+psycopg://user@host/db``.
@@ -17,7 +22,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Optional, Union
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,11 +32,13 @@ log = get_logger("records")
 
 DB_NAME = "cerebro.db"
 MIGRATIONS = "cerebro.records:migrations"
+HEAD = "0003"  # the newest migration's revision (a test checks it against Alembic's head)
+VERSION_TABLE = "alembic_version"
 BUSY_TIMEOUT_MS = 15_000
 _UPGRADE_LOCK = threading.Lock()  # Alembic's context is process-global
 
 
-def records_url(target: Union[str, os.PathLike, Any]) -> str:
+def records_url(target: Union[str, os.PathLike[str], Any]) -> str:
     """The SQLAlchemy URL of the records for ``target``.
 
     Args:
@@ -65,7 +72,7 @@ def records_url(target: Union[str, os.PathLike, Any]) -> str:
     return "sqlite:///" + path
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -86,7 +93,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(connection=None, url: Optional[str] = None):
+def alembic_config(connection: Any = None, url: Optional[str] = None) -> Any:
     """An Alembic ``Config`` for the package's migrations (no ``alembic.ini`` needed)."""
     from alembic.config import Config
 
@@ -103,36 +110,67 @@ def head_revision() -> str:
     """The newest revision of the records schema."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package ships its migrations
+    return head
 
 
 def current_revision(engine: Engine) -> Optional[str]:
     """The revision a database is at (``None`` for an empty one)."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _version(conn)
+
+
+def _version(conn: Connection) -> Optional[str]:
+    """What Alembic's version table holds, read with plain SQL (no Alembic import)."""
+    if VERSION_TABLE not in inspect(conn).get_table_names():
+        return None
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+    return str(rows[0]) if rows else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Runs ``alembic upgrade <revision>`` on ``engine`` (a no-op when already there)."""
-    if revision == "head" and current_revision(engine) == head_revision():
+    """Brings ``engine``'s schema to ``revision`` (a no-op when already there): a new
+    database at ``head`` is created from the models, any other runs ``alembic upgrade``."""
+    if revision == "head" and current_revision(engine) == HEAD:
         return
     with _UPGRADE_LOCK:
         _upgrade(engine, revision)
 
 
-def _upgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
+def _is_empty(conn: Connection) -> bool:
+    """No table but (maybe) Alembic's own, empty version table: a new database."""
+    return not set(inspect(conn).get_table_names()) - {VERSION_TABLE} and _version(conn) is None
 
+
+def create_fresh(conn: Connection) -> None:
+    """Creates the newest schema from the ORM models and stamps it with ``HEAD`` (the version
+    table as Alembic makes it), in the caller's transaction."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
+    from cerebro.records.models import Base
+
+    Base.metadata.create_all(conn)
+    version = Table(VERSION_TABLE, MetaData(), Column("version_num", String(32), nullable=False),
+                    PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"))
+    version.create(conn, checkfirst=True)
+    conn.execute(version.insert().values(version_num=HEAD))
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     for attempt in range(3):
         try:
             with engine.begin() as conn:
-                command.upgrade(alembic_config(conn), revision)
+                if revision == "head" and _is_empty(conn):
+                    create_fresh(conn)
+                else:
+                    from alembic import command
+
+                    command.upgrade(alembic_config(conn), revision)
             return
         except OperationalError:
             # Another process may be creating the same fresh database right now.
-            if current_revision(engine) == head_revision():
+            if current_revision(engine) == HEAD:
                 return
             if attempt == 2:
                 raise
@@ -147,7 +185,7 @@ class RecordsDB:
         migrate: Upgrade the schema to the newest revision on open (default).
     """
 
-    def __init__(self, target: Union[str, os.PathLike, Any], migrate: bool = True):
+    def __init__(self, target: Union[str, os.PathLike[str], Any], migrate: bool = True) -> None:
         self.url = records_url(target)
         self.engine = make_engine(self.url)
         if migrate:

@@ -12,6 +12,8 @@ the same kind (its median; the experiment's when the model has none yet), and at
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 import datetime as dt
 import statistics
 from typing import Any, Optional
@@ -87,7 +89,7 @@ def delta(db: RecordsDB, experiment_id: int, since: int = 0, *,
             "commands": list_commands(db, experiment_id, limit=50), "stuck": stuck}
 
 
-def _visit_query():
+def _visit_query() -> Any:
     return select(Visit.id, Visit.trial_id, Visit.worker, Visit.kind, Visit.epoch,
                   Visit.start_s, Visit.end_s, Visit.status, Visit.peak_rss_bytes,
                   Visit.lost_reason)
@@ -116,14 +118,14 @@ def stuck_visits(db: RecordsDB, experiment_id: int, factor: float = STUCK_FACTOR
         return _stuck(s, experiment_id, now_s(e.created_at), factor, min_s)
 
 
-def _typical(s, where) -> Optional[float]:
+def _typical(s: Session, where: Any) -> Optional[float]:
     rows = s.execute(select(Visit.start_s, Visit.end_s).where(*where, Visit.status == "done")
                      .order_by(Visit.id.desc()).limit(_TYPICAL_SAMPLE)).all()
     spans = [b - a for a, b in rows if b is not None]
     return statistics.median(spans) if spans else None
 
 
-def _stuck(s, experiment_id: int, clock: float, factor: float,
+def _stuck(s: Session, experiment_id: int, clock: float, factor: float,
            min_s: float) -> list[dict[str, Any]]:
     open_ = s.execute(select(Visit, Trial.model_id).join(Trial, Trial.id == Visit.trial_id).where(
         Visit.experiment_id == experiment_id, Visit.end_s.is_(None))).all()

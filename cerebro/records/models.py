@@ -23,8 +23,10 @@ deltas).
 * ``commands`` — human-in-the-loop actions (``stop``/``resume``/``add``) a dashboard queued
   for a running search, and what became of them (``PENDING``/``APPLIED``/``REJECTED``).
 
-The schema is created and upgraded by the Alembic migrations in ``migrations/``; this module
-is their ``target_metadata``.
+A new database is created from these models and stamped with the newest revision; an
+existing one is upgraded by the Alembic migrations in ``migrations/`` (this module is their
+``target_metadata``). Columns a migration added with a server default keep it here, so that
+both ways give the same schema.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Experiment(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
     direction: Mapped[Optional[str]] = mapped_column(String(4), nullable=True)
-    rev: Mapped[int] = mapped_column(Integer, default=0)
+    rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Trial(Base):
@@ -96,14 +98,14 @@ class Trial(Base):
     started_at: Mapped[Optional[dt.datetime]] = mapped_column(nullable=True)
     best_epoch: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
     best_value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    compute_s: Mapped[float] = mapped_column(Float, default=0.0)
+    compute_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     peak_rss_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
     spec_key: Mapped[Optional[str]] = mapped_column(String(1000), nullable=True)
     state_key: Mapped[Optional[str]] = mapped_column(String(1000), nullable=True)
-    summary: Mapped[str] = mapped_column(Text, default="")
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")
     fail_reason: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
-    stop_reason: Mapped[str] = mapped_column(Text, default="")
-    rev: Mapped[int] = mapped_column(Integer, default=0)
+    stop_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class EpochMetric(Base):
@@ -118,7 +120,7 @@ class EpochMetric(Base):
     name: Mapped[str] = mapped_column(String(200))
     value: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    rev: Mapped[int] = mapped_column(Integer, default=0)
+    rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Visit(Base):
@@ -136,12 +138,12 @@ class Visit(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
-    status: Mapped[str] = mapped_column(String(10), default="done")
+    status: Mapped[str] = mapped_column(String(10), default="done", server_default="done")
     deadline_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     peak_rss_bytes: Mapped[Optional[int]] = mapped_column(BigInteger, nullable=True)
     lost_reason: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)
-    error: Mapped[str] = mapped_column(Text, default="")
-    rev: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Command(Base):

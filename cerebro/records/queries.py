@@ -6,10 +6,12 @@ values (dicts, lists, ISO timestamps), so that the REST API and the HTML report 
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 import datetime as dt
 from typing import Any, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from cerebro.metrics import is_maximized, ranking_key
 from cerebro.records.db import RecordsDB
@@ -31,7 +33,7 @@ class NotFound(LookupError):
             ``(id, name, status)``, so that a caller can list them.
     """
 
-    def __init__(self, message: str, choices: Optional[list[tuple[int, str, str]]] = None):
+    def __init__(self, message: str, choices: Optional[list[tuple[int, str, str]]] = None) -> None:
         super().__init__(message)
         self.choices = list(choices or [])
 
@@ -84,7 +86,7 @@ def _experiment_dict(e: Experiment, counts: dict[str, int],
             "best_trial_id": best[2] if best else None}
 
 
-def _summaries(s, experiment_id: Optional[int] = None):
+def _summaries(s: Session, experiment_id: Optional[int] = None) -> Any:
     """Per experiment: trial counts by status and the best ``(model_id, value, trial id)``."""
     q = select(Trial.experiment_id, Trial.status, func.count()).group_by(
         Trial.experiment_id, Trial.status)
@@ -97,7 +99,7 @@ def _summaries(s, experiment_id: Optional[int] = None):
     counts: dict[int, dict[str, int]] = {}
     for eid, status, n in s.execute(q):
         counts.setdefault(eid, {})[status] = n
-    best: dict[int, tuple[str, float, int]] = {}
+    best: dict[int, tuple[str, Optional[float], int]] = {}
     for eid, mid, value, tid, direction, metric in s.execute(b.order_by(Trial.id)):
         d = direction if direction in ("min", "max") else metric_direction(metric)
         if better(value, best[eid][1] if eid in best else None, d):
@@ -126,7 +128,7 @@ def get_experiment(db: RecordsDB, experiment_id: int) -> dict[str, Any]:
     return out
 
 
-def _choices(s) -> list[tuple[int, str, str]]:
+def _choices(s: Session) -> list[tuple[int, str, str]]:
     return [(i, n, st) for i, n, st in s.execute(
         select(Experiment.id, Experiment.name, Experiment.status).order_by(Experiment.id.desc()))]
 
@@ -138,13 +140,14 @@ def resolve_experiment(db: RecordsDB, ref: Optional[str]) -> int:
         NotFound: No such experiment; its ``choices`` lists those that exist.
     """
     with db.session() as s:
-        q = select(Experiment.id).order_by(Experiment.id.desc())
+        newest = select(Experiment.id).order_by(Experiment.id.desc())
+        q: Optional[Select[int]] = newest
         text = None if ref is None else str(ref).strip()
         if text is not None:
-            by_name = s.scalar(q.where(Experiment.name == text).limit(1))
+            by_name = s.scalar(newest.where(Experiment.name == text).limit(1))
             if by_name is not None:
                 return by_name
-            q = q.where(Experiment.id == int(text)) if text.isdigit() else None
+            q = newest.where(Experiment.id == int(text)) if text.isdigit() else None
         eid = s.scalar(q.limit(1)) if q is not None else None
         if eid is None:
             choices = _choices(s)
@@ -169,19 +172,19 @@ def _trial_dict(t: Trial) -> dict[str, Any]:
     return d
 
 
-def sort_key(field: str):
+def sort_key(field: str) -> Any:
     """A sort key for trial dicts by a field, a metric or ``hp.<hyperparameter>``.
 
     Values that are missing sort last; mixed types sort by their text.
     """
-    def value(t: dict):
+    def value(t: dict[str, Any]) -> Any:
         if field.startswith("hp."):
             return t["hyperparameters"].get(field[3:])
         if field in t and field not in ("metrics", "hyperparameters"):
             return t[field]
         return t["metrics"].get(field)
 
-    def key(t: dict):
+    def key(t: dict[str, Any]) -> Any:
         v = value(t)
         if v is None:
             return (1, 0, "")
@@ -237,6 +240,7 @@ def get_trial(db: RecordsDB, trial_id: int) -> dict[str, Any]:
         if t is None:
             raise NotFound(f"no trial {trial_id}")
         e = s.get(Experiment, t.experiment_id)
+        assert e is not None  # a trial's experiment (foreign key)
         out = _trial_dict(t)
         out.update(experiment_id=t.experiment_id, experiment_name=e.name, metric=e.metric,
                    direction=direction_of(e), summary=t.summary or "", spec_key=t.spec_key,
@@ -247,7 +251,7 @@ def get_trial(db: RecordsDB, trial_id: int) -> dict[str, Any]:
 
 
 def histories(db: RecordsDB, experiment_id: int,
-              trial_id: Optional[int] = None) -> dict[str, dict[str, list]]:
+              trial_id: Optional[int] = None) -> dict[str, dict[str, list[Any]]]:
     """``{model_id: {metric: [values by epoch]}}`` of an experiment (or of one trial)."""
     q = (select(Trial.model_id, EpochMetric.name, EpochMetric.epoch, EpochMetric.value)
          .join(Trial, Trial.id == EpochMetric.trial_id)
@@ -255,7 +259,7 @@ def histories(db: RecordsDB, experiment_id: int,
          .order_by(Trial.id, EpochMetric.name, EpochMetric.epoch))
     if trial_id is not None:
         q = q.where(Trial.id == trial_id)
-    out: dict[str, dict[str, list]] = {}
+    out: dict[str, dict[str, list[Any]]] = {}
     with db.session() as s:
         for model_id, name, epoch, value in s.execute(q):
             series = out.setdefault(model_id, {}).setdefault(name, [])
@@ -318,7 +322,7 @@ def get_command(db: RecordsDB, command_id: int) -> dict[str, Any]:
 
 
 def add_command(db: RecordsDB, experiment_id: int, action: str, model_id: Optional[str] = None,
-                params: Optional[dict] = None, epochs: Optional[int] = None) -> dict[str, Any]:
+                params: Optional[dict[str, Any]] = None, epochs: Optional[int] = None) -> dict[str, Any]:
     """Queues a command for a running search; it is applied at the next sub-epoch boundary.
 
     Raises:

@@ -20,6 +20,8 @@ A database error never stops the search: it is logged and the event is dropped.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 import contextlib
 import json
 import math
@@ -47,7 +49,7 @@ ON_EXISTING = ("resume", "overwrite", "new")
 
 def jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON values: numpy scalars unwrapped, NaN/inf as ``None``."""
-    def default(o):
+    def default(o: Any) -> Any:
         item = getattr(o, "item", None)
         if callable(item):
             return item()
@@ -55,7 +57,7 @@ def jsonable(obj: Any) -> Any:
             return list(o)
         return str(o)
 
-    def clean(o):
+    def clean(o: Any) -> Any:
         if isinstance(o, float) and not math.isfinite(o):
             return None
         if isinstance(o, dict):
@@ -115,16 +117,17 @@ class Recorder(CommandSource, Listener):
             ``"new"`` records another experiment beside it.
     """
 
-    def __init__(self, target, experiment_name: str, *, kind: str = "tune",
+    def __init__(self, target: Any, experiment_name: str, *, kind: str = "tune",
                  metric: str = "val_loss", direction: Optional[str] = None,
                  num_workers: Optional[int] = None, budget: Optional[int] = None,
-                 params: Optional[Callable[[str], dict]] = None,
-                 config: Optional[dict] = None, on_existing: OnExisting = "resume"):
+                 params: Optional[Callable[[str], dict[str, Any]]] = None,
+                 config: Optional[dict[str, Any]] = None, on_existing: OnExisting = "resume") -> None:
         if on_existing not in ON_EXISTING:
             raise ValueError(f"on_existing must be one of {list(ON_EXISTING)}, "
                              f"got {on_existing!r}")
         config = jsonable(config or {})
-        objective = config.get("objective") if isinstance(config.get("objective"), dict) else {}
+        objective: dict[str, Any] = config["objective"] \
+            if isinstance(config.get("objective"), dict) else {}
         direction = direction or objective.get("direction")
         if direction not in ("min", "max"):
             direction = "max" if is_maximized(metric) else "min"
@@ -140,7 +143,7 @@ class Recorder(CommandSource, Listener):
         self._mono0, self._base_s = time.monotonic(), max(0.0, age)
         log.info("recording experiment %d (%s) in %r", self.experiment_id, experiment_name, self.db)
 
-    def _open(self, name: str, on_existing: str, fields: dict, config: dict):
+    def _open(self, name: str, on_existing: str, fields: dict[str, Any], config: dict[str, Any]) -> Any:
         with self.db.session() as s:
             if on_existing == "overwrite":
                 ids = s.scalars(select(Experiment.id).where(Experiment.name == name)).all()
@@ -168,7 +171,7 @@ class Recorder(CommandSource, Listener):
     # -- plumbing ---------------------------------------------------------------------------
     def _now_s(self) -> float:
         """Seconds since the experiment was created (continues across a resume)."""
-        return self._base_s + time.monotonic() - self._mono0
+        return float(self._base_s + time.monotonic() - self._mono0)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[tuple[Any, Experiment]]:
@@ -179,7 +182,7 @@ class Recorder(CommandSource, Listener):
             self.rev = exp.rev
             yield s, exp
 
-    def _trial(self, s, model_id: str) -> Trial:
+    def _trial(self, s: Session, model_id: str) -> Trial:
         tid = self._trials.get(model_id)
         row = s.get(Trial, tid) if tid is not None else None
         if row is None:  # (an id cached from a transaction that rolled back finds nothing)
@@ -195,7 +198,7 @@ class Recorder(CommandSource, Listener):
         row.rev, row.updated_at = self.rev, utcnow()
         return row
 
-    def _open_visits(self, s, **where) -> list[Visit]:
+    def _open_visits(self, s: Session, **where: Any) -> list[Visit]:
         q = select(Visit).where(Visit.experiment_id == self.experiment_id,
                                 Visit.end_s.is_(None))
         for key, value in where.items():
@@ -272,7 +275,7 @@ class Recorder(CommandSource, Listener):
                         status="running", deadline_s=_float(e.deadline_s), error="",
                         rev=self.rev))
 
-    def _visit(self, s, t: Trial, e: VisitDone | VisitLost, start_s: float) -> Visit:
+    def _visit(self, s: Session, t: Trial, e: VisitDone | VisitLost, start_s: float) -> Visit:
         """The open visit an end event is about (or a new row when none was started)."""
         epoch = e.epoch + 1
         for v in self._open_visits(s, trial_id=t.id, worker=e.partition):
@@ -337,11 +340,11 @@ class Recorder(CommandSource, Listener):
             t.best_epoch, t.best_value = best_epoch + 1, value
 
     # -- the end ----------------------------------------------------------------------------
-    def done(self, stats: Optional[dict] = None) -> None:
+    def done(self, stats: Optional[dict[str, Any]] = None) -> None:
         """The search finished normally."""
         self._finish("DONE", stats=stats)
 
-    def set_stats(self, stats: dict) -> None:
+    def set_stats(self, stats: dict[str, Any]) -> None:
         """Stores the engine figures (utilisation, hop overhead, …) of the experiment."""
         try:
             with self._tx() as (_, exp):
@@ -355,7 +358,7 @@ class Recorder(CommandSource, Listener):
             self._finish("FAILED", error=error or "the search stopped with an error")
         self.db.close()
 
-    def _finish(self, status: str, stats: Optional[dict] = None, error: str = "") -> None:
+    def _finish(self, status: str, stats: Optional[dict[str, Any]] = None, error: str = "") -> None:
         self._finished = True
         try:
             with self._tx() as (s, exp):
@@ -377,13 +380,13 @@ class Recorder(CommandSource, Listener):
             log.warning("could not record the end of experiment %d: %s", self.experiment_id, e)
 
 
-def _aware(t):
+def _aware(t: Any) -> Any:
     import datetime as dt
 
     return t.replace(tzinfo=dt.timezone.utc) if t.tzinfo is None else t
 
 
-def _delete_experiments(s, ids: list[int]) -> None:
+def _delete_experiments(s: Session, ids: list[int]) -> None:
     """Deletes experiments and everything under them (explicitly: no reliance on cascades)."""
     trial_ids = select(Trial.id).where(Trial.experiment_id.in_(ids))
     s.execute(delete(EpochMetric).where(EpochMetric.trial_id.in_(trial_ids)))

@@ -34,7 +34,7 @@ class SearchRecording:
         commands: The dashboard's pending commands (``None`` when records are off).
     """
 
-    def __init__(self, recorder, mlflow=None):
+    def __init__(self, recorder: Any, mlflow: Any = None) -> None:
         self.recorder = recorder
         self.mlflow = mlflow
         self.listeners: list[Listener] = [x for x in (recorder, mlflow) if x is not None]
@@ -45,14 +45,14 @@ class SearchRecording:
     def experiment_id(self) -> Optional[int]:
         return self.recorder.experiment_id if self.recorder else None
 
-    def done(self, stats: Optional[dict] = None) -> None:
+    def done(self, stats: Optional[dict[str, Any]] = None) -> None:
         """The hopper finished normally; ``stats`` are its figures."""
         if self.recorder:
             self.recorder.done(stats)
         if self.mlflow:
             self.mlflow.done(stats)
 
-    def set_stats(self, stats: dict) -> None:
+    def set_stats(self, stats: dict[str, Any]) -> None:
         """Keeps the engine figures with the experiment."""
         if self.recorder:
             self.recorder.set_stats(stats)
@@ -64,14 +64,14 @@ class SearchRecording:
         if self.mlflow:
             self.mlflow.close()
 
-    def finish(self, result) -> None:
+    def finish(self, result: Any) -> None:
         """The search's result is known (after :meth:`close`): MLflow gets the best model."""
         if self.mlflow:
             self.mlflow.finish(result)
 
 
-def record_search(store, name: str, *, records: Any = None, mlflow: Any = None,
-                  **recorder_kwargs) -> SearchRecording:
+def record_search(store: Any, name: str, *, records: Any = None, mlflow: Any = None,
+                  **recorder_kwargs: Any) -> SearchRecording:
     """Opens the records of a search that is about to start.
 
     Args:
@@ -105,7 +105,7 @@ def record_search(store, name: str, *, records: Any = None, mlflow: Any = None,
     return SearchRecording(recorder, tracker)
 
 
-def _mlflow_logger(setting: Any, name: str, info: dict):
+def _mlflow_logger(setting: Any, name: str, info: dict[str, Any]) -> Any:
     """The search's started ``MlflowLogger``, or ``None`` (not asked for, or cannot start)."""
     if setting is None and not os.environ.get("CEREBRO_MLFLOW"):
         return None  # the common case: MLflow is not even looked at

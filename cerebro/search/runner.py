@@ -10,15 +10,15 @@ the listeners (console, records, MLflow) onto the ``EventBus`` and assembles the
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._logging import get_logger
-from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, PoolSupervisor
+from cerebro.engine import EventBus, LivenessPolicy, ModelHopper, ModelRun, Phases, PoolSupervisor
 from cerebro.engine.ports import Backend
 from cerebro.engine.runs import Objective, visit_seed
+from cerebro.keras.state import KERAS_BUILD_LOCK
 from cerebro.search import result as result_mod
 from cerebro.search.callbacks import CallbackDriver, optimizer_learning_rate
 from cerebro.search.source import DONE, BuiltModel, TrialRequest, TrialSource
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("search")
-# Keras and AutoKeras keep global build state (name counters, the session, hyperparameter
-# scopes): two searches in one driver process build their models one at a time.
-_BUILD_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass
@@ -58,12 +55,18 @@ class RunnerSettings:
         config: Anything worth keeping with the records (epochs, space, ...).
         liveness: Visit deadlines; ``max_restarts``: worker restarts allowed (default: the
             backend's settings).
-        strict_order: Scheduler mode.
+        strict_order: Visit order: ``False`` (default) is work-conserving (a model trains
+            on any partition it has not visited this epoch; the order taken is logged in
+            ``log.json`` and replayed on resume), ``True`` the seeded strict rotation (the
+            same order, so the same result, whatever the timing).
         callbacks: Epoch-level Keras callbacks every trial runs on the driver
             (``cerebro.search.callbacks.check_callbacks`` checked them); a trial's own
             come with its ``BuiltModel.callbacks``.
         stopper: Ends hopeless trials at epoch boundaries (``cerebro.search.stopping``);
             ``None``: every trial trains all its epochs.
+        phases: The start-up phases, started when ``fit`` began (the front end marks data
+            preparation); default: started when the runner runs. The result's
+            ``stats["phases"]`` holds them (``cerebro.engine.phases``).
     """
 
     project: str
@@ -79,11 +82,12 @@ class RunnerSettings:
     config: dict[str, Any] = dataclasses.field(default_factory=dict)
     liveness: Optional[LivenessPolicy] = None
     max_restarts: Optional[int] = None
-    strict_order: bool = True
+    strict_order: bool = False
     on_existing: str = "resume"
     clock: Optional[Callable[[], float]] = None
     callbacks: tuple[object, ...] = ()
     stopper: Optional[Stopper] = None
+    phases: Optional[Phases] = None
 
 
 def _build_seed(settings: RunnerSettings, req: TrialRequest) -> int:
@@ -121,13 +125,16 @@ class SearchRunner:
         self.exhausted = False
         self.callbacks = CallbackDriver(settings.callbacks, settings.verbose)
         self.early = early_stopping(settings.stopper, source.objective)
+        self.phases = settings.phases or Phases()
 
     @property
     def objective(self) -> Objective:
         return self.source.objective
 
     def _build(self, req: TrialRequest) -> BuiltModel:
-        with _BUILD_LOCK:
+        # Keras and AutoKeras keep global build state (name counters, the session,
+        # hyperparameter scopes): every driver-side build holds the one build lock.
+        with KERAS_BUILD_LOCK:
             return req.build(_build_seed(self.settings, req))
 
     # -- the whole search ------------------------------------------------------------------------
@@ -137,6 +144,7 @@ class SearchRunner:
         from cerebro.records import record_search
 
         s = self.settings
+        phases = self.phases = s.phases or Phases()
         workers = self.backend.num_workers
         if self.early is not None:  # a resumed search compares with its earlier trials too
             for model_id in self.source.earlier_trials():
@@ -155,6 +163,7 @@ class SearchRunner:
                                     "tuner": self.source.name,
                                     "early_stopping": repr(s.stopper) if s.stopper else None},
                             on_existing=s.on_existing)
+        phases.mark("records_ready")
         bus = EventBus([reporter, *rec.listeners, *map(as_listener, s.listeners)],
                        commands=rec.commands)
         supervisor = PoolSupervisor(
@@ -163,13 +172,14 @@ class SearchRunner:
             clock=s.clock or time.monotonic)
         hopper = ModelHopper(supervisor, self.layout, self.objective, workers, seed=s.seed,
                              strict_order=s.strict_order, emit=bus.emit,
-                             commands=bus.pending_commands)
+                             commands=bus.pending_commands, phases=phases)
         clock = supervisor.clock
         t0 = clock()
         try:
             stats = hopper.run(self)
             figures = stats.figures(workers, clock() - t0, supervisor.start_s,
                                     supervisor.restarts)
+            figures["phases"] = phases.as_dict()
             bus.close()
             rec.done(figures)
         finally:
@@ -254,13 +264,15 @@ class SearchRunner:
             self.source.finish(req.model_id, ModelStatus.FAILED, None, error)
             return False
         run = self._write(req, built)
+        self.phases.mark("first_model_built")
         start_epoch, init_state = self._initial_state(hopper, req)
         run.state_key = init_state
         run.learning_rate = self.callbacks.start(req.model_id, req.epochs, start_epoch,
                                                  built.learning_rate, built.callbacks)
         hopper.emit(ModelAdded(req.model_id, req.epochs, req.params, run.spec_key,
                                built.summary))
-        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch)
+        hopper.add_model(run, max(1, req.epochs - start_epoch), start_epoch=start_epoch,
+                         cost_hint=built.cost_hint)
         return True
 
     def _write(self, req: TrialRequest, built: BuiltModel) -> ModelRun:

@@ -47,6 +47,9 @@ class BuiltModel:
         callbacks: The trial's own epoch-level Keras callbacks (``SparkEstimator(callbacks=
             ...)``), checked; run on the driver after the search's (a resumed trial, which
             is not rebuilt, runs only the search's).
+        cost_hint: The model's estimated multiply-adds per sample
+            (``cerebro.keras.cost.cost_hint``): the scheduler ranks it by this until its
+            first sub-epoch is measured.
     """
 
     spec: bytes
@@ -57,6 +60,7 @@ class BuiltModel:
     summary: str = ""
     learning_rate: Optional[float] = None
     callbacks: tuple[Any, ...] = ()
+    cost_hint: Optional[float] = None
 
 
 @dataclasses.dataclass

@@ -76,6 +76,10 @@ class ModelSelection:
             epoch stops), ``"asha"`` (asynchronous successive halving) or a
             ``cerebro.search.stopping.Stopper``. A stopped model is ``STOPPED`` in the
             result (``statuses``, ``stop_reasons``, ``to_pandas()``) and the records.
+        strict_order: ``True``: every model visits the partitions in a seeded order fixed in
+            advance, so a rerun gives the same models whatever the timing. ``False``
+            (default): work-conserving, a model takes any partition it has not visited in
+            the epoch (faster with models of different sizes; the order taken is logged).
     """
 
     def __init__(self, backend, store, estimator_gen_fn: Callable[[dict], SparkEstimator],
@@ -84,13 +88,16 @@ class ModelSelection:
                  feature_columns: Sequence[str] = ("features",), verbose: int = 1,
                  parallelism: Optional[int] = None, seed: int = 0,
                  project_name: Optional[str] = None, records=None, mlflow=None,
-                 listeners: Sequence = (), early_stopping=None):
+                 listeners: Sequence = (), early_stopping=None,
+                 strict_order: bool = False):
         if not callable(estimator_gen_fn):
             raise TypeError("estimator_gen_fn must be callable: params -> SparkEstimator")
         if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
             raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
         if parallelism is not None and parallelism < 1:
             raise ValueError(f"parallelism must be >= 1, got {parallelism}")
+        if not isinstance(strict_order, bool):
+            raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
         self.backend, self.store = backend, store
         self.estimator_gen_fn = estimator_gen_fn
         self.search_space = check_space(search_space)
@@ -101,7 +108,7 @@ class ModelSelection:
         self.feature_columns = list(feature_columns)
         self.verbose = verbose
         self.parallelism = parallelism
-        self.seed = seed
+        self.seed, self.strict_order = seed, strict_order
         self.run_id = uuid.uuid4().hex[:6]
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
         self.records, self.mlflow = records, mlflow
@@ -161,6 +168,7 @@ class ModelSelection:
             evaluation_metric=self.evaluation_metric, seed=self.seed, verbose=self.verbose,
             kind="tune", records=getattr(self, "records", None), mlflow=getattr(self, "mlflow", None),
             listeners=tuple(self.listeners), stopper=getattr(self, "stopper", None),
+            strict_order=self.strict_order,
             config={"num_epochs": self.num_epochs, "seed": self.seed,
                     "space": {k: repr(v) for k, v in self.search_space.items()}})
         weight = [info.weight_column] if info.weight_column else []

@@ -56,6 +56,7 @@ class SearcherSource(TrialSource):
     def _build(self, params: dict[str, Any], seed: int) -> BuiltModel:
         import keras
 
+        from cerebro.keras.cost import cost_hint
         from cerebro.tune.search import model_io
 
         keras.utils.set_random_seed(seed)  # the model's initial weights
@@ -65,7 +66,7 @@ class SearcherSource(TrialSource):
         return BuiltModel(spec, est.batch_size, io, custom_objects=est.custom_objects,
                           transformation_fn=est.transformation_fn_bytes(),
                           learning_rate=optimizer_learning_rate(est.model),
-                          callbacks=tuple(est.callbacks))
+                          callbacks=tuple(est.callbacks), cost_hint=cost_hint(est.model))
 
     def finish(self, model_id: str, status: ModelStatus, best_value: Optional[float] = None,
                error: str = "", reason: str = "") -> None:

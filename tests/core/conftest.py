@@ -17,7 +17,8 @@ def small_mnist(spark, mnist_arrays):
 
 @pytest.fixture(scope="session")
 def random_search(spark, small_mnist, tmp_path_factory):
-    """One RandomSearch (3 models x 2 epochs), shared by the search and hopping tests."""
+    """One RandomSearch (3 models x 2 epochs), shared by the search and hopping tests:
+    ``(result, store, visits)``, ``visits`` the payloads of its ``visit_done`` events."""
     from cerebro.backend import SparkBackend
     from cerebro.storage import LocalStore
     from cerebro.tune import RandomSearch, hp_choice, hp_loguniform
@@ -26,8 +27,11 @@ def random_search(spark, small_mnist, tmp_path_factory):
 
     store = LocalStore(str(tmp_path_factory.mktemp("random") / "store"))
     backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    visits: list[dict] = []
     search = RandomSearch(backend, store, estimator_fn(batch_size=64),
                           {"lr": hp_loguniform(-4, -1), "units": hp_choice([16, 32])},
                           num_models=3, num_epochs=2, evaluation_metric="loss",
-                          validation="is_val", verbose=0, seed=1, project_name="random")
-    return search.fit(small_mnist[0]), store
+                          validation="is_val", verbose=0, seed=1, project_name="random",
+                          listeners=[lambda kind, p: visits.append(p) if kind == "visit_done"
+                                     else None])
+    return search.fit(small_mnist[0]), store, visits

@@ -164,7 +164,7 @@ def test_worker_runtime_hops_equal_plain_keras(xy, store, cache_bytes):
 def test_visit_log_lists_every_partition_once_per_epoch(random_search):
     from cerebro.storage.layout import RunLayout
 
-    result, store = random_search
+    result, store, _ = random_search
     layout = RunLayout(store, "random")
     first_partitions = []
     for mid, model in result.models.items():
@@ -185,13 +185,27 @@ def test_visit_log_lists_every_partition_once_per_epoch(random_search):
     assert len(set(first_partitions)) > 1, "models must start their epochs on different workers"
 
 
+def test_a_visit_reports_the_threads_it_used(random_search):
+    """Elastic threads on real Spark workers (local[2], one core each): while two models
+    train, each visit keeps its worker's one thread; a visit whose host's other worker has
+    nothing runnable (the last model alone) runs torch on both cores, and says so."""
+    result, _, visits = random_search
+    threads = [p["threads"] for p in visits]
+    assert len(threads) == 3 * 2 * 4 and set(threads) <= {1, 2}, threads
+    assert 1 in threads and 2 in threads, threads
+    stats = result.stats
+    assert stats["cores"] == 2
+    assert stats["core_s"] == pytest.approx(sum(p["threads"] * p["compute_s"] for p in visits))
+    assert stats["core_s"] > stats["time_s"]["compute_s"]
+
+
 def test_a_graceful_shutdown_cancels_no_finished_worker_job(spark, random_search):
     """After a search the workers' jobs end by themselves: cancelling them anyway made Spark
     log 'Failed to cancel job group ... Cannot find active jobs' after every search."""
     from cerebro.backend import SparkBackend
     from cerebro.data.prepare import load_dataset_info
 
-    _, store = random_search
+    _, store, _ = random_search
     backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
     pool = backend.start_workers(store, load_dataset_info(store), ["features", "label"])
     cancelled: list[tuple[int, int]] = []
@@ -200,3 +214,4 @@ def test_a_graceful_shutdown_cancels_no_finished_worker_job(spark, random_search
     pool.shutdown()
     assert all(not job.is_alive() for job in pool._jobs.values()) and len(pool._jobs) == 2
     assert cancelled == []
+

@@ -63,7 +63,7 @@ def test_is_maximized(metric, maximized):
 
 
 def test_random_search_minimises_the_loss(random_search):
-    result, _ = random_search
+    result, _, _ = random_search
     models = result.models
     assert len(models) == 3 and set(result.statuses.values()) == {"DONE"}
     assert all(len(m.history["val_loss"]) == 2 for m in models.values())
@@ -75,7 +75,7 @@ def test_random_search_minimises_the_loss(random_search):
 
 
 def test_result_api(random_search):
-    result, _ = random_search
+    result, _, _ = random_search
     best = result.get_best_model()
     models = result.models
     assert best.model_id in models and models[best.model_id] is best
@@ -94,7 +94,7 @@ def test_result_api(random_search):
 def test_transform_matches_keras_predict(random_search, small_mnist, spark):
     from pyspark.ml.linalg import Vectors
 
-    result, _ = random_search
+    result, _, _ = random_search
     x = small_mnist[1][0][:50]
     df = spark.createDataFrame([(i, Vectors.dense(x[i].tolist())) for i in range(len(x))],
                                ["id", "features"]).repartition(3)
@@ -111,7 +111,7 @@ def test_transform_matches_keras_predict(random_search, small_mnist, spark):
 
 
 def test_plot_history_writes_a_png(random_search, tmp_path):
-    result, _ = random_search
+    result, _, _ = random_search
     path = result.plot_history(str(tmp_path / "history.png"))
     with open(path, "rb") as f:
         data = f.read()

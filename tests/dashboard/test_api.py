@@ -243,6 +243,8 @@ def test_stuck_visit_is_flagged(tmp_path):
 
 
 def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
+    """Records without spec/state keys fall back to the project's RunLayout (the spec under
+    ``runs/<project>/<model id>/``, its newest state)."""
     import keras
     import numpy as np
     from fastapi.testclient import TestClient
@@ -251,15 +253,18 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
     from cerebro.keras import state as sm
     from cerebro.records import Recorder
     from cerebro.storage import LocalStore
+    from cerebro.storage.layout import RunLayout
 
     store = LocalStore(str(tmp_path))
+    lay = RunLayout(store, "dl")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="out")])
     model.compile("adam", "mse")
-    store.write_bytes("runs/m/model.keras", sm.model_to_bytes(model))
+    store.write_bytes(lay.spec_key("m"), sm.model_to_bytes(model))
     first = sm.get_state(model)
-    store.write_bytes("runs/m/state-000001.npz", sm.state_to_bytes(first))
+    store.write_bytes(lay.state_key("m", 1), sm.state_to_bytes(first))
     later = dict(first, weights=[np.full_like(w, 0.5) for w in first["weights"]])
-    store.write_bytes("runs/m/state-000003.npz", sm.state_to_bytes(later))
+    store.write_bytes(lay.state_key("m", 3), sm.state_to_bytes(later))
+    assert lay.spec_key("m").startswith("runs/dl/m/")  # the project folder is in the key
     rec = Recorder(store, "dl")
     rec.on_model_added(ModelAdded("m", epochs=1))
     rec.on_model_done(ModelDone("m", status=ModelStatus.DONE))
@@ -275,7 +280,7 @@ def test_keras_download_is_the_spec_with_the_result_state(tmp_path):
 
     assert all(np.allclose(w, 0.5) for w in download().get_weights())  # the newest state
     # the result's state wins
-    rec.on_model_done(ModelDone("m", ModelStatus.DONE, state_key="runs/m/state-000001.npz"))
+    rec.on_model_done(ModelDone("m", ModelStatus.DONE, state_key=lay.state_key("m", 1)))
     for got, want in zip(download().get_weights(), first["weights"]):
         np.testing.assert_allclose(got, want)
     summary = c.get("/api/trials/1/summary", headers=AUTH).json()

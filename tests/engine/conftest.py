@@ -79,7 +79,8 @@ def engine(tmp_path):
     """``engine(num_workers, script=..., **supervisor/pool options)`` -> ``Engine``."""
 
     def make(num_workers: int = 2, script=None, liveness: Optional[LivenessPolicy] = None,
-             max_restarts: int = 10, commands=None, store_dir: str = "store", **pool_kw) -> Engine:
+             max_restarts: int = 10, commands=None, store_dir: str = "store",
+             strict_order: bool = True, **pool_kw) -> Engine:
         store = LocalStore(str(tmp_path / store_dir))
         pool = ScriptedPool(num_workers, script, store=store, **pool_kw)
         supervisor = PoolSupervisor(lambda: pool, liveness or LivenessPolicy(floor_s=5.0),
@@ -87,7 +88,8 @@ def engine(tmp_path):
         layout = RunLayout(store, "proj")
         events: list[Event] = []
         hopper = ModelHopper(supervisor, layout, Objective("val_loss", "min"), num_workers,
-                             seed=3, emit=events.append, commands=commands)
+                             seed=3, strict_order=strict_order, emit=events.append,
+                             commands=commands)
         return Engine(pool, hopper, supervisor, layout, events)
 
     return make

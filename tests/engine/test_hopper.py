@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cerebro.backend.scripted import Outcome
-from cerebro.wire import EpochEnd, ModelStatus
+from cerebro.wire import EpochEnd, ModelStatus, VisitDone, VisitStarted
 from cerebro.wire import ModelDone as ModelDoneEvent
 
 from .conftest import Plan
@@ -77,3 +79,26 @@ def test_stop_at_an_epoch_end_frees_the_slot_for_the_next_model(engine):
     assert plan.done == ["a", "b"]
     assert max(t.epoch for _, t in e.pool.tasks if t.model_id == "a") == 1  # no visit after
     assert len([t for _, t in e.pool.tasks if t.model_id == "b"]) == 4
+
+
+def test_elastic_threads_a_lone_model_uses_the_idle_workers_cores(engine):
+    """One model on two one-core workers of one host: each visit gets both cores; with two
+    models each keeps its own; utilisation counts threads x compute seconds."""
+    e = engine(num_workers=2, hosts={0: "h", 1: "h"}, cores={0: 1, 1: 1})
+    stats = e.hopper.run(Plan([("big", 2)], parallelism=1))
+    assert [t.threads for _, t in e.pool.tasks] == [2] * 8  # 2 epochs x (2 train + 2 eval)
+    assert stats.cores == 2 and stats.core_s == 2 * stats.compute_s
+    assert stats.utilisation(2) == pytest.approx(1.0)  # one 2-thread visit at a time
+    assert {d.threads for d in e.kinds(VisitDone)} == {2}
+    assert {s.threads for s in e.kinds(VisitStarted)} == {2}
+
+    e2 = engine(num_workers=2, hosts={0: "h", 1: "h"}, cores={0: 1, 1: 1}, store_dir="s2")
+    e2.hopper.run(Plan([("a", 1), ("b", 1)], parallelism=2))
+    assert {t.threads for _, t in e2.pool.tasks} == {1}
+
+
+def test_elastic_threads_are_off_when_the_pool_does_not_report_cores(engine):
+    e = engine(num_workers=2)
+    stats = e.hopper.run(Plan([("m", 1)], parallelism=1))
+    assert {t.threads for _, t in e.pool.tasks} == {None}
+    assert stats.utilisation(2) == pytest.approx(0.5)

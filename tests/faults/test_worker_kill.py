@@ -65,7 +65,7 @@ def _search(spark, store, df, seed=3, **backend_kw):
     space = {"units": hp_choice([16, 32]), "lr": hp_choice([1e-3, 3e-3])}
     return GridSearch(backend, store, gen, space, num_epochs=3, evaluation_metric="accuracy",
                       validation="is_val", feature_columns=["features"], label_columns=["label"],
-                      verbose=0, seed=seed)
+                      verbose=0, seed=seed, strict_order=True)  # compared with a clean run
 
 
 @pytest.fixture(scope="module")

@@ -34,26 +34,34 @@ class SimResult:
         return self.busy / (self.makespan * self.num_workers)
 
 
-def simulate(
+def simulate_measured(
     sched: Scheduler, sim_seed: int = 0, duration: Duration = default_duration
+) -> SimResult:
+    """As :func:`simulate`, telling the scheduler each visit's time (longest first)."""
+    return simulate(sched, sim_seed, duration, measured=True)
+
+
+def simulate(
+    sched: Scheduler, sim_seed: int = 0, duration: Duration = default_duration,
+    measured: bool = False,
 ) -> SimResult:
     """Runs ``sched`` to completion with random visit durations."""
     rng = random.Random(sim_seed)
-    heap: list[tuple[float, int, Visit]] = []
     res = SimResult(0.0, 0.0, sched.num_partitions)
     now = 0.0
     seq = 0
+    heap: list[tuple[float, int, Visit, float]] = []
     while True:
         for v in sched.assign():
             d = duration(rng, v)
             res.busy += d
             res.assignments.append((now, v))
-            heapq.heappush(heap, (now + d, seq, v))
+            heapq.heappush(heap, (now + d, seq, v, d))
             seq += 1
         if not heap:
             break
-        now, _, v = heapq.heappop(heap)
-        res.events.extend(sched.complete(v))
+        now, _, v, d = heapq.heappop(heap)
+        res.events.extend(sched.complete(v, d if measured else None))
     res.makespan = now
     assert not sched.has_work(), "simulation stalled with work left"
     return res

@@ -26,7 +26,7 @@ from cerebro.mop import (
     VisitKind,
 )
 
-from .sim import simulate
+from .sim import simulate, simulate_measured
 
 TRAIN, EVAL = VisitKind.TRAIN, VisitKind.EVAL
 
@@ -63,6 +63,7 @@ class Ref:
     start: int
     end: int
     removed: bool = False  # removal requested
+    replay: dict[int, list[int]] = field(default_factory=dict)
     train: dict[int, list[int]] = field(default_factory=dict)
     evals: dict[int, list[int]] = field(default_factory=dict)
 
@@ -101,6 +102,14 @@ class SchedulerMachine(RuleBasedStateMachine):
     def live(self) -> dict[str, Ref]:
         return {i: r for i, r in self.refs.items() if not r.removed}
 
+    def plan(self, r: Ref, e: int) -> list[int] | None:
+        """The pinned TRAIN order of epoch ``e``: strict, replayed, or none."""
+        rep = r.replay.get(e)
+        if self.strict:
+            base = expected_order(self.p, self.seed, e, r.ordinal)
+            return rep + [w for w in base if w not in rep] if rep else base
+        return list(rep) if rep else None
+
     def runnable(self, mid: str, w: int) -> VisitKind | None:
         r = self.refs[mid]
         if (
@@ -110,9 +119,9 @@ class SchedulerMachine(RuleBasedStateMachine):
         ):
             return None
         e, kind, done = self.position(r)
-        if kind is TRAIN and self.strict:
-            order = expected_order(self.p, self.seed, e, r.ordinal)
-            return kind if order[len(done)] == w else None
+        plan = self.plan(r, e) if kind is TRAIN else None
+        if plan is not None and len(done) < len(plan):
+            return kind if plan[len(done)] == w else None
         return kind if w not in done else None
 
     # ----------------------------------------------------------------- rules
@@ -121,19 +130,27 @@ class SchedulerMachine(RuleBasedStateMachine):
         start=st.sampled_from([0, 0, 0, 1, 2]),
         ordinal=st.none() | st.integers(0, 5),
         readd=st.booleans(),
+        hint=st.none() | st.floats(0.1, 100.0),
+        replay=st.none() | st.randoms(use_true_random=False),
     )
     def add_model(
-        self, epochs: int, start: int, ordinal: int | None, readd: bool
+        self, epochs: int, start: int, ordinal: int | None, readd: bool,
+        hint: float | None, replay: random.Random | None,
     ) -> None:
         gone = [
             i for i, r in self.refs.items() if r.removed and i not in self.s._models
         ]
         mid = gone[0] if readd and gone else f"m{len(self.refs)}"
-        self.s.add_model(mid, epochs, start_epoch=start, ordinal=ordinal)
+        orders: dict[int, list[int]] = {}
+        for e in range(start, start + epochs + 1) if replay else ():
+            order = replay.sample(range(self.p), self.p)
+            orders[e] = order[: replay.randint(0, self.p)]  # a whole order or a prefix
+        self.s.add_model(mid, epochs, start_epoch=start, ordinal=ordinal, cost_hint=hint,
+                         replay=orders)
         k = self.added if ordinal is None else ordinal
         self.added += 1
         old = self.refs.get(mid)
-        r = Ref(k, start, start + epochs)
+        r = Ref(k, start, start + epochs, replay=orders)
         if old is not None:
             r.train = {e: p for e, p in old.train.items() if e < start}
             r.evals = {e: p for e, p in old.evals.items() if e < start}
@@ -145,6 +162,8 @@ class SchedulerMachine(RuleBasedStateMachine):
             w for w in range(self.p) if w not in self.running and w not in self.down
         ]
         before = {(mid, w): self.runnable(mid, w) for mid in self.refs for w in idle}
+        rank = {mid: self.s.remaining_s(mid) for mid, r in self.live().items()
+                if not self.finished(r)}
         new = self.s.assign()
         assert [v.partition for v in new] == sorted(v.partition for v in new)
         for v in new:
@@ -152,17 +171,26 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert before[(v.model_id, v.partition)] is v.kind
             assert v.epoch == self.position(self.refs[v.model_id])[0]
             self.running[v.partition] = v
+        # work-conserving: longest remaining first. A model still waiting that could have
+        # taken a worker has no more work left than the model that took it (bar local EVALs).
+        busy = {v.model_id for v in self.running.values()}
+        for v in new if not self.strict else ():
+            if v.kind is EVAL and self.refs[v.model_id].train[v.epoch][-1] == v.partition:
+                continue
+            for mid in rank:
+                if mid not in busy and before.get((mid, v.partition)) is not None:
+                    assert rank[mid] <= rank[v.model_id] + 1e-9, (mid, v, rank)
         # work conservation
         for w in self.s.idle_workers:
             for mid in self.refs:
                 assert self.runnable(mid, w) is None, (mid, w)
 
     @precondition(lambda self: self.running)
-    @rule(i=st.integers(0, 63))
-    def complete(self, i: int) -> None:
+    @rule(i=st.integers(0, 63), seconds=st.none() | st.floats(0.01, 10.0))
+    def complete(self, i: int, seconds: float | None = None) -> None:
         v = self.running.pop(sorted(self.running)[i % len(self.running)])
         r = self.refs[v.model_id]
-        events = self.s.complete(v)
+        events = self.s.complete(v, seconds)
         if r.removed:
             assert events == []
             return
@@ -180,12 +208,12 @@ class SchedulerMachine(RuleBasedStateMachine):
         with pytest.raises(SchedulerError):
             self.s.complete(v)
 
-    @rule(i=st.integers(0, 63))
-    def assign_and_complete(self, i: int) -> None:
+    @rule(i=st.integers(0, 63), seconds=st.none() | st.floats(0.01, 10.0))
+    def assign_and_complete(self, i: int, seconds: float | None) -> None:
         """Advances the run faster than single rules would."""
         self.assign()
         if self.running:
-            self.complete(i)
+            self.complete(i, seconds)
 
     @precondition(lambda self: self.running)
     @rule(i=st.integers(0, 63))
@@ -263,18 +291,14 @@ class SchedulerMachine(RuleBasedStateMachine):
                 if v.model_id == mid:
                     done = (r.train if v.kind is TRAIN else r.evals).get(v.epoch, [])
                     assert v.partition not in done
-                    if v.kind is TRAIN and self.strict:
-                        order = expected_order(self.p, self.seed, v.epoch, r.ordinal)
-                        assert order[len(done)] == v.partition
-            if self.strict:
-                for e, parts in r.train.items():
-                    if e >= r.start:
-                        assert (
-                            parts
-                            == expected_order(self.p, self.seed, e, r.ordinal)[
-                                : len(parts)
-                            ]
-                        )
+                    plan = self.plan(r, v.epoch) if v.kind is TRAIN else None
+                    if plan is not None and len(done) < len(plan):
+                        assert plan[len(done)] == v.partition
+            for e, parts in r.train.items():
+                plan = self.plan(r, e)
+                if e >= r.start and plan is not None:
+                    n = min(len(parts), len(plan))
+                    assert parts[:n] == plan[:n]
             if not r.removed:
                 e, kind, done = self.position(r)
                 assert s.progress(mid) == (e, kind, len(done))
@@ -295,8 +319,10 @@ class SchedulerMachine(RuleBasedStateMachine):
         for mid, r in self.live().items():
             for e in range(r.start, r.end):
                 assert sorted(self.s.visit_log(mid)[e]) == list(range(self.p))
-                if self.strict:
+                if self.strict and not r.replay:
                     assert self.s.visit_log(mid)[e] == self.s.train_order(mid, e)
+                plan = self.plan(r, e) or []
+                assert self.s.visit_log(mid)[e][: len(plan)] == plan
                 if self.evaluate:
                     assert sorted(self.s.eval_log(mid)[e]) == list(range(self.p))
                 else:
@@ -585,3 +611,107 @@ def test_resume_mid_epoch_continues_the_planned_order():
     with pytest.raises(SchedulerError, match="prefix"):
         bad.add_model("m", epochs=1, ordinal=2, trained=plan[1:])
     assert bad.models() == []
+
+
+# --------------------------------------------------------------------------
+# Longest remaining first, replayed orders
+# --------------------------------------------------------------------------
+def test_longest_remaining_first_from_hints_then_measurements() -> None:
+    s = Scheduler(2, strict_order=False, evaluate=False)
+    s.add_model("small", 1, cost_hint=1e3)
+    s.add_model("big", 1, cost_hint=8e3)
+    s.add_model("mid", 1, cost_hint=4e3)
+    first = s.assign()
+    assert [v.model_id for v in first] == ["big", "mid"]  # best first, lowest worker first
+    assert s.remaining_s("big") > s.remaining_s("mid") > s.remaining_s("small")
+    big, mid = first
+    s.complete(mid, seconds=1.0)  # mid measures 1 s: the hints scale to 0.25 ms per unit
+    assert s.remaining_s("mid") == 1.0 and s.remaining_s("small") == pytest.approx(0.5)
+    (v,) = s.assign()  # mid's freed worker is one it has visited: small goes there
+    assert v == Visit("small", mid.partition, 0, TRAIN)
+    s.complete(big, seconds=8.0)
+    (v,) = s.assign()  # big (8 s left) has visited its freed worker; mid (1 s) has not
+    assert v == Visit("mid", big.partition, 0, TRAIN)
+
+
+def test_measured_time_overrides_the_hint() -> None:
+    s = Scheduler(1, strict_order=False, evaluate=False)
+    s.add_model("a", 3, cost_hint=100.0)
+    s.add_model("b", 3, cost_hint=1.0)
+    (v,) = s.assign()
+    assert v.model_id == "a"
+    s.complete(v, seconds=0.5)  # a turns out fast: 2 x 0.5 s left
+    s.add_model("c", 1)  # no hint: the mean first measurement, 0.5 s
+    assert s.remaining_s("a") == pytest.approx(1.0)
+    assert s.remaining_s("b") == pytest.approx(3 * 1.0 * 0.5 / 100.0)
+    (v,) = s.assign()
+    assert v.model_id == "a"
+    s.complete(v, seconds=0.5)
+    (v,) = s.assign()  # a: 0.5 s left; c: 0.5 s (ties: fewer visits completed first)
+    assert v.model_id == "c"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    p=st.integers(1, 5),
+    models=st.integers(1, 5),
+    epochs=st.integers(1, 3),
+    strict=st.booleans(),
+    rnd=st.randoms(use_true_random=False),
+)
+def test_a_replayed_order_is_followed_whatever_the_timing(
+    p: int, models: int, epochs: int, strict: bool, rnd: random.Random
+) -> None:
+    orders = {f"m{i}": {e: rnd.sample(range(p), p) for e in range(epochs)}
+              for i in range(models)}
+    s = Scheduler(p, seed=rnd.randrange(9), strict_order=strict)
+    for mid, order in orders.items():
+        s.add_model(mid, epochs, replay=order, cost_hint=rnd.uniform(1, 10))
+    drain(s, rnd)
+    assert {mid: s.visit_log(mid) for mid in orders} == orders
+
+
+def test_resume_of_a_work_conserving_epoch_replays_its_prefix() -> None:
+    """The partitions a work-conserving run trained resume in any mode when replayed."""
+    wc = Scheduler(3, strict_order=False)
+    wc.add_model("m", 1)
+    (a,) = wc.assign()
+    wc.complete(a)
+    (b,) = wc.assign()
+    wc.complete(b)
+    prefix = wc.visit_log("m")[0]
+    assert len(prefix) == 2
+    for strict in (False, True):
+        s = Scheduler(3, seed=1, strict_order=strict)
+        s.add_model("m", 1, trained=prefix, replay={0: prefix})
+        (v,) = s.assign()
+        assert v.kind is TRAIN and v.partition not in prefix
+        drain(s)
+        assert s.visit_log("m")[0][:2] == prefix
+    with pytest.raises(SchedulerError, match="prefix"):
+        Scheduler(3, strict_order=False).add_model("m", 1, trained=prefix[::-1],
+                                                    replay={0: prefix})
+    with pytest.raises(SchedulerError, match="distinct"):
+        Scheduler(3).add_model("m", 1, replay={0: [1, 1]})
+
+
+def test_work_conserving_longest_first_beats_strict_on_heterogeneous_models() -> None:
+    """Sub-epochs varying tenfold (the seed space's spread): 4 workers, 12 models."""
+    def run(strict: bool, sim_seed: int) -> float:
+        times = {f"m{i}": 10 ** random.Random(sim_seed * 100 + i).uniform(0, 1)
+                 for i in range(12)}
+
+        def duration(rng: random.Random, v: Visit) -> float:
+            t = times[v.model_id] * rng.uniform(0.9, 1.1)
+            return t if v.kind is TRAIN else t / 4
+
+        s = Scheduler(4, seed=sim_seed, strict_order=strict)
+        for mid, t in times.items():
+            s.add_model(mid, 2, cost_hint=t)
+        return simulate_measured(s, sim_seed, duration).utilisation
+
+    strict = [run(True, k) for k in range(5)]
+    free = [run(False, k) for k in range(5)]
+    print(f"\nheterogeneous: strict {sum(strict) / 5:.3f}, work-conserving {sum(free) / 5:.3f}")
+    assert sum(free) > sum(strict)
+    assert min(free) >= 0.85

@@ -116,18 +116,20 @@ def test_hyperband_fills_a_bracket_in_parallel(tmp_path):
     assert nxt.hyperparameters.values["tuner/bracket"] in brackets | {min(brackets) - 1}
 
 
-def test_autokeras_private_flag_still_exists(tmp_path):
-    """``initial_hps_pending`` reads AutoKeras's ``_tried_initial_hps``: fail if it goes."""
+def test_initial_hps_pending_reads_the_public_state(tmp_path):
+    """``initial_hps_pending`` reads AutoKeras's public ``get_state()["tried_initial_hps"]``:
+    pending until the greedy oracle handed the user's initial values out."""
     from autokeras.tuners.greedy import GreedyOracle
 
     from cerebro.nas.proposals import initial_hps_pending
 
     oracle = GreedyOracle(objective=kt.Objective("val_accuracy", "max"), max_trials=2,
-                          initial_hps=[{"optimizer": "adam"}], hyperparameters=seed_space())
-    assert isinstance(oracle._tried_initial_hps, list)
+                          initial_hps=[{"optimizer": "sgd"}], hyperparameters=seed_space())
+    assert oracle.get_state()["tried_initial_hps"] == [False]
     assert initial_hps_pending(oracle)
-    oracle._tried_initial_hps[0] = True
+    assert oracle.populate_space("t0")["values"]["optimizer"] == "sgd"  # the initial values
     assert not initial_hps_pending(oracle)
+    assert not initial_hps_pending(kt.oracles.RandomSearchOracle(max_trials=1))
 
 
 def test_unknown_proposals_option(tmp_path):

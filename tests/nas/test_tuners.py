@@ -111,7 +111,8 @@ def test_same_seed_same_trials_and_visit_order(spark, tmp_path, df):
     runs = []
     for i in range(2):
         store = LocalStore(str(tmp_path / f"store{i}"))
-        am, result = search(spark, store, df, "greedy", seed=1, exploration=0.5)
+        am, result = search(spark, store, df, "greedy", seed=1, exploration=0.5,
+                            strict_order=True)  # the order fixed in advance: runs compare
         layout = RunLayout(store, am.project_name)
         logs = {m: store.read_json(layout.log_key(m))["visit_log"]
                 for m in result.models}

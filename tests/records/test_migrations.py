@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from cerebro.records import RecordsDB, records_url
-from cerebro.records.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from cerebro.records.db import (HEAD, alembic_config, current_revision, head_revision, make_engine,
+                                upgrade)
 from cerebro.records.models import Base
 
 TABLES = {"alembic_version", "commands", "epoch_metrics", "experiments", "trials", "visits"}
@@ -132,3 +133,43 @@ def test_upgrade_from_0001_keeps_rows_and_fills_in_the_best(tmp_path):
     assert (t["best_epoch"], t["best_value"]) == (1, 0.4)  # val_loss: min
     assert queries.get_experiment(db, 1)["direction"] == "min"
     assert queries.schedule(db, 1)[0]["status"] == "done"
+
+
+def _schema(engine) -> dict:
+    """Every table's columns (name, type, nullable, default), keys, indexes and uniques.
+
+    Columns are compared by name, not position: a migration can only append a column."""
+    from sqlalchemy import inspect
+
+    insp = inspect(engine)
+    out = {}
+    for t in sorted(insp.get_table_names()):
+        out[t] = {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                              for c in insp.get_columns(t)),
+            "pk": insp.get_pk_constraint(t)["constrained_columns"],
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
+                           tuple(f["referred_columns"]), (f.get("options") or {}).get("ondelete"))
+                          for f in insp.get_foreign_keys(t)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in insp.get_indexes(t)),
+            "uniques": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(t)),
+        }
+    return out
+
+
+def test_a_fresh_database_is_created_without_migrations_and_matches_a_migrated_one(tmp_path):
+    """A new database is made from the models and stamped at head (no migration chain); an
+    old one upgraded through every migration ends with the very same schema."""
+    from alembic import command
+
+    assert HEAD == head_revision(), "db.HEAD must name the newest migration"
+    fresh = RecordsDB(str(tmp_path / "fresh.db"))
+    assert current_revision(fresh.engine) == head_revision()
+    old = make_engine(records_url(str(tmp_path / "old.db")))
+    with old.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")  # a database from the first release
+    upgrade(old)
+    assert current_revision(old) == head_revision()
+    assert _schema(fresh.engine) == _schema(old)
+    assert set(_schema(fresh.engine)) == TABLES

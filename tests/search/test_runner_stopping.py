@@ -71,11 +71,12 @@ class ListSource(TrialSource):
 
 
 def _search(tmp_path, stopper: Optional[Stopper], loss: Optional[dict[str, float]] = None,
-            records: Any = False):
+            records: Any = False, strict_order: bool = False):
     events: list[tuple[str, dict]] = []
     store = LocalStore(str(tmp_path / "store"))
     settings = RunnerSettings(project="p", parallelism=4, output_names=["y__output"],
                               verbose=0, records=records, stopper=stopper,
+                              strict_order=strict_order,
                               listeners=(lambda kind, payload: events.append((kind, payload)),))
     source = ListSource()
     runner = SearchRunner(Backend(loss or LOSS), store, source, settings, dataset=None,
@@ -130,7 +131,8 @@ def test_a_hopeless_trial_among_the_first_is_judged_again_as_the_others_catch_up
     # t3 starts with t0-t2 (parallelism 4); when its first epoch ends, fewer than 3 others
     # have reached it: undecided. Once they have, it is stopped during its second epoch.
     loss = {**LOSS, HOPELESS: 1.0, "t3": 5.0}
-    result, source, events = _search(tmp_path, MedianStoppingRule(), loss)
+    result, source, events = _search(tmp_path, MedianStoppingRule(), loss,
+                                     strict_order=True)  # lock-step: t3 ends epoch 0 first
     assert source.ended["t3"][0] == ModelStatus.STOPPED
     assert "median stopping rule: best val_loss 5 after epoch 1" in source.ended["t3"][1]
     seq = [(k, p["model_id"], p.get("epoch")) for k, p in events if k in ("epoch_end",

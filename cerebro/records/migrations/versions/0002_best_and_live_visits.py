@@ -14,6 +14,8 @@ Create Date: 2025-02-01
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,7 +25,7 @@ branch_labels = None
 depends_on = None
 
 
-def _rev() -> sa.Column:
+def _rev() -> sa.Column[Any]:
     return sa.Column("rev", sa.Integer(), nullable=False, server_default="0")
 
 
