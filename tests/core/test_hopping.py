@@ -218,3 +218,21 @@ def test_a_visit_reports_the_threads_it_used(random_search):
     assert stats["cores"] == 2
     assert stats["core_s"] == pytest.approx(sum(p["threads"] * p["compute_s"] for p in visits))
     assert stats["core_s"] > stats["time_s"]["compute_s"]
+
+
+def test_a_graceful_shutdown_cancels_no_finished_worker_job(spark, random_search):
+    """After a search the workers' jobs end by themselves: cancelling them anyway made Spark
+    log 'Failed to cancel job group ... Cannot find active jobs' after every search."""
+    from cerebro.backend import SparkBackend
+    from cerebro.data.prepare import load_dataset_info
+
+    _, store, _ = random_search
+    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    pool = backend.start_workers(store, load_dataset_info(store), ["features", "label"])
+    cancelled: list[tuple[int, int]] = []
+    cancel = pool._cancel_job
+    pool._cancel_job = lambda p, gen: (cancelled.append((p, gen)), cancel(p, gen))
+    pool.shutdown()
+    assert all(not job.is_alive() for job in pool._jobs.values()) and len(pool._jobs) == 2
+    assert cancelled == []
+
