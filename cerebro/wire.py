@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Optional, Protocol, runtime_checkable
 
 
@@ -532,11 +533,47 @@ def as_listener(obj: "Listener | PlainListener") -> Listener:
     """A ``Listener`` as it is; a plain ``(kind, payload)`` callable through ``CallableListener``.
 
     Raises:
-        TypeError: ``obj`` is neither.
+        TypeError: ``obj`` is neither, a ``Listener`` class (not an instance), or a callable
+            that cannot take ``(kind, payload)``.
     """
     if isinstance(obj, Listener):
+        if isinstance(obj, type):  # a Listener class has the methods too
+            raise TypeError(f"listener {obj.__name__} is a class: pass an instance, "
+                            f"{obj.__name__}()")
         return obj
     if callable(obj):
+        _check_takes_kind_and_payload(obj)
         return CallableListener(obj)
     raise TypeError(f"a listener must be a cerebro.wire.Listener or a callable "
                     f"(kind, payload), got {type(obj).__name__}")
+
+
+def as_listeners(objs: "Sequence[Listener | PlainListener]",
+                 setting: str = "listeners") -> tuple[Listener, ...]:
+    """Each of a user's ``listeners=`` through ``as_listener``.
+
+    Raises:
+        TypeError: ``objs`` is not a list or tuple (e.g. one listener on its own), or one
+            of them is not a listener.
+    """
+    if not isinstance(objs, (list, tuple)):
+        hint = (f"; for one listener pass {setting}=[...]"
+                if isinstance(objs, Listener) or callable(objs) else "")
+        raise TypeError(f"{setting} must be a list or tuple of listeners, got "
+                        f"{type(objs).__name__}{hint}")
+    return tuple(as_listener(x) for x in objs)
+
+
+def _check_takes_kind_and_payload(fn: Callable[..., object]) -> None:
+    """Refuses, before the search, a callable that cannot be called as ``fn(kind, payload)``
+    (else every event would fail in the listener thread, one warning each)."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return
+    try:
+        signature.bind("kind", {})
+    except TypeError as e:
+        name = getattr(fn, "__qualname__", type(fn).__name__)
+        raise TypeError(f"listener {name}{signature} must take two arguments, "
+                        f"fn(kind, payload): {e}") from None

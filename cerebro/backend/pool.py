@@ -65,6 +65,7 @@ class SparkWorkerPool(WorkerPool):
         self._job_errors: dict[int, BaseException] = {}
         self._closed = False
         self._threads: list[threading.Thread] = []
+        self._jobs: dict[tuple[int, int], threading.Thread] = {}  # (worker, generation)
         self.started_at = time.monotonic()
         self.watch: Optional[HostWatch] = None
         for p in range(self._n):
@@ -91,6 +92,7 @@ class SparkWorkerPool(WorkerPool):
         t = threading.Thread(target=self._run_job, args=(p, gen, cfg), daemon=True,
                              name=f"cerebro-worker-{p}")
         self._threads.append(t)
+        self._jobs[(p, gen)] = t
         t.start()
 
     def _job_group(self, p: int, gen: int) -> str:
@@ -333,7 +335,9 @@ class SparkWorkerPool(WorkerPool):
                 self._cancel_job(p, gen)
         self._join(30)
         for p, gen in self._gen.items():
-            self._cancel_job(p, gen)
+            job = self._jobs.get((p, gen))
+            if job is None or job.is_alive():  # a finished job: Spark would warn "Failed
+                self._cancel_job(p, gen)       # to cancel job group" after every search
         self.server.close()
 
     def _join(self, timeout: float) -> None:

@@ -18,7 +18,7 @@ from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
 from cerebro.nas.oracles import TUNERS, make_oracle
 from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
-from cerebro.wire import as_listener
+from cerebro.wire import as_listeners
 
 log = get_logger("nas")
 _FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
@@ -119,7 +119,7 @@ class HyperHyperModel:
                 ``False`` (off).
             mlflow: An MLflow tracking URI (or ``True``) to log the search to MLflow.
             listeners: More listeners of the search's events: ``cerebro.wire.Listener`` objects,
-            or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
+                or plain ``fn(kind, payload)`` callables (``cerebro.wire.CallableListener``).
             sample_weight_col: A numeric column of per-row weights (``SparkEstimator``'s
                 name), given to Keras's ``fit`` and ``evaluate`` as ``sample_weight`` on the
                 workers; checked at ``fit`` (never null, finite, >= 0) before training.
@@ -143,7 +143,7 @@ class HyperHyperModel:
         self.resources = Resources(backend, store, feature_columns, label_columns,
                                    evaluation_metric=evaluation_metric, validation=validation,
                                    verbose=verbose, records=records, mlflow=mlflow,
-                                   listeners=tuple(as_listener(x) for x in listeners),
+                                   listeners=as_listeners(listeners),
                                    sample_weight_col=sample_weight_col)
         if self.tuner_settings is not None and self.tuner is None and self._tuner_ready():
             self._make_tuner(self._max_epochs)  # tuner_bind came first: its state goes here
@@ -345,14 +345,15 @@ class HyperHyperModel:
                         **kwargs)
 
     # -- after the search -------------------------------------------------------------------
-    def _require_fit(self) -> FittedSearch:
+    def _require_fit(self, what: str = "this") -> FittedSearch:
         if self._fitted is None:
-            raise ValueError("fit() has not run yet")
+            raise ValueError(f"{what} needs the best model of a finished search: call "
+                             "fit(df, ...) first")
         return self._fitted
 
     def export_model(self) -> Any:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
-        return self._require_fit().result.get_best_model().keras()
+        return self._require_fit("export_model()").result.get_best_model().keras()
 
     def predict(self, x: Any, batch_size: int = 256, verbose: int = 0, **kwargs: Any) -> Any:
         """Predictions of the best model.
@@ -366,7 +367,7 @@ class HyperHyperModel:
         """
         from cerebro.nas import predict as predict_mod
 
-        fitted = self._require_fit()
+        fitted = self._require_fit("predict()")
         batch_size = _whole(batch_size, "batch_size")
         if kwargs:
             raise TypeError(f"predict() got unexpected keyword(s) {sorted(kwargs)}")
@@ -388,7 +389,7 @@ class HyperHyperModel:
 
         from cerebro.nas import predict as predict_mod
 
-        fitted = self._require_fit()
+        fitted = self._require_fit("evaluate()")
         batch_size = _whole(batch_size, "batch_size")
         if kwargs:
             raise TypeError(f"evaluate() got unexpected keyword(s) {sorted(kwargs)}")

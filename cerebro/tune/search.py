@@ -13,7 +13,7 @@ from cerebro.search.runner import quiet_console
 from cerebro.search.stopping import resolve_stopper
 from cerebro.storage.layout import check_project_name
 from cerebro.tune.result import ModelSelectionResult
-from cerebro.wire import ModelIO, as_listener
+from cerebro.wire import ModelIO, as_listeners
 from cerebro.tune.searchers import GridSearcher, RandomSearcher, Searcher, TPESearcher
 from cerebro.tune.space import check_space
 
@@ -112,7 +112,7 @@ class ModelSelection:
         self.run_id = uuid.uuid4().hex[:6]
         self.project_name = check_project_name(project_name or f"{type(self).__name__}-{self.run_id}")
         self.records, self.mlflow = records, mlflow
-        self.listeners = tuple(as_listener(x) for x in listeners)
+        self.listeners = as_listeners(listeners)
         self.stopper = resolve_stopper(early_stopping)
 
     def _searcher(self) -> Searcher:

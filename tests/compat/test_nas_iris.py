@@ -112,7 +112,7 @@ def test_sys_setup_then_fit_on_prepared_data(iris):
                   project_name="prepared")  # the fork took project_name here
     result = am.fit_on_prepared_data(batch_size=32.0, epochs=1, verbose=0)  # sys_setup's df
     assert len(result.get_all_models()) == 1
-    assert am._require_fit()["dataset"] == metadata.fingerprint  # the data sys_setup wrote
+    assert am._require_fit().dataset == metadata.fingerprint  # the data sys_setup wrote
     assert store.listdir("data/datasets") == datasets  # nothing prepared again
 
 

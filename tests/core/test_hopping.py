@@ -222,6 +222,23 @@ def test_a_visit_reports_the_threads_it_used(random_search):
     assert stats["core_s"] > stats["time_s"]["compute_s"]
 
 
+def test_a_graceful_shutdown_cancels_no_finished_worker_job(spark, random_search):
+    """After a search the workers' jobs end by themselves: cancelling them anyway made Spark
+    log 'Failed to cancel job group ... Cannot find active jobs' after every search."""
+    from cerebro.backend import SparkBackend
+    from cerebro.data.prepare import load_dataset_info
+
+    _, store, _ = random_search
+    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    pool = backend.start_workers(store, load_dataset_info(store), ["features", "label"])
+    cancelled: list[tuple[int, int]] = []
+    cancel = pool._cancel_job
+    pool._cancel_job = lambda p, gen: (cancelled.append((p, gen)), cancel(p, gen))
+    pool.shutdown()
+    assert all(not job.is_alive() for job in pool._jobs.values()) and len(pool._jobs) == 2
+    assert cancelled == []
+
+
 @pytest.mark.slow  # ~30 s on a loaded 2-core host (its own search: two workers start)
 def test_a_visit_retuned_mid_way_reports_the_threads_it_got(spark, small_mnist, tmp_path):
     """Mid-visit retuning on real Spark workers (local[2], one core each): a big and a tiny

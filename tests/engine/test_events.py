@@ -14,7 +14,7 @@ import pytest
 from cerebro import wire
 from cerebro.engine import EventBus
 from cerebro.wire import (CallableListener, Command, EpochEnd, Event, Listener, ModelDone,
-                          VisitDone, as_listener)
+                          VisitDone, as_listener, as_listeners)
 
 
 class Seen(Listener):
@@ -89,6 +89,34 @@ def test_a_plain_callable_gets_kind_and_payload_through_the_adapter():
     with pytest.raises(TypeError, match="Listener or a callable"):
         as_listener("not a listener")  # type: ignore[arg-type]
 
+
+
+def test_listener_mistakes_are_refused_up_front_naming_what_to_pass(tmp_path):
+    """A one-argument callable, a Listener class, one listener not in a list: each a
+    TypeError at the API boundary, not a warning per event in the listener thread."""
+    from cerebro.storage import LocalStore
+    from cerebro.tune import GridSearch, hp_choice
+
+    def one_arg(event):
+        pass
+
+    with pytest.raises(TypeError, match=r"one_arg\(event\) must take two arguments.*payload"):
+        as_listener(one_arg)
+    with pytest.raises(TypeError, match=r"Seen is a class: pass an instance, Seen\(\)"):
+        as_listener(Seen)  # type: ignore[arg-type]
+    assert isinstance(as_listener(lambda kind, payload=None, *more: None), CallableListener)
+    assert isinstance(as_listener(lambda *args: None), CallableListener)
+    assert isinstance(as_listener(print), CallableListener)
+    seen = Seen()
+    assert as_listeners([seen, print])[0] is seen and as_listeners(()) == ()
+    with pytest.raises(TypeError, match=r"listeners must be a list or tuple of listeners, got "
+                                        r"function; for one listener pass listeners=\[\.\.\.\]"):
+        GridSearch(None, LocalStore(str(tmp_path / "s")), lambda params: None,
+                   {"lr": hp_choice([0.1])}, num_epochs=1,
+                   listeners=lambda kind, payload: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"listeners must be a list or tuple of listeners, got "
+                                        r"str$"):
+        as_listeners("console")  # type: ignore[arg-type]
 
 def _events() -> list[type[Event]]:
     return [c for _, c in inspect.getmembers(wire, inspect.isclass)

@@ -171,6 +171,7 @@ def test_sigstop_is_found_by_its_missing_heartbeats_within_seconds(spark, tmp_pa
     is lost as ``no_heartbeat``, and a new worker takes it within 15 s of the stop."""
     from cerebro.records import RecordsDB, queries
     from cerebro.storage import LocalStore
+    from cerebro.wire import as_listeners
 
     store = LocalStore(str(tmp_path / "silent"))
     stopped: list[tuple[psutil.Process, float]] = []
@@ -194,7 +195,7 @@ def test_sigstop_is_found_by_its_missing_heartbeats_within_seconds(spark, tmp_pa
     t = threading.Thread(target=stopper, daemon=True)
     t.start()
     search = _search(spark, store, digits_df, visit_timeout=3600.0)
-    search.listeners = (listener,)
+    search.listeners = as_listeners([listener])
     try:
         result = search.fit(digits_df)
         t.join(5)

@@ -92,3 +92,18 @@ def test_a_bad_early_stopping_value_is_refused_before_training(spark, store, mni
         _image_am(spark, store).fit(mnist_df, epochs=1, input_shape=(28, 28, 1),
                                     early_stopping=5)
     assert _nothing_trained(store)
+
+
+@pytest.mark.parametrize("call", ["predict", "evaluate", "export_model"])
+def test_using_the_best_model_before_fit_says_to_call_fit_first(call):
+    import autokeras as ak
+    import numpy as np
+
+    from cerebro.nas import HyperHyperModel
+
+    fresh_names()
+    am = HyperHyperModel(inputs=ak.ImageInput(), outputs=ak.ClassificationHead())
+    args = () if call == "export_model" else (np.zeros((2, 28, 28, 1)),)
+    with pytest.raises(ValueError, match=rf"^{call}\(\) needs the best model of a finished "
+                                         r"search: call fit\(df, \.\.\.\) first$"):
+        getattr(am, call)(*args)
