@@ -49,7 +49,9 @@ def _search(spark, store):
         return SparkEstimator(model, keras.optimizers.Adam(params["lr"]),
                               "sparse_categorical_crossentropy", ["accuracy"], batch_size=32)
 
-    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0)
+    # No heartbeat check: the SIGSTOPped worker must hold its visit (a stuck visit to show),
+    # not be found silent after 10 s and replaced.
+    backend = SparkBackend(spark.sparkContext, num_workers=2, verbose=0, heartbeat_timeout=None)
     space = {"units": hp_choice([8, 16]), "lr": hp_choice([1e-3, 1e-2])}
     search = GridSearch(backend, store, gen, space, num_epochs=8, evaluation_metric="accuracy",
                         validation="is_val", feature_columns=["features"],
