@@ -163,6 +163,7 @@ def record(tag: str, system: str, wl: dict, rec: dict) -> dict:
     return {"tag": tag, "system": system, "part": wl.get("part"), "budget": wl.get("budget"),
             "seed": wl.get("seed"), "figures": figures(rec), "marks": main.get("marks", {}),
             "phases": main.get("phases", {}), "trials": main.get("trials", []),
+            "stats": main.get("stats", {}),
             "visits": [dict(e, t_rel=round(e["t"] - rec["t_launch"], 3)) for e in rec["epochs"]
                        if e.get("kind") in ("visit_started", "visit_done")],
             "train_begins": [round(e["t"] - rec["t_launch"], 3) for e in rec["epochs"]

@@ -75,7 +75,8 @@ def trial_rows(run: dict) -> list[dict]:
         else:
             secs = float(v.get("seconds") or 0.0)
             t["busy_s"] += secs
-            t["thread_s"] += secs * float(v.get("threads") or 1)
+            # core-seconds: the worker's time-weighted figure (a retuned visit's threads vary)
+            t["thread_s"] += float(v.get("thread_s") or secs * float(v.get("threads") or 1))
             t["visits"] += 1
             t["last"] = max(t["last"], v["t_rel"])
     rows = []
@@ -98,8 +99,12 @@ def trial_table(run: dict, statuses: dict[str, str]) -> list[str]:
 
 
 def utilisation(run: dict, cores: int) -> Optional[float]:
-    """Core-seconds busy training / (cores x search wall), the search running from the first
-    visit's start to the last visit's end."""
+    """Core-seconds busy training / (cores x search wall): the engine's own figure
+    (``result.stats["utilisation"]``) when the run kept it, else from the visit events, the
+    search running from the first visit's start to the last visit's end."""
+    engine = (run.get("stats") or {}).get("utilisation")
+    if isinstance(engine, (int, float)):
+        return float(engine)
     rows = trial_rows(run)
     vs = [v["t_rel"] for v in run.get("visits", [])]
     if not rows or len(vs) < 2:

@@ -58,7 +58,8 @@ def epoch_listener(elog):
             elog.event(kind, payload["model_id"], visit=payload.get("kind"))
         elif kind == "visit_done":
             elog.event(kind, payload["model_id"], visit=payload.get("kind"),
-                       seconds=payload.get("seconds"), threads=payload.get("threads", 1))
+                       seconds=payload.get("seconds"), threads=payload.get("threads", 1),
+                       compute_s=payload.get("compute_s"), thread_s=payload.get("thread_s"))
 
     return listen
 
