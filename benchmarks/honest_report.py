@@ -90,6 +90,14 @@ def target_of(systems: dict[str, list[dict]]) -> Optional[float]:
     return median(got) if got else None
 
 
+TIMEOUT_S = [3600.0]  # the invocation's --timeout: a killed run's wall is at least this
+
+
+def _wall(f: dict) -> float:
+    """A run's wall; a run killed at the timeout counts as the timeout (a lower bound)."""
+    return f["wall_s"] if f["wall_s"] is not None else TIMEOUT_S[0]
+
+
 def per_seed(systems: dict[str, list[dict]], target: Optional[float],
              name: str) -> list[dict]:
     """Seed by seed: system ``name`` against AutoKeras."""
@@ -103,7 +111,7 @@ def per_seed(systems: dict[str, list[dict]], target: Optional[float],
         rows.append({"seed": r["seed"], "wall": (f["wall_s"], g["wall_s"]),
                      "ttt": (_ttt(r, target), _ttt(b, target)),
                      "best": (f["best_val_accuracy"], g["best_val_accuracy"]),
-                     "wall_ratio": seed_ratio(f["wall_s"], g["wall_s"]),
+                     "wall_ratio": _wall(f) / _wall(g),
                      "ttt_ratio": seed_ratio(_ttt(r, target), _ttt(b, target))})
     return rows
 
@@ -129,10 +137,13 @@ def seed_table(systems: dict[str, list[dict]], target: Optional[float], name: st
     def s(v, f="{:.0f}"):
         return "never" if v is None else f.format(v)
 
+    def w(v):
+        return f"killed at {TIMEOUT_S[0]:.0f}" if v is None else f"{v:.0f}"
+
     lines = ["| seed | wall: cerebro / AutoKeras (s) | ratio | time to target (s) | ratio | "
              "best val acc: cerebro / AutoKeras |", "|---|---|---|---|---|---|"]
     for x in per_seed(systems, target, name):
-        lines.append(f"| {x['seed']} | {s(x['wall'][0])} / {s(x['wall'][1])} | "
+        lines.append(f"| {x['seed']} | {w(x['wall'][0])} / {w(x['wall'][1])} | "
                      f"{fmt_ratio(x['wall_ratio'])} | {s(x['ttt'][0])} / {s(x['ttt'][1])} | "
                      f"{fmt_ratio(x['ttt_ratio'])} | {s(x['best'][0], '{:.4f}')} / "
                      f"{s(x['best'][1], '{:.4f}')} |")
@@ -184,6 +195,7 @@ def _row(what: str, measured: str, met: bool) -> str:
 
 def render(out: dict, results_dir: str) -> str:
     s, g = out["settings"], groups(out)
+    TIMEOUT_S[0] = float(s.get("timeout") or 3600)
     cores = int(out.get("cores") or 2)
     lines = [f"Run {out['created']} on {cores} cores, {s.get('rows', 5000)} MNIST rows, "
              f"{s['workers']} workers, {s.get('seeds')} seed(s) per system and budget, one "
