@@ -48,6 +48,12 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
                   overwrite=fresh, parallelism=4, early_stopping=None)
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
+    print_result(result, t0)
+
+
+def print_result(result, t0: float) -> None:
+    """Prints the ``RESULT {json}`` line: each trial's status, epochs and best val accuracy,
+    the run's seconds and its restart figures (``chaos.py`` and ``soak.py`` read it)."""
     out = {}
     for model_id, model in result.models.items():
         vals = model.history.get("val_accuracy") or []

@@ -9,7 +9,6 @@ Usage: python soak_driver.py STORE fresh|resume TRIALS EPOCHS SEED
 Prints one line ``RESULT {json}``.
 """
 
-import json
 import os
 import sys
 import time
@@ -23,6 +22,8 @@ import numpy as np  # noqa: E402
 def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None:
     from pyspark.ml.linalg import Vectors
     from sklearn.datasets import load_digits
+
+    from chaos_driver import print_result  # this script's folder is on sys.path
 
     from cerebro.backend import SparkBackend, local_session
 
@@ -49,18 +50,7 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
                   parallelism=4, early_stopping=None)  # every trial runs all its epochs
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
-    out = {}
-    for model_id, model in result.models.items():
-        vals = model.history.get("val_accuracy") or []
-        out[model_id] = {"status": result.statuses[model_id], "epochs": len(vals),
-                         "val": max(vals) if vals else None}
-    stats = result.stats
-    print("RESULT " + json.dumps({
-        "seconds": time.monotonic() - t0, "trials": out,
-        "best": max((t["val"] for t in out.values() if t["val"] is not None), default=None),
-        "stats": {"restarts": stats.get("restarts"), "lost_visits": stats.get("lost_visits"),
-                  "redone_s": stats.get("time_s", {}).get("redone_s")},
-    }), flush=True)
+    print_result(result, t0)
 
 
 if __name__ == "__main__":
