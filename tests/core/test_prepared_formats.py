@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +26,13 @@ def _read(store, info, split: str = "train") -> pa.Table:
 
 
 def _jobs(spark, fn):
-    """Runs ``fn`` and returns (its result, how many Spark jobs it started)."""
+    """Runs ``fn`` and returns (its result, how many Spark jobs it started).
+
+    The group name is unique: ``id(fn)`` of a collected lambda is reused, and the status
+    tracker still lists the earlier group's jobs under it.
+    """
     sc = spark.sparkContext
-    group = f"count-{id(fn)}"
+    group = f"count-{uuid.uuid4().hex}"
     sc.setJobGroup(group, "counting jobs")
     try:
         out = fn()
