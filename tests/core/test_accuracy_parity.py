@@ -114,10 +114,6 @@ def test_accuracy_parity_with_sequential_keras(mop_result, sequential_accuracy):
     assert abs(mop_best - seq_best) <= 0.015
 
 
-@pytest.mark.xfail(strict=False, reason="per-visit latency regression, bisected to 54ec7b2 "
-                   "(workers drop finished models; issue 21): visit time outside the worker's "
-                   "timed sections went from 0.5-1.4% to ~6.5% of these 0.25 s sub-epochs "
-                   "(utilisation 0.93-0.95 -> 0.87-0.89). Open in issue 18.")
 def test_worker_utilisation_with_8_models(mop_result, search_store, backend):
     # Batches of 16: sub-epochs of ~0.25 s. With 32 they took ~0.13 s on the 2-core machine,
     # and the fixed round trip per visit (~5 ms: result in, next visit out) alone cost ~4%;
