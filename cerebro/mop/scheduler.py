@@ -56,7 +56,9 @@ class Scheduler:
     2. work-conserving: longest remaining first, ``rank = -remaining_s``, the
        model's remaining visits times its estimated seconds per visit
        (``mop/priority.py``: measured through :meth:`complete`'s ``seconds``,
-       before that from the ``cost_hint`` of :meth:`add_model`); strict: the
+       before that from the ``cost_hint`` of :meth:`add_model`); while
+       :attr:`shortest_first` is set (the tuner still proposes trials), shortest
+       remaining first, ``rank = remaining_s``; strict: the
        fewest visits completed since it was added (lock-step, which keeps the
        strict rotations spread over the workers), ``rank = completed_visits``;
     3. ties are broken by visits completed, ordinal, then model id.
@@ -104,6 +106,23 @@ class Scheduler:
         self._ready = ReadyQueues()
         self._ranked = 0  # the cost model's version the ready queues are ranked by
         self._stamp = 0  # the last version handed to a model
+        self._shortest_first = False
+
+    @property
+    def shortest_first(self) -> bool:
+        """Work-conserving order: shortest remaining first (else longest remaining first).
+
+        Shortest first finishes the trials that give results soonest (the tuner's next
+        proposals and early-stopping decisions feed on them); longest first, once no
+        trial is still to come, ends the search's tail soonest. Strict order ignores it.
+        """
+        return self._shortest_first
+
+    @shortest_first.setter
+    def shortest_first(self, value: bool) -> None:
+        if bool(value) != self._shortest_first:
+            self._shortest_first = bool(value)
+            self._ranked = -1  # the queues are re-ranked at the next assignment
 
     # ------------------------------------------------------------------ models
     def add_model(
@@ -266,7 +285,10 @@ class Scheduler:
         self._stale(m)
         # strict orders stay spread over the workers while models move in lock-step
         # (simulated: longest-first costs strict order 1-4 points of utilisation)
-        rank = float(m.completed) if self.strict_order else -self._remaining(m)
+        if self.strict_order:
+            rank = float(m.completed)
+        else:
+            rank = self._remaining(m) if self._shortest_first else -self._remaining(m)
         entry = (rank, m.completed, m.ordinal, m.model_id, m.version)
         local = m.last_train_worker if m.phase is VisitKind.EVAL else None
         self._ready.push(entry, self._pinned(m), local)
