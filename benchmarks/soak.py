@@ -144,8 +144,8 @@ def extra_states(store_dir: str, project: str = "soak") -> dict[str, list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between draws")
     ap.add_argument("--p", type=float, default=0.3, help="chance of an attack per draw")
