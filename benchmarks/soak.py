@@ -12,8 +12,8 @@ It then asserts that:
 - no process of either driver's session is left (no orphans);
 - the store holds only each model's newest and best states.
 
-Figures go to ``benchmarks/results/soak.json``. About 10 minutes a run at the defaults
-(quiet run included, so ~20 minutes in all); a short check:
+Figures go to ``benchmarks/results/soak.json``. About 10 minutes in all at the defaults
+on 2 idle cores (quiet run ~4 min, then the run under fire); a short check:
 
     python benchmarks/soak.py --trials 4 --epochs 3
 """
