@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from cerebro._logging import get_logger
+from cerebro.data import driver_write
 from cerebro.data import text as text_mod
 from cerebro.data.columns import (TEXT, Inspection, check_columns_exist, inspect_dataframe,
                                   is_image_struct, storage_expr)
@@ -202,7 +203,7 @@ def _prepare(store, df, feature_columns: list[str], label_columns: list[str],
     encodings = {c: text_mod.fit(df, c, s) for c, s in text.items()}
     return _publish(store, fp, _write(store, df, fp, columns, feature_columns, label_columns,
                                       num_partitions, validation, seed, images, encodings,
-                                      weight_column))
+                                      weight_column, found.rows))
 
 
 def _publish(store, fp: str, info: DatasetInfo) -> DatasetInfo:
@@ -285,8 +286,9 @@ def _plan(store, columns, types, encodings, staging) -> WritePlan:
 
 
 def _write(store, df, fp, columns, features, labels, num_partitions, validation, seed, images,
-           encodings, weight_column=None) -> DatasetInfo:
-    """Runs the one Spark job that writes both splits, then publishes them."""
+           encodings, weight_column=None, rows: int = -1) -> DatasetInfo:
+    """Runs the one Spark job that writes both splits (or, on a small dataset, collects it
+    and writes them from here: ``driver_write``), then publishes them."""
     from pyspark.sql import functions as F
 
     flagged = _validation_flag(df, validation, seed)
@@ -304,11 +306,8 @@ def _write(store, df, fp, columns, features, labels, num_partitions, validation,
     try:
         log.info("writing train and val shards of dataset %s under %s", fp,
                  store.shards_key("train", fp))
-        out = (flagged.select(*exprs, F.col(VAL_FLAG)).repartition(num_partitions)
-               .mapInArrow(lambda it: write_partition(plan, it), SUMMARY_SCHEMA))
-        summaries = [json.loads(r["summary"]) for r in
-                     out.agg(F.sort_array(F.collect_list(F.struct("partition", "summary")))
-                             .alias("s")).first()["s"]]
+        selected = flagged.select(*exprs, F.col(VAL_FLAG))
+        summaries = _write_shards(plan, selected, num_partitions, rows, columns)
         errors = [s["error"] for s in summaries if s.get("error")]
         if errors:
             raise ValueError(errors[0])
@@ -329,6 +328,22 @@ def _write(store, df, fp, columns, features, labels, num_partitions, validation,
             store.delete(key)
         raise
     return info
+
+
+def _write_shards(plan: WritePlan, selected, num_partitions: int, rows: int,
+                  columns: dict[str, ColumnInfo]) -> list[dict[str, Any]]:
+    """Each partition's summary, its shards written by Spark's tasks or, small, by the driver."""
+    from pyspark.sql import functions as F
+
+    size = driver_write.collected_bytes(rows, columns) if rows >= 0 else None
+    if size is not None and size <= driver_write.DRIVER_WRITE_BYTES:
+        log.info("writing the shards from the driver (%d rows, %.1f MB)", rows, size / 2**20)
+        return driver_write.write_here(plan, selected, num_partitions)
+    out = (selected.repartition(num_partitions)
+           .mapInArrow(lambda it: write_partition(plan, it), SUMMARY_SCHEMA))
+    return [json.loads(r["summary"]) for r in
+            out.agg(F.sort_array(F.collect_list(F.struct("partition", "summary")))
+                    .alias("s")).first()["s"]]
 
 
 def _dataset_info(fp, summaries, columns, features, labels, num_partitions, images,

@@ -191,13 +191,12 @@ class _SplitWriter:
         self.pending, self.pending_bytes, self.pending_rows = [], 0, 0
 
 
-def write_partition(plan: WritePlan, batches) -> Iterator[Any]:
-    """``mapInArrow`` body: writes this task's partition, yields one summary row."""
-    import pyarrow as pa
+def write_rows(plan: WritePlan, partition: int, batches) -> dict[str, Any]:
+    """Writes partition ``partition``'s two shards from Arrow batches (the prepared columns
+    and the validation flag); returns its summary (rows per split, stats, or the data error).
+    """
     import pyarrow.compute as pc
-    from pyspark import TaskContext
 
-    partition = TaskContext.get().partitionId()
     stats: dict[str, dict] = {}
     summary: dict[str, Any] = {"partition": partition}
     try:
@@ -217,6 +216,16 @@ def write_partition(plan: WritePlan, batches) -> Iterator[Any]:
         summary["stats"] = stats
     except DataError as e:
         summary["error"] = str(e)
+    return summary
+
+
+def write_partition(plan: WritePlan, batches) -> Iterator[Any]:
+    """``mapInArrow`` body: writes this task's partition, yields one summary row."""
+    import pyarrow as pa
+    from pyspark import TaskContext
+
+    partition = TaskContext.get().partitionId()
+    summary = write_rows(plan, partition, batches)
     yield pa.RecordBatch.from_pydict({"partition": [partition], "summary": [json.dumps(summary)]},
                                      schema=pa.schema([("partition", pa.int64()),
                                                        ("summary", pa.string())]))

@@ -85,7 +85,16 @@ def _load_split(store, info, split: str):
     return {c: np.concatenate([s.arrays[c] for s in shards]) for c in columns}
 
 
-def test_one_shard_per_worker_without_collect_and_exact_values(spark, store, typed_df, no_collect):
+@pytest.fixture
+def spark_writes(monkeypatch):
+    """Spark's tasks write the shards, whatever the size (small data: the driver does)."""
+    from cerebro.data import driver_write
+
+    monkeypatch.setattr(driver_write, "DRIVER_WRITE_BYTES", 0)
+
+
+def test_one_shard_per_worker_without_collect_and_exact_values(spark, store, typed_df, no_collect,
+                                                               spark_writes):
     info = prepare_data(store, typed_df, FEATURES, ["id"], num_partitions=2, validation="is_val")
 
     # Only single-row aggregates ever reached the driver; the data went through Parquet.
@@ -200,3 +209,41 @@ def test_shard_loads_batch_by_batch_into_final_arrays(spark, store, typed_df, mo
     for c in FEATURES + ["id"]:
         assert pieces.arrays[c].dtype == np.float32 and pieces.arrays[c].flags.c_contiguous
         np.testing.assert_array_equal(pieces.arrays[c], whole.arrays[c])
+
+
+def test_a_small_dataset_is_written_by_the_driver_into_the_same_shards(
+        spark, tmp_path, typed_df, monkeypatch, caplog):
+    import logging
+
+    from cerebro.data import driver_write
+    from cerebro.storage import LocalStore
+
+    with caplog.at_level(logging.INFO, logger="cerebro"):
+        here = prepare_data(LocalStore(str(tmp_path / "driver")), typed_df, FEATURES, ["id"],
+                            num_partitions=2, validation="is_val")
+    assert any("writing the shards from the driver" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(driver_write, "DRIVER_WRITE_BYTES", 0)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="cerebro"):
+        tasks = prepare_data(LocalStore(str(tmp_path / "tasks")), typed_df, FEATURES, ["id"],
+                             num_partitions=2, validation="is_val")
+    assert not any("from the driver" in r.getMessage() for r in caplog.records)
+    assert here.fingerprint == tasks.fingerprint and here.columns == tasks.columns
+    for split in ("train", "val"):
+        a = _load_split(LocalStore(str(tmp_path / "driver")), here, split)
+        b = _load_split(LocalStore(str(tmp_path / "tasks")), tasks, split)
+        order_a, order_b = np.argsort(a["id"]), np.argsort(b["id"])
+        for c in a:  # the same rows, split the same way, values exact (partitions may differ)
+            np.testing.assert_array_equal(a[c][order_a], b[c][order_b], err_msg=f"{split} {c}")
+    assert all(abs(s.rows[0] - s.rows[1]) <= 1 for s in (here.train, here.val))  # dealt in turn
+
+
+def test_what_the_driver_would_collect_is_bounded():
+    from cerebro.data.driver_write import DRIVER_WRITE_BYTES, collected_bytes
+    from cerebro.data.metadata import ColumnInfo
+
+    mnist = {"features": ColumnInfo("features", "array", 784), "label": ColumnInfo("label", "scalar", 1)}
+    assert collected_bytes(5000, mnist) == 5000 * (8 * 785 + 1) <= DRIVER_WRITE_BYTES
+    assert collected_bytes(1_000_000, mnist) > DRIVER_WRITE_BYTES  # Spark's tasks write it
+    images = {"img": ColumnInfo("img", "image", 3 * 32 * 32)}
+    assert collected_bytes(10, images) is None  # images are decoded in the tasks
