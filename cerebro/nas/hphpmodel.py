@@ -180,8 +180,9 @@ class HyperHyperModel:
             strict_order: ``True``: every trial visits the partitions in a seeded order
                 fixed in advance (a rerun gives the same models whatever the timing);
                 ``False`` (default): work-conserving, a trial takes any partition it has not
-                visited in the epoch, longest remaining trial first (the order taken is
-                logged, and replayed when the search resumes).
+                visited in the epoch, shortest remaining trial first while trials are still
+                to start (their results reach the tuner sooner), then longest first (the
+                order taken is logged, and replayed when the search resumes).
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """

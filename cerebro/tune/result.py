@@ -94,27 +94,28 @@ class ModelSelectionResult:
         return self.best_model.transform(df)
 
     def to_pandas(self):
-        """One row per model: parameters, status, epochs and final metrics, best first;
-        ``stop_reason`` says why a ``STOPPED`` model was stopped, ``error`` why a failed
-        one failed."""
+        """One row per model, the best first: its parameters, status, epochs, final metrics,
+        ``best_<objective>`` (its best epoch's value, which ranks it, as everywhere else),
+        ``stop_reason`` (why a ``STOPPED`` model was stopped, else empty) and ``error`` (why a
+        failed one failed, else empty)."""
         import pandas as pd
 
+        col = f"val_{self.evaluation_metric}"
+        key = ranking_key(col)
         rows = []
         for mid, m in self.models.items():
             row = {"model_id": mid, "status": self.statuses.get(mid, "DONE"),
                    "epochs": max((len(v) for v in m.history.values()), default=0)}
             row.update({f"param_{k}": v for k, v in getattr(m, "params", {}).items()})
             row.update({k: (v[-1] if v else None) for k, v in m.history.items()})
-            if mid in self.stop_reasons:
-                row["stop_reason"] = self.stop_reasons[mid]
-            if mid in self.errors:
-                row["error"] = self.errors[mid]
+            values = m.history.get(col) or []
+            row[f"best_{col}"] = min(values, key=key) if values else None
+            row["stop_reason"] = self.stop_reasons.get(mid, "")
+            row["error"] = self.errors.get(mid, "")
             rows.append(row)
         df = pd.DataFrame(rows)
-        col = f"val_{self.evaluation_metric}"
-        if col in df.columns:
-            key = ranking_key(col)
-            df = df.iloc[sorted(range(len(df)), key=lambda i: key(df[col].iloc[i]))]
+        if len(df):
+            df = df.iloc[sorted(range(len(df)), key=lambda i: key(df[f"best_{col}"].iloc[i]))]
         return df.reset_index(drop=True)
 
     def plot_history(self, path: Optional[str] = None, metrics: Optional[list[str]] = None):
