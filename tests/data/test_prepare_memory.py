@@ -7,8 +7,8 @@ partition to local disk and streams it. A thread polls every Python process desc
 from it every 0.2 s. Every one of them must stay within ``data_memory_mb + 600 MB``.
 
 The issue's size is 8M rows x 32 columns (``CEREBRO_PREPMEM_ROWS=8000000``); the default
-here, 2M rows, already gives each worker a local copy several times its 16 MB budget and
-Parquet shards of dozens of row groups.
+here, 2M rows, already gives each worker a local copy of ~120 MB (8x its 16 MB budget) and
+shards of a dozen row groups.
 """
 
 from __future__ import annotations
