@@ -39,7 +39,7 @@ demo: install
 	$(PY) -m cerebro.demo
 
 # The typed core is checked strictly (mypy settings in pyproject.toml); ruff everywhere.
-MYPY_STRICT := cerebro/mop cerebro/engine cerebro/storage cerebro/wire.py cerebro/search cerebro/backend/scripted.py \
+MYPY_STRICT := cerebro/mop cerebro/engine cerebro/storage cerebro/wire cerebro/search cerebro/backend/scripted.py \
                cerebro/backend/connect.py cerebro/nas cerebro/keras cerebro/records
 
 lint: install

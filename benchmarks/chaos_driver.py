@@ -39,13 +39,13 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
     out = ak.ClassificationHead()(ak.DenseBlock()(inp))
     am = HyperHyperModel(inp, out, overwrite=fresh, seed=seed, project_name="chaos")
     backend = SparkBackend(spark.sparkContext, num_workers=2, visit_deadline_floor=10.0,
-                           max_restarts=100)
+                           max_restarts=100, elastic_threads=False)  # compared with a quiet run
     am.resource_bind(backend, LocalStore(store_dir), ["features"], ["label"],
                      evaluation_metric="accuracy", verbose=0)
     hp = kt.HyperParameters()
     hp.Fixed("dense_block_1/num_layers", 2)
     am.tuner_bind("random", hyperparameters=hp, objective="val_accuracy", max_trials=trials,
-                  overwrite=fresh, parallelism=4, early_stopping=None)
+                  overwrite=fresh, parallelism=4, early_stopping=None, strict_order=True)
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
     print_result(result, t0)

@@ -12,8 +12,8 @@ It then asserts that:
 - no process of either driver's session is left (no orphans);
 - the store holds only each model's newest and best states.
 
-Figures go to ``benchmarks/results/soak.json``. About 10 minutes a run at the defaults
-(quiet run included, so ~20 minutes in all); a short check:
+Figures go to ``benchmarks/results/soak.json``. About 10 minutes in all at the defaults
+on 2 idle cores (quiet run ~4 min, then the run under fire); a short check:
 
     python benchmarks/soak.py --trials 4 --epochs 3
 """
@@ -144,8 +144,8 @@ def extra_states(store_dir: str, project: str = "soak") -> dict[str, list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=12)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--trials", type=int, default=24)
+    ap.add_argument("--epochs", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--every", type=float, default=10.0, help="seconds between draws")
     ap.add_argument("--p", type=float, default=0.3, help="chance of an attack per draw")

@@ -1,9 +1,10 @@
 """The search ``benchmarks/soak.py`` attacks: a seeded NAS random search, its own driver.
 
 Digits with seeded noise on the pixels, so trials score differently (not all 1.0); a
-random tuner over a DenseBlock's layers, units and dropout; strict visit order (the
-default) and no early stopping (the random tuner stops no trial); a restart limit far
-above the kills the soak expects.
+random tuner over a DenseBlock's layers, units and dropout; strict visit order and one
+thread per visit (elastic threads depend on timing, and a different thread count sums in a
+different order: the quiet and the attacked run would drift apart), no early stopping; a
+restart limit far above the kills the soak expects.
 
 Usage: python soak_driver.py STORE fresh|resume TRIALS EPOCHS SEED
 Prints one line ``RESULT {json}``.
@@ -43,11 +44,13 @@ def main(store_dir: str, mode: str, trials: int, epochs: int, seed: int) -> None
     inp = ak.StructuredDataInput()
     out = ak.ClassificationHead()(ak.DenseBlock()(inp))
     am = HyperHyperModel(inp, out, overwrite=fresh, seed=seed, project_name="soak")
-    backend = SparkBackend(spark.sparkContext, num_workers=2, max_restarts=1000)
+    backend = SparkBackend(spark.sparkContext, num_workers=2, max_restarts=1000,
+                           elastic_threads=False)
     am.resource_bind(backend, LocalStore(store_dir), ["features"], ["label"],
                      evaluation_metric="accuracy", verbose=0)
     am.tuner_bind("random", objective="val_accuracy", max_trials=trials, overwrite=fresh,
-                  parallelism=4, early_stopping=None)  # every trial runs all its epochs
+                  parallelism=4, early_stopping=None,  # every trial runs all its epochs
+                  strict_order=True)  # the same visit order whatever the timing
     t0 = time.monotonic()
     result = am.fit(df, epochs=epochs)
     print_result(result, t0)

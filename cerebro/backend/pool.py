@@ -11,6 +11,7 @@ retrying the cancelled task) is turned away.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import uuid
@@ -348,12 +349,31 @@ class SparkWorkerPool(WorkerPool):
 
 def _worker_cores(backend: Any) -> int:
     """The cores one worker owns: ``spark.task.cpus``; on a classic local master, at least
-    its even share of the master's cores (``local[4]`` with 2 workers: 2 each)."""
-    task_cpus = int(backend.task_cpus)
-    sc = getattr(backend, "sc", None)
-    if sc is None or not str(sc.master).startswith("local"):  # a cluster, or Spark Connect
+    its even share of this host's usable cores.
+
+    A local master's thread count (``local``, ``local[2]``) bounds how many Spark tasks run
+    at once, not how many cores they may use: every worker is a process on this host. So the
+    seed's ``master("local")`` with one worker trains on all of the host's cores, as
+    sequential AutoKeras does, instead of on one.
+    """
+    sc = getattr(backend, "sc", None)  # None: Spark Connect (no master known: a cluster)
+    return worker_cores(str(sc.master) if sc is not None else "", int(backend.task_cpus),
+                        int(backend.num_workers))
+
+
+def worker_cores(master: str, task_cpus: int, num_workers: int) -> int:
+    """:func:`_worker_cores` from the master URL, ``spark.task.cpus`` and the workers."""
+    if not master.startswith("local"):  # a cluster
         return task_cpus
-    return max(task_cpus, int(sc.defaultParallelism) // max(1, backend.num_workers))
+    return max(task_cpus, usable_cores() // max(1, num_workers))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _reserve() -> int:

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from cerebro.mop.memory import MemoryPlan
-from cerebro.mop.priority import CostModel
-from cerebro.mop.queues import Entry, ReadyQueues
+from cerebro.mop.queues import Entry
 from cerebro.mop.records import EpochDone, Event, ModelDone, SchedulerError, Visit, VisitKind, _Model
-from cerebro.mop.rotation import Rotation, check_replay
+from cerebro.mop.rotation import check_replay
+from cerebro.mop.state import SchedulerState
 
 __all__ = ["EpochDone", "Event", "ModelDone", "Scheduler", "SchedulerError", "Visit", "VisitKind"]
 
@@ -37,7 +36,7 @@ def _check_epochs(model_id: str, epochs: int) -> None:
         raise SchedulerError(f"model {model_id!r}: epochs must be >= 1, got {epochs}")
 
 
-class Scheduler:
+class Scheduler(SchedulerState):
     """Deterministic MOP scheduler.
 
     Visit order: with ``strict_order=True`` a model's TRAIN order in each epoch
@@ -56,7 +55,9 @@ class Scheduler:
     2. work-conserving: longest remaining first, ``rank = -remaining_s``, the
        model's remaining visits times its estimated seconds per visit
        (``mop/priority.py``: measured through :meth:`complete`'s ``seconds``,
-       before that from the ``cost_hint`` of :meth:`add_model`); strict: the
+       before that from the ``cost_hint`` of :meth:`add_model`); while
+       :attr:`shortest_first` is set (the tuner still proposes trials), shortest
+       remaining first, ``rank = remaining_s``; strict: the
        fewest visits completed since it was added (lock-step, which keeps the
        strict rotations spread over the workers), ``rank = completed_visits``;
     3. ties are broken by visits completed, ordinal, then model id.
@@ -74,36 +75,6 @@ class Scheduler:
         strict_order: Whether TRAIN visits follow the precomputed order.
         evaluate: Whether each epoch has an EVAL phase after TRAIN.
     """
-
-    def __init__(
-        self,
-        num_partitions: int,
-        seed: int = 0,
-        strict_order: bool = True,
-        evaluate: bool = True,
-        memory: MemoryPlan | None = None,
-    ) -> None:
-        if num_partitions < 1:
-            raise SchedulerError(f"num_partitions must be >= 1, got {num_partitions}")
-        self.num_partitions = num_partitions
-        self.seed = seed
-        self.strict_order = strict_order
-        self.evaluate = evaluate
-        self.memory = memory
-        self._models: dict[str, _Model] = {}
-        self._ordinals: dict[str, int] = {}  # every id ever added
-        self._train_log: dict[str, dict[int, list[int]]] = {}
-        self._eval_log: dict[str, dict[int, list[int]]] = {}
-        self._running: dict[int, Visit] = {}
-        self._down: set[int] = set()
-        self._idle: set[int] = set(range(num_partitions))  # up and not running
-        self._free: dict[str, _Model] = {}  # not running, not removed, not finished
-        self._added = 0
-        self._rotation = Rotation(num_partitions, seed)
-        self._cost = CostModel()
-        self._ready = ReadyQueues()
-        self._ranked = 0  # the cost model's version the ready queues are ranked by
-        self._stamp = 0  # the last version handed to a model
 
     # ------------------------------------------------------------------ models
     def add_model(
@@ -266,7 +237,10 @@ class Scheduler:
         self._stale(m)
         # strict orders stay spread over the workers while models move in lock-step
         # (simulated: longest-first costs strict order 1-4 points of utilisation)
-        rank = float(m.completed) if self.strict_order else -self._remaining(m)
+        if self.strict_order:
+            rank = float(m.completed)
+        else:
+            rank = self._remaining(m) if self._shortest_first else -self._remaining(m)
         entry = (rank, m.completed, m.ordinal, m.model_id, m.version)
         local = m.last_train_worker if m.phase is VisitKind.EVAL else None
         self._ready.push(entry, self._pinned(m), local)
@@ -275,15 +249,6 @@ class Scheduler:
         """Makes the model's queued entries stale (versions are unique across models)."""
         self._stamp += 1
         m.version = self._stamp
-
-    def _remaining(self, m: _Model) -> float:
-        """Estimated seconds of the model's visits still to run."""
-        p, epochs = self.num_partitions, m.end_epoch - m.epoch
-        if m.phase is VisitKind.TRAIN:
-            train, evals = epochs * p - len(m.done), epochs * p if self.evaluate else 0
-        else:
-            train, evals = (epochs - 1) * p, epochs * p - len(m.done)
-        return self._cost.remaining_s(m.model_id, train, evals)
 
     def _fits(self, model_id: str, worker: int, running: dict[int, str],
               draining: dict[object, set[str]]) -> bool:
@@ -391,104 +356,7 @@ class Scheduler:
         if worker not in self._running:
             self._idle.add(worker)
 
-    # ---------------------------------------------------------- read-only views
-    @property
-    def running(self) -> dict[int, Visit]:
-        """Worker -> visit running on it (a copy)."""
-        return dict(sorted(self._running.items()))
-
-    @property
-    def idle_workers(self) -> list[int]:
-        """Workers that are up and not running a visit, ascending."""
-        return sorted(self._idle)
-
-    @property
-    def down_workers(self) -> list[int]:
-        """Workers marked down, ascending."""
-        return sorted(self._down)
-
-    def models(self) -> list[str]:
-        """Ids of the models not removed (including finished ones)."""
-        return [i for i, m in self._models.items() if not m.removed]
-
-    def is_active(self, model_id: str) -> bool:
-        """Whether the model (not removed) still has pending or running visits."""
-        self._known(model_id)
-        m = self._models.get(model_id)
-        return m is not None and not m.removed and not m.finished
-
-    def has_work(self) -> bool:
-        """Whether any visit is running or any model still has pending visits."""
-        return bool(self._running) or any(
-            not m.removed and not m.finished for m in self._models.values()
-        )
-
-    def visit_log(self, model_id: str) -> dict[int, list[int]]:
-        """Epoch -> partitions of the completed TRAIN visits, in order.
-
-        Kept after the model's removal; re-adding the id with ``start_epoch``
-        discards the entries from ``start_epoch`` on.
-        """
-        self._known(model_id)
-        return {e: list(p) for e, p in sorted(self._train_log[model_id].items())}
-
-    def eval_log(self, model_id: str) -> dict[int, list[int]]:
-        """Epoch -> shards of the completed EVAL visits, in order."""
-        self._known(model_id)
-        return {e: list(p) for e, p in sorted(self._eval_log[model_id].items())}
-
-    def progress(self, model_id: str) -> tuple[int, VisitKind, int]:
-        """Returns ``(epoch, phase, completed visits in this phase)``.
-
-        A finished model reports ``(epochs_done, TRAIN, 0)``.
-        """
-        m = self._active(model_id)
-        return m.epoch, m.phase, len(m.done)
-
-    def remaining_s(self, model_id: str) -> float:
-        """The model's estimated seconds of work left (its rank: most first)."""
-        return self._remaining(self._active(model_id))
-
-    def train_order(self, model_id: str, epoch: int) -> list[int]:
-        """The planned strict TRAIN order of a model in an epoch.
-
-        Defined (and deterministic) even when ``strict_order=False``, where it
-        is merely not enforced.
-        """
-        self._known(model_id)
-        return self._rotation.order(self._ordinals[model_id], epoch)
-
-    def train_order_for(self, ordinal: int, epoch: int) -> list[int]:
-        """The strict TRAIN order of epoch ``epoch`` for a model with ``ordinal``."""
-        return self._rotation.order(ordinal, epoch)
-
-    def ordinal(self, model_id: str) -> int:
-        """The model's rotation offset (needed to resume it with the same order)."""
-        self._known(model_id)
-        return self._ordinals[model_id]
-
     # ---------------------------------------------------------------- internal
-    def _runnable_kind(self, m: _Model, worker: int) -> VisitKind | None:
-        if m.removed or m.worker is not None or m.finished or worker in m.done:
-            return None
-        pin = self._pinned(m)
-        return m.phase if pin is None or pin == worker else None
-
-    def _plan(self, m: _Model) -> list[int] | None:
-        """The pinned TRAIN order of the model's current epoch (None: unpinned)."""
-        if m.plan_epoch != m.epoch:
-            m.plan_epoch = m.epoch
-            m.plan = self._rotation.pinned(m.ordinal, m.epoch, m.replay.get(m.epoch),
-                                           self.strict_order)
-        return m.plan
-
-    def _pinned(self, m: _Model) -> int | None:
-        """The one worker the model's next visit may run on, if it is pinned."""
-        if m.phase is not VisitKind.TRAIN:
-            return None
-        plan, k = self._plan(m), len(m.done)
-        return plan[k] if plan is not None and k < len(plan) else None
-
     def _sync_free(self, m: _Model) -> None:
         if m.worker is None and not m.removed and not m.finished:
             self._free[m.model_id] = m
@@ -506,20 +374,3 @@ class Scheduler:
         m = self._models[visit.model_id]
         m.worker = None
         return m
-
-    def _known(self, model_id: str) -> None:
-        if model_id not in self._ordinals:
-            raise SchedulerError(f"unknown model {model_id!r}")
-
-    def _active(self, model_id: str) -> _Model:
-        m = self._models.get(model_id)
-        if m is None or m.removed:
-            self._known(model_id)
-            raise SchedulerError(f"model {model_id!r} was removed")
-        return m
-
-    def _check_worker(self, worker: int) -> None:
-        if not 0 <= worker < self.num_partitions:
-            raise SchedulerError(
-                f"worker {worker} out of range 0..{self.num_partitions - 1}"
-            )

@@ -124,6 +124,11 @@ class OracleSource(TrialSource):
         from cerebro.keras.cost import cost_hint
 
         model = self._build(hp, seed)
+        # The hyperparameters this build registered join the oracle's space now, not when the
+        # trial ends (KerasTuner's end_trial): the next proposals then do not depend on which
+        # trials happened to end first, as in a sequential search; a seeded search under
+        # faults or another timing proposes the same trials.
+        self.oracle.update_space(self.pin_hps(hp))
         lines: list[str] = []
         model.summary(print_fn=lambda line, *a, **k: lines.append(line))
         return BuiltModel(state_mod.model_to_bytes(model), self.batch_size, self.io,

@@ -195,13 +195,18 @@ class SearchRunner:
 
     # -- Controller protocol -----------------------------------------------------------------------
     def refill(self, hopper: ModelHopper) -> None:
-        while not self.exhausted and len(hopper.active_models) < self.settings.parallelism:
-            req = self.source.ask()
-            if req is DONE:
-                self.exhausted = True
-            if not isinstance(req, TrialRequest):
-                return  # DONE, or WAIT: ask again when a trial ends
-            self.start(hopper, req)
+        try:
+            while not self.exhausted and len(hopper.active_models) < self.settings.parallelism:
+                req = self.source.ask()
+                if req is DONE:
+                    self.exhausted = True
+                if not isinstance(req, TrialRequest):
+                    return  # DONE, or WAIT: ask again when a trial ends
+                self.start(hopper, req)
+        finally:
+            # While trials are still to come, the quickest results first: the tuner proposes
+            # from them and the stopping rules compare with them. Then the longest first.
+            hopper.scheduler.shortest_first = not self.exhausted
 
     def on_epoch_end(self, hopper: ModelHopper, model_id: str, epoch: int,
                      metrics: dict[str, float]) -> None:

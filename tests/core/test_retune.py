@@ -67,3 +67,14 @@ def test_other_backends_keep_their_own_threads():
     threads.want(2)
     threads.follow()
     assert threads.used == 1
+
+
+def test_a_local_master_lends_the_host_cores_not_its_task_slots():
+    from cerebro.backend.pool import usable_cores, worker_cores
+
+    host = usable_cores()
+    # The seed's master("local") with one worker: every core of the host, as AutoKeras uses.
+    assert worker_cores("local", 1, 1) == host
+    assert worker_cores("local[2]", 1, 2) == max(1, host // 2)
+    assert worker_cores("local[*]", 2, 64) == 2  # spark.task.cpus stays the floor
+    assert worker_cores("spark://10.0.0.1:7077", 3, 1) == 3  # a cluster: spark.task.cpus

@@ -172,14 +172,16 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert v.epoch == self.position(self.refs[v.model_id])[0]
             self.running[v.partition] = v
         # work-conserving: longest remaining first. A model still waiting that could have
-        # taken a worker has no more work left than the model that took it (bar local EVALs).
+        # taken a worker has no more work left than the model that took it (bar local EVALs);
+        # shortest first: no less.
         busy = {v.model_id for v in self.running.values()}
+        sign = -1.0 if self.s.shortest_first else 1.0
         for v in new if not self.strict else ():
             if v.kind is EVAL and self.refs[v.model_id].train[v.epoch][-1] == v.partition:
                 continue
             for mid in rank:
                 if mid not in busy and before.get((mid, v.partition)) is not None:
-                    assert rank[mid] <= rank[v.model_id] + 1e-9, (mid, v, rank)
+                    assert sign * rank[mid] <= sign * rank[v.model_id] + 1e-9, (mid, v, rank)
         # work conservation
         for w in self.s.idle_workers:
             for mid in self.refs:
@@ -240,6 +242,12 @@ class SchedulerMachine(RuleBasedStateMachine):
         mid = live[i % len(live)]
         self.s.extend(mid, epochs)
         self.refs[mid].end += epochs
+
+    @rule(flag=st.booleans())
+    def shortest_first(self, flag: bool) -> None:
+        """The tuner starts or stops proposing: the order flips, the invariants hold."""
+        self.s.shortest_first = flag
+        assert self.s.shortest_first is flag
 
     @rule(w=st.integers(0, 3))
     def worker_down(self, w: int) -> None:
@@ -632,6 +640,37 @@ def test_longest_remaining_first_from_hints_then_measurements() -> None:
     s.complete(big, seconds=8.0)
     (v,) = s.assign()  # big (8 s left) has visited its freed worker; mid (1 s) has not
     assert v == Visit("mid", big.partition, 0, TRAIN)
+
+
+def test_shortest_first_while_trials_are_still_to_come_then_longest_first() -> None:
+    s = Scheduler(1, strict_order=False, evaluate=False)
+    s.shortest_first = True  # the tuner still proposes: the quickest results first
+    for name, hint in (("small", 1e3), ("big", 8e3), ("mid", 4e3)):
+        s.add_model(name, 2, cost_hint=hint)
+    (v,) = s.assign()
+    assert v.model_id == "small"
+    s.complete(v, seconds=1.0)
+    (v,) = s.assign()
+    assert v.model_id == "small"  # 1 s left, the others 8 and 16 s
+    s.complete(v, seconds=1.0)
+    s.shortest_first = False  # nothing more to come: the longest ends the tail
+    (v,) = s.assign()
+    assert v.model_id == "big"
+    s.shortest_first = True  # flipped between assignments: re-ranked at the next one
+    s.complete(v, seconds=8.0)
+    (v,) = s.assign()
+    assert v.model_id == "mid"  # 8 s left against big's 8 s: fewer visits completed first
+
+
+def test_strict_order_ignores_shortest_first() -> None:
+    runs = []
+    for flag in (False, True):
+        s = Scheduler(2, seed=3, strict_order=True, evaluate=False)
+        s.shortest_first = flag
+        for name, hint in (("a", 1.0), ("b", 50.0), ("c", 9.0)):
+            s.add_model(name, 1, cost_hint=hint)
+        runs.append([(v.model_id, v.partition) for v in s.assign()])
+    assert runs[0] == runs[1]
 
 
 def test_measured_time_overrides_the_hint() -> None:
