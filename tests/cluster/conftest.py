@@ -133,11 +133,18 @@ def spark_submit(master: str, packed: dict, script: Path, env: dict, *conf: str,
 
 
 def result_of(output: str) -> dict:
+    """The script's ``RESULT {json}`` line.
+
+    stdout and stderr share one pipe here and spark-submit runs the driver unbuffered, so a
+    JVM log line can land right after the JSON, before its newline: decode the first object
+    and ignore what follows it.
+    """
     import json
 
     lines = [ln for ln in output.splitlines() if ln.startswith("RESULT ")]
     assert lines, output[-4000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    result, _ = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
+    return result
 
 
 def executor_logs(tmp_path: Path) -> list[str]:

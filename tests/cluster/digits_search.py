@@ -56,9 +56,10 @@ def where(_):
 
 
 envs = spark.sparkContext.parallelize(range(4), 4).mapPartitions(where).collect()
-print("RESULT " + json.dumps({
+sys.stdout.write("RESULT " + json.dumps({
     "models": {mid: {"history": m.history, "status": result.statuses[mid]}
                for mid, m in result.models.items()},
     "executors": envs, "driver_prefix": sys.prefix, "search_s": search_s,
-    "start_s": result.stats.get("start_s")}), flush=True)
+    "start_s": result.stats.get("start_s")}) + "\n")  # one write: the driver is unbuffered
+sys.stdout.flush()
 spark.stop()
