@@ -382,9 +382,10 @@ class HyperHyperModel:
         """The best model's metrics.
 
         ``evaluate(df)``: a Spark (or pandas) DataFrame with the label columns, computed
-        distributed, weighted by rows. ``evaluate(x, y)``: numpy arrays (lists of them for
-        several inputs/outputs; labels as in the training DataFrame), computed here with
-        Keras (``verbose`` is Keras's).
+        distributed, as the trials' validation computed it (rows weighed by the search's
+        ``sample_weight_col`` when ``df`` has it). ``evaluate(x, y)``: numpy arrays (lists
+        of them for several inputs/outputs; labels as in the training DataFrame), computed
+        here with Keras (``verbose`` is Keras's).
         """
         import numpy as np
 
