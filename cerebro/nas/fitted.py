@@ -7,7 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Optional, Protocol
 
 if TYPE_CHECKING:
-    from cerebro.keras.estimator import SparkModel
+    from cerebro.keras.model import SparkModel
     from cerebro.keras.inference import InputSpec
     from cerebro.nas.analysis import HeadTarget
     from cerebro.nas.dataprep import NasData

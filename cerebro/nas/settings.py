@@ -31,6 +31,45 @@ def check_early_stopping(value: Any) -> Any:
     return value
 
 
+def check_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
+                     max_trials: Optional[int], max_model_size: Optional[int],
+                     overwrite: Optional[bool], early_stopping: Any,
+                     strict_order: bool = False) -> Any:
+    """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
+    (or the ``Oracle`` given).
+
+    Raises:
+        ValueError: An unknown tuner or a number that is not a positive int.
+        TypeError: Hyperparameters or ``overwrite`` of the wrong type.
+    """
+    import keras_tuner as kt
+
+    from cerebro.nas import compat
+    from cerebro.nas.oracles import TUNERS
+
+    tuner = compat.canonical_tuner(tuner)
+    if isinstance(tuner, str) and tuner not in TUNERS:
+        raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
+                         f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
+                         "keras_tuner.Oracle")
+    if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
+        raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
+    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+    if max_model_size is not None and (isinstance(max_model_size, bool) or
+                                       not isinstance(max_model_size, int) or
+                                       max_model_size < 1):
+        raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
+    if overwrite is not None and not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(strict_order, bool):
+        raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
+    check_early_stopping(early_stopping)
+    return tuner
+
+
 def nas_stopper(value: Any, hyperband: bool) -> Optional[Stopper]:
     """The stopper of a NAS search: ``"auto"`` is ``MedianStoppingRule()`` (grace 1 epoch,
     3 other trials), or none under Hyperband."""
