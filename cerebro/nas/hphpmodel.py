@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro._checks import whole_number
 from cerebro._logging import get_logger
@@ -21,6 +21,14 @@ from cerebro.nas.fitted import FittedSearch
 from cerebro.nas.settings import (AUTO, Resources, TunerSettings, check_early_stopping,
                                   check_tuner_args)
 from cerebro.wire import as_listeners
+
+if TYPE_CHECKING:
+    import keras
+
+    from cerebro.backend.spark import SparkBackend
+    from cerebro.nas.tuner import SparkTuner
+    from cerebro.storage import Store
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
 _FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
@@ -55,7 +63,7 @@ class HyperHyperModel:
         self._default_tuner_kwargs = kwargs
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
-        self.tuner: Any = None  # a SparkTuner once both binds ran
+        self.tuner: Optional[SparkTuner] = None  # once both binds ran
         self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
@@ -63,7 +71,7 @@ class HyperHyperModel:
         self._prepared_df: Optional[tuple[Any, Any]] = None
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend: Any, store: Any, feature_columns: Any = "features",
+    def resource_bind(self, backend: SparkBackend, store: Store, feature_columns: Any = "features",
                       label_columns: Any = "labels", evaluation_metric: str = "loss",
                       validation: Any = 0.2, verbose: int = 1, records: Any = None,
                       mlflow: Any = None, listeners: Any = (),
@@ -185,7 +193,7 @@ class HyperHyperModel:
             return self.tuner.oracle.objective
         return self.tuner_settings.objective if self.tuner_settings else None
 
-    def _make_tuner(self, max_epochs: Optional[int]) -> Any:
+    def _make_tuner(self, max_epochs: Optional[int]) -> SparkTuner:
         from cerebro.nas.tuner import SparkTuner
 
         cfg, res = self.tuner_settings, self.resources
@@ -214,7 +222,7 @@ class HyperHyperModel:
     def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None,
             batch_size: int = 32, callbacks: Any = None, validation_df: Any = None,
             verbose: Optional[int] = None, early_stopping: Any = _FROM_TUNER_BIND,
-            **kwargs: Any) -> Any:
+            **kwargs: Any) -> ModelSelectionResult:
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -318,7 +326,7 @@ class HyperHyperModel:
                              "fit(df, ...) first")
         return self._fitted
 
-    def export_model(self) -> Any:
+    def export_model(self) -> keras.Model:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
         return self._require_fit("export_model()").result.get_best_model().keras()
 

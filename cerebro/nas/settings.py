@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro.wire import Listener
 from cerebro.search.stopping import MedianStoppingRule, Stopper, resolve_stopper
+
+if TYPE_CHECKING:
+    from cerebro.backend.spark import SparkBackend
+    from cerebro.storage import Store
 
 AUTO = "auto"
 
@@ -99,8 +103,8 @@ class Resources:
         sample_weight_col: A column of per-row sample weights, or ``None``.
     """
 
-    backend: Any
-    store: Any
+    backend: SparkBackend
+    store: Store
     feature_columns: list[str]
     label_columns: list[str]
     evaluation_metric: str = "loss"
