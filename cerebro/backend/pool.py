@@ -11,7 +11,6 @@ retrying the cancelled task) is turned away.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from cerebro._logging import get_logger
 from cerebro.backend import channel
 from cerebro.backend.base import WorkerPool
 from cerebro.backend.memory import GiB, HostWatch, spark_size_bytes
+from cerebro.backend.resources import backend_worker_cores, host_reserve, spark_conf
 from cerebro.backend.worker import WorkerConfig, worker_task
 from cerebro.wire import Heartbeat, LostReason, Retune, VisitResult, VisitTask, WorkerUp
 
@@ -43,7 +43,7 @@ class SparkWorkerPool(WorkerPool):
                                             port=port, bind=bind)
         self._group = f"cerebro-{uuid.uuid4().hex[:8]}"
         per_executor = self._n if backend.is_local else min(self._n, max(1, int(
-            _conf(backend, "spark.executor.cores", str(self._n))) // backend.task_cpus))
+            spark_conf(backend, "spark.executor.cores", str(self._n))) // backend.task_cpus))
         self.cfg = WorkerConfig(
             address=self.server.address, secret=self.server.secret, store=store,
             dataset=dataset, columns=columns,
@@ -51,10 +51,10 @@ class SparkWorkerPool(WorkerPool):
             keras_backend=backend.keras_backend, cache_bytes=backend.model_cache_bytes,
             log_level=get_logger("").getEffectiveLevel(),
             data_memory_bytes=getattr(backend, "data_memory_bytes", None),
-            local_dir=getattr(backend, "data_local_dir", None), cores=_worker_cores(backend),
+            local_dir=getattr(backend, "data_local_dir", None), cores=backend_worker_cores(backend),
             workers_per_executor=per_executor,
             executor_memory_bytes=spark_size_bytes(
-                _conf(backend, "spark.executor.pyspark.memory", "")),
+                spark_conf(backend, "spark.executor.pyspark.memory", "")),
             worker_memory_bytes=getattr(backend, "worker_memory_bytes", None))
         self.conns: dict[int, Any] = {}
         self.pids: dict[int, int] = {}
@@ -79,7 +79,7 @@ class SparkWorkerPool(WorkerPool):
         self.start_s = time.monotonic() - self.started_at
         if self.local:
             self.watch = HostWatch(lambda: dict(self.pids), lambda: set(self.busy),
-                                   reserve_bytes=_reserve())
+                                   reserve_bytes=host_reserve())
 
     @property
     def local(self) -> bool:
@@ -318,7 +318,7 @@ class SparkWorkerPool(WorkerPool):
             return None
         import psutil
 
-        total = psutil.virtual_memory().available + sum(self.idle_rss.values()) - _reserve()
+        total = psutil.virtual_memory().available + sum(self.idle_rss.values()) - host_reserve()
         return {h: total for h in set(self.hosts.values())}
 
     def shutdown(self, graceful: bool = True) -> None:
@@ -345,50 +345,6 @@ class SparkWorkerPool(WorkerPool):
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
-
-
-def _worker_cores(backend: Any) -> int:
-    """The cores one worker owns: ``spark.task.cpus``; on a classic local master, at least
-    its even share of this host's usable cores.
-
-    A local master's thread count (``local``, ``local[2]``) bounds how many Spark tasks run
-    at once, not how many cores they may use: every worker is a process on this host. So the
-    seed's ``master("local")`` with one worker trains on all of the host's cores, as
-    sequential AutoKeras does, instead of on one.
-    """
-    sc = getattr(backend, "sc", None)  # None: Spark Connect (no master known: a cluster)
-    return worker_cores(str(sc.master) if sc is not None else "", int(backend.task_cpus),
-                        int(backend.num_workers))
-
-
-def worker_cores(master: str, task_cpus: int, num_workers: int) -> int:
-    """:func:`_worker_cores` from the master URL, ``spark.task.cpus`` and the workers."""
-    if not master.startswith("local"):  # a cluster
-        return task_cpus
-    return max(task_cpus, usable_cores() // max(1, num_workers))
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def _reserve() -> int:
-    """Memory the host keeps for the driver, Spark and the system: 5%, at least 1 GiB."""
-    import psutil
-
-    return max(GiB, int(0.05 * psutil.virtual_memory().total))
-
-
-def _conf(backend: Any, key: str, default: str) -> str:
-    """A Spark setting of the backend's session (classic or Connect)."""
-    connect = getattr(backend, "connect", None)
-    value = connect.conf(key, default) if connect is not None else backend.sc.getConf().get(
-        key, default)
-    return default if value is None else str(value)
 
 
 def _kill_local(pid: Optional[int]) -> None:

@@ -52,8 +52,11 @@ def check_weight_type(name: str, dtype) -> None:
             "numeric column (one non-negative, finite weight per row)")
 
 
-def weight_info(c: str, dtype, row, rows: int) -> ColumnInfo:
-    """Checks what ``weight_aggregates`` found; returns the weight column's info."""
+def weight_info(c: str, dtype, row, rows: int, allow_zero: bool = False) -> ColumnInfo:
+    """Checks what ``weight_aggregates`` found; returns the weight column's info.
+
+    ``allow_zero``: every row may weigh 0 (evaluation: a weighted loss of 0), not training.
+    """
     nulls, bad = int(row[f"{c}__wnulls"] or 0), int(row[f"{c}__wbad"] or 0)
     if nulls:
         raise ValueError(f"sample weight column {c!r} has {nulls} null value(s) in {rows} "
@@ -65,7 +68,7 @@ def weight_info(c: str, dtype, row, rows: int) -> ColumnInfo:
     if low is not None and float(low) < 0:
         raise ValueError(f"sample weight column {c!r} has negative weights (the smallest is "
                          f"{float(low):g}); weights must be >= 0")
-    if not total or float(total) <= 0:
+    if not allow_zero and (not total or float(total) <= 0):
         raise ValueError(f"sample weight column {c!r} weighs every row 0; at least one row "
                          "needs a positive weight")
     return ColumnInfo(name=c, kind=SCALAR, length=1, source_type=dtype.simpleString(),

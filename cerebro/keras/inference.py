@@ -295,31 +295,68 @@ def evaluate(df: Any, spec: bytes, state: Optional[bytes], inputs: Sequence[Inpu
              label_columns: Sequence[str], label_shapes: Sequence[tuple[int, ...]],
              encodings: Sequence[Optional[dict[str, Any]]], batch_size: int = 256,
              custom_objects: Optional[dict[str, Any]] = None,
-             keras_backend: Optional[str] = None) -> dict[str, float]:
-    """The compiled model's metrics on ``df``: a row-weighted mean of per-chunk results
-    (exact for mean metrics such as loss and accuracy).
+             keras_backend: Optional[str] = None,
+             weight_column: Optional[str] = None) -> dict[str, float]:
+    """The compiled model's metrics on ``df``, as a training epoch's validation computes them.
+
+    Each chunk of rows is one ``model.evaluate``; the chunks' results are combined into
+    exact means: by rows, or, for the metrics Keras weighs (``compile(weighted_metrics=...)``),
+    by the sum of the sample weights. With ``weight_column``, each row's weight goes to Keras
+    as ``sample_weight`` (the loss is then the sum of weight x loss over the rows).
 
     Raises:
-        ValueError: a column is missing or ``df`` is empty.
+        ValueError: a column is missing, ``df`` is empty, or a weight is null, NaN, infinite
+            or negative.
     """
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
-
-    from cerebro.keras.runtime import _encode_labels
 
     check_columns_exist(df, label_columns, "label")
     specs = input_specs(df, [s.column for s in inputs], [s.shape for s in inputs], inputs)
     job = _job(df, spec, state, specs, batch_size, custom_objects, keras_backend, True)
     types = dict((f.name, f.dataType) for f in df.schema.fields)
-    labels = [numeric_expr(c, types[c]).alias(f"__cerebro_y_{j}")
-              for j, c in enumerate(label_columns)]
-    with_inputs = _spark_inputs(df.select("*", *labels), specs)
-    converted = with_inputs.select(*[c for c in with_inputs.columns
-                                     if c.startswith(("__cerebro_in_", "__cerebro_y_"))])
-    shapes, encs = [tuple(s) for s in label_shapes], list(encodings)
-    rows = _chunk_rows(specs, batch_size)
+    extra = [numeric_expr(c, types[c]).alias(f"__cerebro_y_{j}")
+             for j, c in enumerate(label_columns)]
+    if weight_column is not None:
+        _check_weights(df, weight_column, types)
+        extra.append(numeric_expr(weight_column, types[weight_column]).alias("__cerebro_w"))
+    with_inputs = _spark_inputs(df.select("*", *extra), specs)
+    converted = with_inputs.select(*[c for c in with_inputs.columns if c.startswith(
+        ("__cerebro_in_", "__cerebro_y_", "__cerebro_w"))])
+    run = _evaluate_chunks(job, [tuple(s) for s in label_shapes], list(encodings),
+                           _chunk_rows(specs, batch_size), weight_column is not None)
+    schema = T.StructType([T.StructField("metrics", T.StringType()),
+                           T.StructField("n", T.DoubleType()),
+                           T.StructField("w", T.DoubleType())])
+    rows_out = converted.mapInPandas(run, schema).agg(
+        F.collect_list(F.struct("metrics", "n", "w")).alias("r")).first()["r"]
+    if not rows_out:
+        raise ValueError("evaluate() got an empty DataFrame")
+    return _combine([(json.loads(r["metrics"]), r["n"], r["w"]) for r in rows_out])
+
+
+def _check_weights(df: Any, column: str, types: dict[str, Any]) -> None:
+    """One aggregation over the weight column: ``ValueError`` naming it for a bad weight."""
+    from cerebro.data.weights import check_weight_type, weight_aggregates, weight_info
+
+    check_columns_exist(df, [column], "sample weight")
+    check_weight_type(column, types[column])
+    from pyspark.sql import functions as F
+
+    row = df.agg(*weight_aggregates(column), F.count(F.lit(1)).alias("__rows")).first()
+    weight_info(column, types[column], row, row["__rows"], allow_zero=True)
+
+
+def _evaluate_chunks(job: "_Job", shapes: list[tuple[int, ...]],
+                     encs: list[Optional[dict[str, Any]]], rows: int, weighted: bool) -> Any:
+    """The ``mapInPandas`` function: one row per chunk with its metrics (JSON, with the
+    names of the weighted ones under ``"__weighted__"``), its rows and its sum of weights."""
 
     def run(batches: Any) -> Any:
         import pandas as pd
+
+        from cerebro._upstream import weighted_metric_names
+        from cerebro.keras.runtime import _encode_labels
 
         model = job.model()
         for pdf in _chunks(batches, rows):
@@ -329,22 +366,28 @@ def evaluate(df: Any, spec: bytes, state: Optional[bytes], inputs: Sequence[Inpu
             for j, (enc, s) in enumerate(zip(encs, shapes)):
                 y = _column_array(pdf[f"__cerebro_y_{j}"], (-1,) if enc else s)
                 ys.append(_encode_labels(y, enc) if enc else y)
-            m = model.evaluate(job.x(pdf), as_targets(ys, model),
+            w = pdf["__cerebro_w"].to_numpy(dtype="float32") if weighted else None
+            m = model.evaluate(job.x(pdf), as_targets(ys, model), sample_weight=w,
                                batch_size=job.batch_size, verbose=0, return_dict=True)
-            yield pd.DataFrame({"metrics": [json.dumps({k: float(v) for k, v in m.items()})],
-                                "n": [len(pdf)]})
+            doc: dict[str, Any] = {k: float(v) for k, v in m.items()}
+            doc["__weighted__"] = sorted(weighted_metric_names(model)) if weighted else []
+            yield pd.DataFrame({"metrics": [json.dumps(doc)], "n": [float(len(pdf))],
+                                "w": [float(w.sum(dtype="float64")) if w is not None
+                                      else float(len(pdf))]})
 
-    schema = T.StructType([T.StructField("metrics", T.StringType()),
-                           T.StructField("n", T.LongType())])
-    from pyspark.sql import functions as F
+    return run
 
-    rows_out = converted.mapInPandas(run, schema).agg(
-        F.collect_list(F.struct("metrics", "n")).alias("r")).first()["r"]
-    if not rows_out:
-        raise ValueError("evaluate() got an empty DataFrame")
-    total = sum(r["n"] for r in rows_out)
-    out: dict[str, float] = {}
-    for r in rows_out:
-        for k, v in json.loads(r["metrics"]).items():
-            out[k] = out.get(k, 0.0) + v * r["n"] / total
-    return out
+
+def _combine(chunks: Sequence[tuple[dict[str, Any], float, float]]) -> dict[str, float]:
+    """Exact means over the chunks: weighted metrics by their sum of weights, the rest (the
+    loss included: Keras divides the weighted loss by the rows) by rows, as the engine
+    combines an epoch's visits."""
+    sums: dict[str, list[float]] = {}
+    for metrics, n, w in chunks:
+        weighted = set(metrics.pop("__weighted__", []))
+        for k, v in metrics.items():
+            by = w if k in weighted else n
+            s = sums.setdefault(k, [0.0, 0.0])
+            s[0] += v * by
+            s[1] += by
+    return {k: s / by if by else float("nan") for k, (s, by) in sums.items()}

@@ -4,10 +4,10 @@ export of its preprocessing (``cerebro.nas.predict``)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Optional, Protocol
 
 if TYPE_CHECKING:
-    from cerebro.keras.estimator import SparkModel
+    from cerebro.keras.model import SparkModel
     from cerebro.keras.inference import InputSpec
     from cerebro.nas.analysis import HeadTarget
     from cerebro.nas.dataprep import NasData
@@ -34,6 +34,8 @@ class FittedSearch:
         inputs: How inference reads each input (image decoding, the text encoding); empty
             for numeric inputs described by ``feature_columns`` and ``shapes``.
         dataset: The prepared dataset's fingerprint.
+        weight_column: The search's per-row sample weights (``sample_weight_col``), or
+            ``None``: ``evaluate(df)`` weighs rows by it, as the trials' validation did.
     """
 
     result: SearchResult
@@ -44,6 +46,7 @@ class FittedSearch:
     shapes: tuple[tuple[int, ...], ...]
     inputs: tuple[InputSpec, ...] = ()
     dataset: str = ""
+    weight_column: Optional[str] = None
 
     @classmethod
     def of(cls, result: SearchResult, data: NasData) -> FittedSearch:
@@ -51,7 +54,7 @@ class FittedSearch:
         return cls(result, tuple(data.targets), tuple(data.feature_columns),
                    tuple(data.label_columns), tuple(tuple(g) for g in data.groups),
                    tuple(tuple(s) for s in data.shapes), tuple(data.inputs),
-                   data.info.fingerprint)
+                   data.info.fingerprint, data.info.weight_column)
 
     def input_specs(self) -> list[InputSpec]:
         """How each model input is read: the search's specs, or numeric columns."""

@@ -9,55 +9,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+from cerebro._checks import whole_number
 from cerebro._logging import get_logger
 from cerebro.nas import compat, schema, tuner_state
 from cerebro.storage.layout import check_project_name
 from cerebro.nas.builder import PretrainedWeightsError, pin_no_download
-from cerebro.nas.oracles import TUNERS, make_oracle
+from cerebro.nas.oracles import make_oracle
 from cerebro.nas.fitted import FittedSearch
-from cerebro.nas.settings import AUTO, Resources, TunerSettings, check_early_stopping
+from cerebro.nas.settings import (AUTO, Resources, TunerSettings, check_early_stopping,
+                                  check_tuner_args)
 from cerebro.wire import as_listeners
+
+if TYPE_CHECKING:
+    import keras
+
+    from cerebro.backend.spark import SparkBackend
+    from cerebro.nas.tuner import SparkTuner
+    from cerebro.storage import Store
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
 _FROM_TUNER_BIND: Any = object()  # fit(early_stopping=...) not given: tuner_bind's
-
-
-def _checked_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
-                        max_trials: Optional[int], max_model_size: Optional[int],
-                        overwrite: Optional[bool], early_stopping: Any,
-                        strict_order: bool = False) -> Any:
-    """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
-    (or the ``Oracle`` given).
-
-    Raises:
-        ValueError: An unknown tuner or a number that is not a positive int.
-        TypeError: Hyperparameters or ``overwrite`` of the wrong type.
-    """
-    import keras_tuner as kt
-
-    tuner = compat.canonical_tuner(tuner)
-    if isinstance(tuner, str) and tuner not in TUNERS:
-        raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
-                         f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
-                         "keras_tuner.Oracle")
-    if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
-        raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
-    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
-        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
-    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
-        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
-    if max_model_size is not None and (isinstance(max_model_size, bool) or
-                                       not isinstance(max_model_size, int) or
-                                       max_model_size < 1):
-        raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
-    if overwrite is not None and not isinstance(overwrite, bool):
-        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
-    if not isinstance(strict_order, bool):
-        raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
-    check_early_stopping(early_stopping)
-    return tuner
 
 
 class HyperHyperModel:
@@ -89,7 +63,7 @@ class HyperHyperModel:
         self._default_tuner_kwargs = kwargs
         self.resources: Optional[Resources] = None
         self.tuner_settings: Optional[TunerSettings] = None
-        self.tuner: Any = None  # a SparkTuner once both binds ran
+        self.tuner: Optional[SparkTuner] = None  # once both binds ran
         self._fitted: Optional[FittedSearch] = None
         self._max_epochs: Optional[int] = None
         self.max_model_size: Optional[int] = None
@@ -97,7 +71,7 @@ class HyperHyperModel:
         self._prepared_df: Optional[tuple[Any, Any]] = None
 
     # -- binding ----------------------------------------------------------------------------
-    def resource_bind(self, backend: Any, store: Any, feature_columns: Any = "features",
+    def resource_bind(self, backend: SparkBackend, store: Store, feature_columns: Any = "features",
                       label_columns: Any = "labels", evaluation_metric: str = "loss",
                       validation: Any = 0.2, verbose: int = 1, records: Any = None,
                       mlflow: Any = None, listeners: Any = (),
@@ -186,7 +160,7 @@ class HyperHyperModel:
             **tuner_kwargs: Passed to the oracle, e.g. ``exploration=0.3`` for greedy,
                 ``factor=3`` for hyperband.
         """
-        tuner = _checked_tuner_args(tuner, hyperparameters, parallelism, max_trials,
+        tuner = check_tuner_args(tuner, hyperparameters, parallelism, max_trials,
                                     max_model_size, overwrite, early_stopping,
                                     strict_order)
         if project_name is not None:
@@ -219,7 +193,7 @@ class HyperHyperModel:
             return self.tuner.oracle.objective
         return self.tuner_settings.objective if self.tuner_settings else None
 
-    def _make_tuner(self, max_epochs: Optional[int]) -> Any:
+    def _make_tuner(self, max_epochs: Optional[int]) -> SparkTuner:
         from cerebro.nas.tuner import SparkTuner
 
         cfg, res = self.tuner_settings, self.resources
@@ -248,7 +222,7 @@ class HyperHyperModel:
     def fit(self, df: Any, epochs: Optional[int] = None, input_shape: Any = None,
             batch_size: int = 32, callbacks: Any = None, validation_df: Any = None,
             verbose: Optional[int] = None, early_stopping: Any = _FROM_TUNER_BIND,
-            **kwargs: Any) -> Any:
+            **kwargs: Any) -> ModelSelectionResult:
         """Searches for the best model; returns a ``cerebro.tune.ModelSelectionResult``.
 
         Args:
@@ -278,9 +252,9 @@ class HyperHyperModel:
         if self.resources is None:
             raise ValueError("call resource_bind(backend, store, feature_columns, label_columns) "
                              "before fit()")
-        batch_size = _whole(batch_size, "batch_size")
-        epochs = _whole(10 if epochs is None else epochs, "epochs")
-        verbose = self.resources.verbose if verbose is None else _whole(verbose, "verbose", 0)
+        batch_size = whole_number(batch_size, "batch_size")
+        epochs = whole_number(10 if epochs is None else epochs, "epochs")
+        verbose = self.resources.verbose if verbose is None else whole_number(verbose, "verbose", 0)
         callbacks = check_callbacks(callbacks)
         if early_stopping is not _FROM_TUNER_BIND:
             check_early_stopping(early_stopping)
@@ -314,7 +288,7 @@ class HyperHyperModel:
         if self.resources is None:
             raise ValueError("call resource_bind(...) before sys_setup()")
         df = compat.as_spark_df(df, "df")
-        data = dataprep.prepare(self, df, 10, input_shape, _whole(batch_size, "batch_size"))
+        data = dataprep.prepare(self, df, 10, input_shape, whole_number(batch_size, "batch_size"))
         self._prepared_df = (df, input_shape)
         return compat.sys_setup_tuple(self.resources.store, data.info)
 
@@ -352,7 +326,7 @@ class HyperHyperModel:
                              "fit(df, ...) first")
         return self._fitted
 
-    def export_model(self) -> Any:
+    def export_model(self) -> keras.Model:
         """The best trial's plain ``keras.Model`` (loads without ``custom_objects``)."""
         return self._require_fit("export_model()").result.get_best_model().keras()
 
@@ -369,12 +343,12 @@ class HyperHyperModel:
         from cerebro.nas import predict as predict_mod
 
         fitted = self._require_fit("predict()")
-        batch_size = _whole(batch_size, "batch_size")
+        batch_size = whole_number(batch_size, "batch_size")
         if kwargs:
             raise TypeError(f"predict() got unexpected keyword(s) {sorted(kwargs)}")
         if _is_pandas(x):
             x = compat.as_spark_df(x, "x")
-        _whole(verbose, "verbose", 0)
+        whole_number(verbose, "verbose", 0)
         return predict_mod.predict(fitted, x, batch_size)
 
     def evaluate(self, x: Any, y: Any = None, batch_size: int = 256, verbose: int = 0,
@@ -382,23 +356,25 @@ class HyperHyperModel:
         """The best model's metrics.
 
         ``evaluate(df)``: a Spark (or pandas) DataFrame with the label columns, computed
-        distributed, weighted by rows. ``evaluate(x, y)``: numpy arrays (lists of them for
-        several inputs/outputs; labels as in the training DataFrame), computed here with
-        Keras (``verbose`` is Keras's).
+        distributed, as the trials' validation computed it (rows weighed by the search's
+        ``sample_weight_col`` when ``df`` has it). ``evaluate(x, y)``: numpy arrays (lists
+        of them for several inputs/outputs; labels as in the training DataFrame), computed
+        here with Keras (``verbose`` is Keras's).
         """
         import numpy as np
 
         from cerebro.nas import predict as predict_mod
 
         fitted = self._require_fit("evaluate()")
-        batch_size = _whole(batch_size, "batch_size")
+        batch_size = whole_number(batch_size, "batch_size")
         if kwargs:
             raise TypeError(f"evaluate() got unexpected keyword(s) {sorted(kwargs)}")
         if y is not None:
             if _is_pandas(x) or type(x).__name__ == "DataFrame":
                 raise TypeError("evaluate(df) takes the labels from the DataFrame's label "
                                 "columns; pass y only with numpy x")
-            return compat.evaluate_numpy(fitted, x, y, batch_size, _whole(verbose, "verbose", 0))
+            return compat.evaluate_numpy(fitted, x, y, batch_size,
+                                         whole_number(verbose, "verbose", 0))
         if isinstance(x, (np.ndarray, list, tuple)):
             raise TypeError("evaluate(x) on numpy needs the labels: evaluate(x, y)")
         return predict_mod.evaluate(fitted, compat.as_spark_df(x, "x"), batch_size)
@@ -408,15 +384,6 @@ def _is_pandas(x: Any) -> bool:
     import pandas as pd
 
     return isinstance(x, pd.DataFrame)
-
-
-def _whole(value: Any, name: str, low: int = 1) -> int:
-    """An int setting; a whole float (``32.0``, what hyperopt hands out) is taken as int."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
 
 
 # The seed's API reference calls it ``cerebro.nas.hphpmodel.HyperModel``.

@@ -7,6 +7,7 @@ and class indices are turned back into the original labels.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ import numpy as np
 from cerebro.keras import inference
 from cerebro.nas import analysis
 from cerebro.nas.fitted import FittedSearch
+
+log = logging.getLogger(__name__)
 
 
 def _decode(target: Any, probs: np.ndarray) -> np.ndarray:
@@ -99,17 +102,26 @@ def _predict_df(fitted: FittedSearch, best: Any, df: Any, specs: Any, batch_size
 
 
 def evaluate(fitted: FittedSearch, df: Any, batch_size: int = 256) -> dict[str, float]:
-    """Sample-weighted mean of per-chunk ``model.evaluate`` results (exact for means)."""
+    """The best model's metrics on ``df``, as its validation computed them.
+
+    After a search with sample weights, rows are weighed by the same column when ``df`` has
+    it (a warning says so when it does not: the metrics are then unweighted).
+    """
     from cerebro.data.columns import check_columns_exist
 
     best = fitted.result.get_best_model()
     targets = fitted.targets
     check_columns_exist(df, [t.source_column for t in targets], "label")
+    weight = fitted.weight_column
+    if weight is not None and weight not in df.columns:
+        log.warning("the search weighed rows by %r, which this DataFrame lacks: its metrics "
+                    "are unweighted", weight)
+        weight = None
     df = _prepare_df(fitted, analysis.add_class_index_columns(df, targets))
     return inference.evaluate(df, best.spec_bytes, best.state_bytes, fitted.input_specs(),
                               [t.column for t in targets], [t.shape for t in targets],
                               [t.encoding for t in targets], batch_size=batch_size,
-                              custom_objects=best.custom_objects)
+                              custom_objects=best.custom_objects, weight_column=weight)
 
 
 def export_preprocessing(fitted: FittedSearch) -> dict[str, Any]:

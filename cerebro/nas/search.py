@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,10 @@ from cerebro.nas.builder import build_trial_model, fixed_values, pin_no_download
 from cerebro.nas.settings import nas_stopper
 from cerebro.nas.source import OracleSource, trial_id_of
 from cerebro.wire import Listener, ModelDone, ModelFailed
+
+if TYPE_CHECKING:
+    from cerebro.nas.hphpmodel import HyperHyperModel
+    from cerebro.tune.result import ModelSelectionResult
 
 log = get_logger("nas")
 
@@ -47,9 +51,9 @@ def check_objective(objective: Any, heads: Any) -> None:
                              f"choose one of {known}")
 
 
-def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
+def run_search(am: HyperHyperModel, df: Any, epochs: int, input_shape: Any, batch_size: int,
                validation_df: Any = None, callbacks: tuple[Any, ...] = (), verbose: Any = None,
-               early_stopping: Any = "auto") -> tuple[Any, FittedSearch]:
+               early_stopping: Any = "auto") -> tuple[ModelSelectionResult, FittedSearch]:
     """Runs the search of ``am`` (a bound ``HyperHyperModel``) on ``df``.
 
     ``callbacks``: checked epoch-level Keras callbacks, run per trial on the driver;
@@ -65,7 +69,10 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
     from cerebro.search.runner import quiet_console
 
     phases = Phases()  # the start-up's phases, from here: result.stats["phases"]
-    res, cfg = am.resources, am.tuner_settings
+    res, cfg, tuner = am.resources, am.tuner_settings, am.tuner
+    if res is None or cfg is None or tuner is None:
+        raise RuntimeError("run_search needs a HyperHyperModel after resource_bind, "
+                           "tuner_bind and its tuner's creation (HyperHyperModel.fit)")
     check_objective(cfg.objective, am.heads)  # before any Spark job
     quiet_console(res.backend, res.verbose if verbose is None else verbose)
     data = dataprep.prepare(am, df, epochs, input_shape, batch_size, validation_df,
@@ -73,7 +80,7 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
     seed = am.seed or 0
     if am.seed is not None:
         np.random.seed(am.seed)  # AutoKeras's greedy oracle draws from numpy's global RNG
-    oracle = am.tuner.oracle
+    oracle = tuner.oracle
     pin = _prepare_oracle(am, data)
     source = OracleSource(oracle, _trial_builder(am, data), data.io, batch_size, epochs,
                           pin_hps=pin)
@@ -95,8 +102,8 @@ def run_search(am: Any, df: Any, epochs: int, input_shape: Any, batch_size: int,
     result = SearchRunner(res.backend, res.store, source, settings, data.info,
                           data.columns).run()
     for model_id, model in result.models.items():
-        am.tuner.register_model(trial_id_of(model_id), model)
-    am.tuner.save()
+        tuner.register_model(trial_id_of(model_id), model)
+    tuner.save()
     _push_state(am)
     # The fork's result: metrics[model_id] is the history plus its KerasTuner "trial".
     result.metrics = {m: {**h, "trial": oracle.trials.get(trial_id_of(m))}

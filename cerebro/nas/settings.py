@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from cerebro.wire import Listener
 from cerebro.search.stopping import MedianStoppingRule, Stopper, resolve_stopper
+
+if TYPE_CHECKING:
+    from cerebro.backend.spark import SparkBackend
+    from cerebro.storage import Store
 
 AUTO = "auto"
 
@@ -29,6 +33,45 @@ def check_early_stopping(value: Any) -> Any:
                          "rule, off under Hyperband), 'median', 'asha', None (off) or a "
                          "cerebro.search.stopping.Stopper instance") from None
     return value
+
+
+def check_tuner_args(tuner: Any, hyperparameters: Any, parallelism: Optional[int],
+                     max_trials: Optional[int], max_model_size: Optional[int],
+                     overwrite: Optional[bool], early_stopping: Any,
+                     strict_order: bool = False) -> Any:
+    """Checks ``tuner_bind``'s arguments (see there); returns the tuner's canonical name
+    (or the ``Oracle`` given).
+
+    Raises:
+        ValueError: An unknown tuner or a number that is not a positive int.
+        TypeError: Hyperparameters or ``overwrite`` of the wrong type.
+    """
+    import keras_tuner as kt
+
+    from cerebro.nas import compat
+    from cerebro.nas.oracles import TUNERS
+
+    tuner = compat.canonical_tuner(tuner)
+    if isinstance(tuner, str) and tuner not in TUNERS:
+        raise ValueError(f"unknown tuner {tuner!r}; choose one of {list(TUNERS)} (or the "
+                         f"fork's names {sorted(compat.TUNER_ALIASES)}) or pass a "
+                         "keras_tuner.Oracle")
+    if hyperparameters is not None and not isinstance(hyperparameters, kt.HyperParameters):
+        raise TypeError("hyperparameters must be a keras_tuner.HyperParameters")
+    if parallelism is not None and (not isinstance(parallelism, int) or parallelism < 1):
+        raise ValueError(f"parallelism must be a positive int, got {parallelism!r}")
+    if max_trials is not None and (not isinstance(max_trials, int) or max_trials < 1):
+        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}")
+    if max_model_size is not None and (isinstance(max_model_size, bool) or
+                                       not isinstance(max_model_size, int) or
+                                       max_model_size < 1):
+        raise ValueError(f"max_model_size must be a positive int, got {max_model_size!r}")
+    if overwrite is not None and not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, got {overwrite!r}")
+    if not isinstance(strict_order, bool):
+        raise TypeError(f"strict_order must be True or False, got {strict_order!r}")
+    check_early_stopping(early_stopping)
+    return tuner
 
 
 def nas_stopper(value: Any, hyperband: bool) -> Optional[Stopper]:
@@ -60,8 +103,8 @@ class Resources:
         sample_weight_col: A column of per-row sample weights, or ``None``.
     """
 
-    backend: Any
-    store: Any
+    backend: SparkBackend
+    store: Store
     feature_columns: list[str]
     label_columns: list[str]
     evaluation_metric: str = "loss"

@@ -16,7 +16,7 @@ from cerebro.storage.base import Store
 from cerebro.wire import ModelIO, ModelStatus
 
 if TYPE_CHECKING:
-    from cerebro.keras.estimator import SparkModel
+    from cerebro.keras.model import SparkModel
     from cerebro.search.runner import SearchRunner
     from cerebro.tune.result import ModelSelectionResult
 
@@ -63,7 +63,7 @@ def _records(runner: SearchRunner, runs: dict[str, ModelRun]) -> dict[str, _Tria
 
 
 def _spark_model(runner: SearchRunner, model_id: str, rec: _Trial) -> SparkModel:
-    from cerebro.keras.estimator import SparkModel
+    from cerebro.keras.model import SparkModel
 
     lay, store = runner.layout, runner.store
     custom = None

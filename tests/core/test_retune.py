@@ -70,7 +70,7 @@ def test_other_backends_keep_their_own_threads():
 
 
 def test_a_local_master_lends_the_host_cores_not_its_task_slots():
-    from cerebro.backend.pool import usable_cores, worker_cores
+    from cerebro.backend.resources import usable_cores, worker_cores
 
     host = usable_cores()
     # The seed's master("local") with one worker: every core of the host, as AutoKeras uses.

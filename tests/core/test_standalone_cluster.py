@@ -65,8 +65,9 @@ out = {mid: {"history": m.history, "status": result.statuses[mid],
        for mid, m in result.models.items()}
 print("search %.1f (workers started in %.1f s)" % (time.monotonic() - T0, result.stats["start_s"]))
 executors = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
-print("RESULT " + json.dumps({"models": out, "master": spark.sparkContext.master,
-                              "executors": len(executors) - 1}), flush=True)
+sys.stdout.write("RESULT " + json.dumps({"models": out, "master": spark.sparkContext.master,
+                                         "executors": len(executors) - 1}) + "\n")
+sys.stdout.flush()  # one write: a JVM log line on the shared pipe cannot split it
 spark.stop()
 print("stopped %.1f" % (time.monotonic() - T0), flush=True)
 '''
@@ -160,7 +161,8 @@ def test_search_on_a_standalone_cluster(tmp_path):
         output, _ = driver.communicate(timeout=420)
         lines = [ln for ln in output.splitlines() if ln.startswith("RESULT ")]
         assert driver.returncode == 0 and lines, output[-4000:]
-        result = json.loads(lines[-1][len("RESULT "):])
+        # stdout and stderr share the pipe: ignore anything glued after the JSON object
+        result, _ = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
         print(f"cluster up in {cluster_s:.1f} s; driver: " + "; ".join(
             ln for ln in output.splitlines() if ln.startswith(("session", "search", "stopped"))))
     finally:

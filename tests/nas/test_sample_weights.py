@@ -50,3 +50,14 @@ def test_a_nas_trial_trains_and_validates_with_the_weights(spark, store):
     assert history["val_loss"] == [0.0]
     assert history["train_loss"][0] > 0 and 0 <= history["val_accuracy"][0] <= 1
     assert load_dataset_info(store).weight_column == "w"
+
+    # evaluate(df) weighs rows as the trials' validation did: 0 on every validation row.
+    val = df.filter("is_val")
+    weighted = am.evaluate(val)
+    assert weighted["loss"] == 0.0
+    assert weighted["accuracy"] == pytest.approx(history["val_accuracy"][0], abs=1e-6)
+    unweighted = am.evaluate(val.drop("w"))  # no weight column: plain means, and a warning
+    assert unweighted["loss"] > 0
+    assert unweighted["accuracy"] == pytest.approx(weighted["accuracy"], abs=1e-6)
+    with pytest.raises(ValueError, match="sample weight column 'w' has negative weights"):
+        am.evaluate(val.withColumn("w", val["w"] - 1))
