@@ -337,12 +337,12 @@ def evaluate(df: Any, spec: bytes, state: Optional[bytes], inputs: Sequence[Inpu
 
 def _check_weights(df: Any, column: str, types: dict[str, Any]) -> None:
     """One aggregation over the weight column: ``ValueError`` naming it for a bad weight."""
+    from pyspark.sql import functions as F
+
     from cerebro.data.weights import check_weight_type, weight_aggregates, weight_info
 
     check_columns_exist(df, [column], "sample weight")
     check_weight_type(column, types[column])
-    from pyspark.sql import functions as F
-
     row = df.agg(*weight_aggregates(column), F.count(F.lit(1)).alias("__rows")).first()
     weight_info(column, types[column], row, row["__rows"], allow_zero=True)
 

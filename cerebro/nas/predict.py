@@ -7,16 +7,16 @@ and class indices are turned back into the original labels.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 
+from cerebro._logging import get_logger
 from cerebro.keras import inference
 from cerebro.nas import analysis
 from cerebro.nas.fitted import FittedSearch
 
-log = logging.getLogger(__name__)
+log = get_logger("nas")
 
 
 def _decode(target: Any, probs: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
 """``HyperHyperModel``'s settings as typed records (what ``resource_bind`` and ``tuner_bind``
-were given), instead of dicts that other modules read."""
+were given), instead of dicts that other modules read, and the checks of those arguments."""
 
 from __future__ import annotations
 
