@@ -61,7 +61,8 @@ def cluster_env(tmp_path: Path, **extra: str) -> dict:
     """The environment of the cluster's JVMs: nothing that points at this venv or checkout."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    env.update(SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(tmp_path / "work"), **extra)
+    env.update(SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(tmp_path / "work"),
+               CEREBRO_RESULT=str(tmp_path / "result.json"), **extra)
     return env
 
 
@@ -132,19 +133,17 @@ def spark_submit(master: str, packed: dict, script: Path, env: dict, *conf: str,
     return proc.returncode, output
 
 
-def result_of(output: str) -> dict:
-    """The script's ``RESULT {json}`` line.
+def result_of(tmp_path: Path, output: str) -> dict:
+    """What the submitted script wrote to ``$CEREBRO_RESULT`` (see ``cluster_env``).
 
-    stdout and stderr share one pipe here and spark-submit runs the driver unbuffered, so a
-    JVM log line can land right after the JSON, before its newline: decode the first object
-    and ignore what follows it.
+    Not read from its output: spark-submit's JVM relays the driver's stdout in chunks onto the
+    pipe its own log lines go to, so a log line can land inside a long printed line.
     """
     import json
 
-    lines = [ln for ln in output.splitlines() if ln.startswith("RESULT ")]
-    assert lines, output[-4000:]
-    result, _ = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
-    return result
+    path = tmp_path / "result.json"
+    assert path.exists(), output[-4000:]
+    return json.loads(path.read_text())
 
 
 def executor_logs(tmp_path: Path) -> list[str]:

@@ -1,7 +1,7 @@
 """The user script of docs/cluster.md: a small GridSearch on scikit-learn's digits.
 
-Submitted with ``spark-submit``; prints one ``RESULT {json}`` line: the models' histories,
-and where the executors' Python came from (a Spark job asks each executor).
+Submitted with ``spark-submit``; writes one JSON document to ``$CEREBRO_RESULT``: the models'
+histories, and where the executors' Python came from (a Spark job asks each executor).
 """
 
 import json
@@ -56,10 +56,13 @@ def where(_):
 
 
 envs = spark.sparkContext.parallelize(range(4), 4).mapPartitions(where).collect()
-sys.stdout.write("RESULT " + json.dumps({
+result_doc = json.dumps({
     "models": {mid: {"history": m.history, "status": result.statuses[mid]}
                for mid, m in result.models.items()},
     "executors": envs, "driver_prefix": sys.prefix, "search_s": search_s,
-    "start_s": result.stats.get("start_s")}) + "\n")  # one write: the driver is unbuffered
-sys.stdout.flush()
+    "start_s": result.stats.get("start_s")})
+with open(os.environ["CEREBRO_RESULT"] + ".tmp", "w") as f:  # a file, not stdout: see
+    f.write(result_doc)                                       # tests/cluster/conftest.py
+os.replace(os.environ["CEREBRO_RESULT"] + ".tmp", os.environ["CEREBRO_RESULT"])
+print("RESULT written", flush=True)
 spark.stop()

@@ -36,7 +36,7 @@ def test_each_worker_takes_its_own_fake_gpu(tmp_path, packed_env):
                                       "spark.executor.resource.gpu.amount=1",
                                       "spark.task.resource.gpu.amount=1")
             assert rc == 0, output[-4000:]
-            result = result_of(output)
+            result = result_of(tmp_path, output)
             logs = executor_logs(tmp_path)
     finally:
         cleanup(tmp_path)

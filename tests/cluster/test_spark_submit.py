@@ -26,7 +26,7 @@ def test_spark_submit_with_a_packed_environment(tmp_path, packed_env):
             rc, output = spark_submit(master, packed_env, SCRIPT, env,
                                       "spark.task.cpus=1", "spark.executor.cores=1")
             assert rc == 0, output[-4000:]
-            result = result_of(output)
+            result = result_of(tmp_path, output)
             logs = executor_logs(tmp_path)
     finally:
         cleanup(tmp_path)

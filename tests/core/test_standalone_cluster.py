@@ -65,9 +65,9 @@ out = {mid: {"history": m.history, "status": result.statuses[mid],
        for mid, m in result.models.items()}
 print("search %.1f (workers started in %.1f s)" % (time.monotonic() - T0, result.stats["start_s"]))
 executors = spark.sparkContext._jsc.sc().statusTracker().getExecutorInfos()
-sys.stdout.write("RESULT " + json.dumps({"models": out, "master": spark.sparkContext.master,
-                                         "executors": len(executors) - 1}) + "\n")
-sys.stdout.flush()  # one write: a JVM log line on the shared pipe cannot split it
+with open(os.environ["RESULT"], "w") as f:  # a file: JVM log lines share stdout's pipe
+    json.dump({"models": out, "master": spark.sparkContext.master,
+               "executors": len(executors) - 1}, f)
 spark.stop()
 print("stopped %.1f" % (time.monotonic() - T0), flush=True)
 '''
@@ -156,13 +156,12 @@ def test_search_on_a_standalone_cluster(tmp_path):
         script.write_text(DRIVER)
         driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, start_new_session=True, text=True,
-                                  env=dict(env, MASTER_URL=master, STORE=str(tmp_path / "store")))
+                                  env=dict(env, MASTER_URL=master, STORE=str(tmp_path / "store"),
+                                           RESULT=str(tmp_path / "result.json")))
         procs.append(driver)
         output, _ = driver.communicate(timeout=420)
-        lines = [ln for ln in output.splitlines() if ln.startswith("RESULT ")]
-        assert driver.returncode == 0 and lines, output[-4000:]
-        # stdout and stderr share the pipe: ignore anything glued after the JSON object
-        result, _ = json.JSONDecoder().raw_decode(lines[-1][len("RESULT "):])
+        assert driver.returncode == 0 and (tmp_path / "result.json").exists(), output[-4000:]
+        result = json.loads((tmp_path / "result.json").read_text())
         print(f"cluster up in {cluster_s:.1f} s; driver: " + "; ".join(
             ln for ln in output.splitlines() if ln.startswith(("session", "search", "stopped"))))
     finally:
